@@ -1,0 +1,97 @@
+"""Read a runbook file: YAML → marked data → every problem at once, or a validated Runbook."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.errors import ParameterError, Problem, RunbookInvalid
+from engine.spec.checks import check_document
+from engine.spec.errors_map import problems_from_validation
+from engine.spec.models import Runbook
+from engine.spec.params import resolve_params
+from engine.spec.yamlmarks import YAMLSyntaxError, load_marked
+
+MAX_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class LoadedRunbook:
+    """A validated runbook and the exact text it came from."""
+
+    runbook: Runbook
+    source: str
+    file: str
+    document: dict[str, Any]
+    digest: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.runbook.name}@{self.runbook.version}"
+
+
+def canonical_json(document: Any) -> str:
+    """The canonical form: key order, comments and YAML style do not change a version's digest."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def digest_of(document: Any) -> str:
+    return "sha256:" + hashlib.sha256(canonical_json(document).encode()).hexdigest()
+
+
+def load_text(text: str, file: str = "<string>") -> LoadedRunbook:
+    """Validate ``text``; raise RunbookInvalid listing every problem found."""
+    if len(text.encode(errors="replace")) > MAX_BYTES:
+        raise RunbookInvalid([Problem(file, None, None, "", f"file is larger than {MAX_BYTES} bytes")])
+    try:
+        marked = load_marked(text)
+    except YAMLSyntaxError as exc:
+        line = exc.mark.line if exc.mark else None
+        col = exc.mark.column if exc.mark else None
+        raise RunbookInvalid([Problem(file, line, col, "", f"YAML syntax error: {exc}")]) from None
+    data = marked.data
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise RunbookInvalid(
+            [Problem(file, 1, 1, "", f"a runbook is a mapping (apiVersion, name, steps, ...), not a {kind}")]
+        )
+    problems = check_document(marked, file)
+    runbook: Runbook | None = None
+    try:
+        runbook = Runbook.model_validate(data)
+    except ValidationError as exc:
+        problems = problems_from_validation(exc, marked, file) + problems
+    if runbook is not None:
+        for i, sched in enumerate(runbook.schedule):
+            try:
+                resolve_params(runbook, sched.params, from_text=False)
+            except ParameterError as exc:
+                if exc.name not in runbook.parameters:
+                    continue  # unknown names are reported by check_document
+                where = marked.mark(("schedule", i, "params"))
+                problems.append(Problem(file, where.line if where else None,
+                                        where.column if where else None,
+                                        f"schedule[{i}].params", str(exc)))
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+        raise RunbookInvalid(problems)
+    assert runbook is not None  # no problems means validation succeeded
+    return LoadedRunbook(runbook, text, file, data, digest_of(data))
+
+
+def load_file(path: str | Path) -> LoadedRunbook:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise RunbookInvalid([Problem(str(p), None, None, "", f"cannot read: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RunbookInvalid([Problem(str(p), None, None, "", f"not UTF-8 text: {exc.reason}")]) from None
+    return load_text(text, str(p))

@@ -1,0 +1,360 @@
+"""The runbook format, ``apiVersion: runbook/v1``, as pydantic models.
+
+These models are the single source of truth for the format: the loader validates with them, the
+JSON Schema for editors is generated from them, and ``docs/runbook-format.md`` documents them.
+Every model forbids unknown keys, so a typo is an error with a suggestion, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    Tag,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from engine.durations import parse_duration
+
+API_VERSION = "runbook/v1"
+
+STEP_ID = r"^[a-z][a-z0-9_-]{0,62}$"
+NAME = r"^[a-z][a-z0-9-]{0,62}$"
+#: step ids with a meaning of their own for ``goto``
+GOTO_END = "end"
+
+
+def _duration(value: Any) -> float:
+    if isinstance(value, str | int | float):
+        return parse_duration(value)
+    raise ValueError("expected a duration like 30s, 5m or 1h30m")
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(_duration),
+    PlainSerializer(lambda v: v, return_type=float),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$|^\d+(\.\d+)?$"},
+            ],
+            "description": "seconds, or a duration such as 500ms, 30s, 5m, 1h30m, 1d",
+        }
+    ),
+]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- parameters
+
+ParamType = Literal["string", "integer", "number", "boolean", "list", "enum"]
+
+
+class Parameter(Model):
+    """A typed input of the runbook, given with ``-p name=value`` or a Slack form."""
+
+    type: ParamType = "string"
+    description: str = ""
+    default: Any = None
+    required: bool | None = Field(
+        default=None, description="defaults to true when there is no default"
+    )
+    minimum: float | None = Field(default=None, description="integer/number: smallest value")
+    maximum: float | None = Field(default=None, description="integer/number: largest value")
+    min_length: int | None = Field(default=None, ge=0, description="string/list: shortest")
+    max_length: int | None = Field(default=None, ge=0, description="string/list: longest")
+    pattern: str | None = Field(default=None, description="string (and list items): a regex")
+    choices: list[str | int | float] | None = Field(
+        default=None, description="enum: the allowed values"
+    )
+    items: Literal["string", "integer", "number", "boolean"] = Field(
+        default="string", description="list: the type of each item"
+    )
+    secret: bool = Field(
+        default=False, description="never printed in logs, Slack or the store"
+    )
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"pattern is not a valid regular expression: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Parameter:
+        if self.type == "enum" and not self.choices:
+            raise ValueError("an enum parameter needs `choices`")
+        if self.type != "enum" and self.choices is not None:
+            raise ValueError("`choices` only applies to type: enum")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise ValueError("minimum is larger than maximum")
+        if self.required and "default" in self.model_fields_set:
+            raise ValueError("a parameter with a default cannot also be required")
+        if "default" in self.model_fields_set and self.default is not None:
+            # imported here: params.py imports this module for the Parameter type
+            from engine.spec.params import coerce_value
+
+            try:
+                coerce_value(self, self.default, from_text=False)
+            except ValueError as exc:
+                raise ValueError(f"default {self.default!r} does not fit the parameter: {exc}") from exc
+        return self
+
+    @property
+    def is_required(self) -> bool:
+        if self.required is not None:
+            return self.required
+        return "default" not in self.model_fields_set
+
+
+# --------------------------------------------------------------------------- runbook-level
+
+
+class Permissions(Model):
+    """Who may run the runbook and who may approve its approval steps.
+
+    Entries are user names or ids (``alice``, ``U012AB3CD``) or groups prefixed with ``@``
+    (``@sre-leads``). An empty list means anyone.
+    """
+
+    run: list[str] = Field(default_factory=list)
+    approve: list[str] = Field(default_factory=list)
+
+
+class Concurrency(Model):
+    """At most one run holds a given lock key at a time, across processes and machines."""
+
+    lock: str = Field(description="a template; runs that render the same key exclude each other")
+    on_conflict: Literal["refuse", "wait"] = Field(
+        default="refuse", description="refuse the second run, or wait for the lock"
+    )
+    wait_timeout: Duration = Field(default=600.0, description="with wait: give up after this")
+
+
+class Schedule(Model):
+    """Run the runbook on a cron schedule (compliance checks)."""
+
+    cron: str = Field(description="five-field cron expression, e.g. '0 6 * * 1'")
+    timezone: str = "UTC"
+    params: dict[str, Any] = Field(default_factory=dict)
+    missed: Literal["skip", "run_once"] = Field(
+        default="skip", description="ticks missed while no engine was running"
+    )
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_parses(cls, value: str) -> str:
+        from croniter import croniter
+
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a valid five-field cron expression")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_exists(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name like Europe/Paris)") from exc
+        return value
+
+
+class Notify(Model):
+    """Where progress and approval prompts are posted."""
+
+    channel: str = Field(description="Slack channel name (#ops) or id (C0123ABC)")
+    on: list[Literal["start", "step", "approval", "failure", "finish"]] = Field(
+        default_factory=lambda: ["start", "step", "approval", "failure", "finish"]
+    )
+
+
+# --------------------------------------------------------------------------- steps
+
+
+class Retry(Model):
+    """Try a failing step again. Only errors marked retryable are retried unless ``on: any``."""
+
+    attempts: int = Field(default=1, ge=1, le=100, description="total tries, the first included")
+    delay: Duration = 1.0
+    backoff: float = Field(default=1.0, ge=1.0, description="delay multiplier after each try")
+    max_delay: Duration | None = None
+    jitter: float = Field(default=0.0, ge=0.0, le=1.0, description="random +/- fraction of delay")
+    on: Literal["retryable", "any"] = "retryable"
+
+
+class Call(Model):
+    """An action call: used by rollback blocks."""
+
+    action: str
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    timeout: Duration | None = None
+
+
+OnFailure = Literal["rollback", "continue", "abort"]
+
+
+class StepBase(Model):
+    id: str = Field(pattern=STEP_ID, description="unique in the runbook; referenced as steps.<id>")
+    name: str = ""
+    description: str = ""
+    if_: str | None = Field(
+        default=None,
+        alias="if",
+        description="a condition; the step is skipped when it is false. '{{ }}' optional",
+    )
+
+
+class ActionStep(StepBase):
+    """Call an action plugin."""
+
+    action: str = Field(description="the plugin name, e.g. ssh.command, aws.call, log")
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    outputs: dict[str, str] = Field(
+        default_factory=dict, description="named values computed from `result` for later steps"
+    )
+    retry: Retry = Field(default_factory=Retry)
+    timeout: Duration | None = None
+    on_failure: OnFailure = "rollback"
+    rollback: Call | None = Field(
+        default=None, description="how to undo this step; default: the action's own undo"
+    )
+
+
+class Approval(Model):
+    message: str
+    approvers: list[str] = Field(
+        default_factory=list, description="users or @groups; empty: the runbook's permissions.approve"
+    )
+    required: int = Field(default=1, ge=1, description="number of distinct approvals needed")
+    allow_requester: bool = Field(
+        default=False, description="may the person who started the run approve it"
+    )
+    timeout: Duration | None = None
+    on_timeout: Literal["reject", "approve"] = "reject"
+
+
+class ApprovalStep(StepBase):
+    """Wait, durably, for people to approve or reject."""
+
+    approval: Approval
+
+
+class Case(Model):
+    if_: str | None = Field(default=None, alias="if")
+    goto: str
+
+
+class GotoStep(StepBase):
+    """Jump to another step (``end`` finishes the run), when ``if`` holds."""
+
+    goto: str
+
+
+class BranchStep(StepBase):
+    """Jump to the first case whose ``if`` holds; a case without ``if`` is the default."""
+
+    branch: list[Case] = Field(min_length=1)
+
+
+class ParallelStep(StepBase):
+    """Run action steps at the same time; the group fails if any child fails."""
+
+    parallel: list[ActionStep] = Field(min_length=1)
+    max_concurrency: int | None = Field(default=None, ge=1)
+    on_failure: OnFailure = "rollback"
+
+
+STEP_KINDS = ("action", "approval", "goto", "branch", "parallel")
+
+
+def _step_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        found = [k for k in STEP_KINDS if k in value]
+        return found[0] if len(found) == 1 else None
+    if isinstance(value, BaseModel):
+        return {
+            ActionStep: "action",
+            ApprovalStep: "approval",
+            GotoStep: "goto",
+            BranchStep: "branch",
+            ParallelStep: "parallel",
+        }.get(type(value))
+    return None
+
+
+Step = Annotated[
+    Annotated[ActionStep, Tag("action")]
+    | Annotated[ApprovalStep, Tag("approval")]
+    | Annotated[GotoStep, Tag("goto")]
+    | Annotated[BranchStep, Tag("branch")]
+    | Annotated[ParallelStep, Tag("parallel")],
+    Discriminator(
+        _step_kind,
+        custom_error_type="step_kind",
+        custom_error_message=(
+            "a step needs exactly one of: action, approval, goto, branch, parallel"
+        ),
+    ),
+]
+
+
+class Runbook(Model):
+    """A runbook document."""
+
+    api_version: Literal["runbook/v1"] = Field(alias="apiVersion")
+    name: str = Field(pattern=NAME, description="lowercase, digits and dashes")
+    version: int = Field(ge=1, description="bump on every change; runs record it")
+    description: str = ""
+    owners: list[str] = Field(default_factory=list)
+    parameters: dict[str, Parameter] = Field(default_factory=dict)
+    permissions: Permissions = Field(default_factory=Permissions)
+    concurrency: Concurrency | None = None
+    schedule: list[Schedule] = Field(default_factory=list)
+    notify: Notify | None = None
+    max_step_visits: int = Field(
+        default=20, ge=1, description="loop guard: how often goto may revisit one step"
+    )
+    steps: list[Step] = Field(min_length=1)
+
+    @field_validator("parameters")
+    @classmethod
+    def _param_names(cls, value: dict[str, Parameter]) -> dict[str, Parameter]:
+        for key in value:
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*", key):
+                raise ValueError(
+                    f"parameter name {key!r} must be lowercase letters, digits and underscores"
+                )
+        return value
+
+
+AnyStep = ActionStep | ApprovalStep | GotoStep | BranchStep | ParallelStep
+
+
+def iter_steps(runbook: Runbook) -> list[tuple[AnyStep, ParallelStep | None]]:
+    """Every step in document order, with the parallel group it belongs to (if any)."""
+    out: list[tuple[AnyStep, ParallelStep | None]] = []
+    for step in runbook.steps:
+        out.append((step, None))
+        if isinstance(step, ParallelStep):
+            out.extend((child, step) for child in step.parallel)
+    return out

@@ -1,0 +1,116 @@
+"""YAML parsed into plain Python data plus the line and column of every value and key.
+
+PyYAML's ``safe_load`` forgets positions and silently keeps the last of two duplicate keys; we
+compose the node graph ourselves so every later error can point at ``file:line:column``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Mark:
+    line: int  # 1-based
+    column: int  # 1-based
+
+
+@dataclass
+class Marked:
+    """The data of one YAML document and where each part of it was written."""
+
+    data: Any
+    values: dict[Path, Mark] = field(default_factory=dict)
+    keys: dict[Path, Mark] = field(default_factory=dict)
+    duplicates: list[tuple[Path, Mark]] = field(default_factory=list)
+
+    def mark(self, path: Path, *, key: bool = False) -> Mark | None:
+        """The closest recorded position for ``path``: itself, else its nearest parent."""
+        table = self.keys if key else self.values
+        probe = tuple(path)
+        while True:
+            if probe in table:
+                return table[probe]
+            if key and probe in self.values:
+                return self.values[probe]
+            if not probe:
+                return None
+            probe = probe[:-1]
+            table = self.values
+
+
+class YAMLSyntaxError(ValueError):
+    def __init__(self, message: str, mark: Mark | None) -> None:
+        self.mark = mark
+        super().__init__(message)
+
+
+def _mark(node: yaml.Node | yaml.Mark) -> Mark:
+    m = node.start_mark if isinstance(node, yaml.Node) else node
+    return Mark(m.line + 1, m.column + 1)
+
+
+def load_marked(text: str) -> Marked:
+    """Parse exactly one YAML document. Raises YAMLSyntaxError with a position."""
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            where = exc.problem_mark or exc.context_mark
+            problem = exc.problem or "invalid YAML"
+            if exc.context:
+                problem = f"{problem} ({exc.context})"
+            raise YAMLSyntaxError(problem, _mark(where) if where else None) from None
+        except yaml.YAMLError as exc:
+            raise YAMLSyntaxError(str(exc), None) from None
+        if node is None:
+            raise YAMLSyntaxError("the file is empty", Mark(1, 1))
+        marked = Marked(data=None)
+        marked.data = _build(loader, node, (), marked, depth=0)
+        return marked
+    finally:
+        loader.dispose()
+
+
+_MAX_DEPTH = 64
+
+
+def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, marked: Marked, depth: int) -> Any:
+    if depth > _MAX_DEPTH:
+        raise YAMLSyntaxError("the document nests too deeply", _mark(node))
+    marked.values[path] = _mark(node)
+    if isinstance(node, yaml.MappingNode):
+        try:
+            loader.flatten_mapping(node)  # resolves YAML merge keys (<<)
+        except yaml.MarkedYAMLError as exc:
+            raise YAMLSyntaxError(exc.problem or "bad merge key", _mark(node)) from None
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise YAMLSyntaxError("mapping keys must be plain text", _mark(key_node))
+            key = loader.construct_object(key_node)
+            if not isinstance(key, str):
+                # YAML turns `on:` / `yes:` / `1:` into booleans and numbers; keys are names here
+                key = key_node.value
+            child = (*path, key)
+            if key in out:
+                marked.duplicates.append((child, _mark(key_node)))
+            marked.keys[child] = _mark(key_node)
+            out[key] = _build(loader, value_node, child, marked, depth + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _build(loader, item, (*path, i), marked, depth + 1) for i, item in enumerate(node.value)
+        ]
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.constructor.ConstructorError as exc:
+        raise YAMLSyntaxError(exc.problem or "cannot read this value", _mark(node)) from None
+    except ValueError as exc:  # e.g. a malformed timestamp
+        raise YAMLSyntaxError(f"cannot read this value: {exc}", _mark(node)) from None

@@ -1,0 +1,123 @@
+"""Table definitions (SQLAlchemy Core) for the run store.
+
+These describe the schema the code queries; the schema itself is created and
+changed only by the Alembic migrations in ``migrations/versions``, which spell
+their tables out literally so that old migrations never change meaning when
+this file does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+from engine.store._records import as_utc
+
+__all__ = ["UTCDateTime", "events", "locks", "metadata", "runbook_versions", "runs"]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that always binds UTC and always returns aware UTC.
+
+    SQLite stores the text of the datetime without its offset, so a non-UTC value
+    would be stored wrongly and compared wrongly; converting on the way in keeps
+    both backends' stored values and comparisons identical.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+# A naming convention gives constraints stable names on every backend, which
+# later migrations need in order to alter or drop them.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+runbook_versions = Table(
+    "runbook_versions",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("digest", String(128), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("runbook", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("digest", String(128), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("requester", String(200), nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("owner", String(200), nullable=True),
+    Column("heartbeat_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # The seq of the run's newest event. Appending bumps it with an UPDATE, which
+    # row-locks the run on PostgreSQL, so concurrent appenders queue up and each
+    # gets the next number; MAX(seq)+1 would hand two of them the same one.
+    Column("last_seq", Integer, nullable=False),
+    Index("ix_runs_status", "status"),
+    Index("ix_runs_runbook", "runbook"),
+    Index("ix_runs_created_at", "created_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column(
+        "run_id",
+        String(64),
+        ForeignKey("runs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("step_id", String(200), nullable=True),
+    Column("data", JSON, nullable=False),
+)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    # No foreign key: a lock whose run row was deleted must stay readable so that
+    # the next run can see it is orphaned and take it over.
+    Column("run_id", String(64), nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Index("ix_locks_run_id", "run_id"),
+)
