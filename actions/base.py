@@ -77,5 +77,7 @@ class Action(ABC):
 
     def describe(self, params: Any) -> str:
         """One line for plans and dry runs: what this call would do."""
-        shown = params.model_dump(exclude_defaults=True) if isinstance(params, BaseModel) else params
+        shown = (
+            params.model_dump(exclude_defaults=True) if isinstance(params, BaseModel) else params
+        )
         return f"{self.name} {shown}"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from pydantic import Field
-
 from actions._common import DurationSeconds, redact, stop_error
 from actions.base import Action, ActionContext, ActionParams, Result
 from engine.errors import ActionError, ActionTimeout
@@ -97,9 +95,7 @@ class AssertAction(Action):
         """Return ``{"passed": True}`` or raise a non-retryable ``ActionError(kind="assert")``."""
         if not params.that:
             # Retrying cannot change a value the engine already rendered, hence not retryable.
-            raise ActionError(
-                redact(params.message, ctx.secrets), retryable=False, kind="assert"
-            )
+            raise ActionError(redact(params.message, ctx.secrets), retryable=False, kind="assert")
         return {"passed": True}
 
 

@@ -77,7 +77,7 @@ class _NativeTemplate(jinja2.Template):
 class SandboxedNativeEnvironment(SandboxedEnvironment):
     code_generator_class = _CodeGenerator
     template_class = _NativeTemplate
-    concat = staticmethod(_native_concat)  # type: ignore[assignment]  # jinja2 types it as str.join
+    concat = staticmethod(_native_concat)
 
 
 @lru_cache(maxsize=1)
@@ -100,6 +100,8 @@ def check_syntax(source: str) -> str | None:
         _compile(source)
     except jinja2.TemplateSyntaxError as exc:
         return f"template syntax error: {exc.message} (template line {exc.lineno})"
+    except RecursionError:  # jinja2 parses nested expressions recursively
+        return "template syntax error: the expression nests too deeply"
     return None
 
 
@@ -126,7 +128,9 @@ def render(value: Any, context: Mapping[str, Any], *, field: str = "") -> Any:
     if isinstance(value, list):
         return [render(v, context, field=f"{field}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {k: render(v, context, field=f"{field}.{k}" if field else k) for k, v in value.items()}
+        return {
+            k: render(v, context, field=f"{field}.{k}" if field else k) for k, v in value.items()
+        }
     return value
 
 
@@ -163,7 +167,7 @@ def references(source: str, root: str) -> list[list[str]]:
     Templates that do not parse give nothing (syntax errors are reported separately)."""
     try:
         tree = environment().parse(source)
-    except jinja2.TemplateSyntaxError:
+    except (jinja2.TemplateSyntaxError, RecursionError):
         return []
     found: list[list[str]] = []
 

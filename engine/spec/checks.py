@@ -65,13 +65,25 @@ def check_document(marked: Marked, file: str) -> list[Problem]:
     def add(path: Path, message: str, *, key: bool = False) -> None:
         where = marked.mark(path, key=key)
         problems.append(
-            Problem(file, where.line if where else None, where.column if where else None,
-                    format_path(path), message)
+            Problem(
+                file,
+                where.line if where else None,
+                where.column if where else None,
+                format_path(path),
+                message,
+            )
         )
 
     for path, mark in marked.duplicates:
-        problems.append(Problem(file, mark.line, mark.column, format_path(path),
-                                f"duplicate key {path[-1]!r}; the earlier value would be lost"))
+        problems.append(
+            Problem(
+                file,
+                mark.line,
+                mark.column,
+                format_path(path),
+                f"duplicate key {path[-1]!r}; the earlier value would be lost",
+            )
+        )
 
     if not isinstance(data, dict):
         return problems
@@ -102,7 +114,10 @@ def check_document(marked: Marked, file: str) -> list[Problem]:
                 if isinstance(case, dict) and "goto" in case:
                     targets.append(((*step.path, "branch", k, "goto"), case["goto"]))
                 if isinstance(case, dict) and "if" not in case and k != len(branch) - 1:
-                    add((*step.path, "branch", k), "a case without `if` is the default and must come last")
+                    add(
+                        (*step.path, "branch", k),
+                        "a case without `if` is the default and must come last",
+                    )
         for path, target in targets:
             if not isinstance(target, str):
                 continue
@@ -124,13 +139,17 @@ def check_document(marked: Marked, file: str) -> list[Problem]:
                 if name not in declared_params:
                     hint = difflib.get_close_matches(name, list(declared_params), n=1)
                     extra = f"; did you mean {hint[0]!r}?" if hint else ""
-                    add(("schedule", i, "params", name), f"unknown parameter {name!r}{extra}", key=True)
+                    add(
+                        ("schedule", i, "params", name),
+                        f"unknown parameter {name!r}{extra}",
+                        key=True,
+                    )
 
     # templates: syntax, and what they read
     for step in steps:
         own_id = step.id
         for path, text in _walk_strings(step.raw, step.path):
-            rel = path[len(step.path):]
+            rel = path[len(step.path) :]
             if rel and rel[0] in ("id", "action", "goto", "name", "description"):
                 continue
             if rel and rel[0] == "parallel":
@@ -155,7 +174,10 @@ def check_document(marked: Marked, file: str) -> list[Problem]:
                 section = chain[1] if len(chain) > 1 else None
                 target = by_id.get(target_id)
                 if target is None:
-                    add(path, f"reads steps.{target_id}, but there is no step {target_id!r}{suggest(target_id)}")
+                    add(
+                        path,
+                        f"reads steps.{target_id}, but there is no step {target_id!r}{suggest(target_id)}",
+                    )
                     continue
                 if target_id == own_id:
                     if in_rollback:
@@ -166,15 +188,25 @@ def check_document(marked: Marked, file: str) -> list[Problem]:
                 ran_before = target.top < step.top or (
                     target.group is not None and target.group == own_id
                 )
-                if target.group is not None and target.group == step.group and step.group is not None:
+                if (
+                    target.group is not None
+                    and target.group == step.group
+                    and step.group is not None
+                ):
                     ran_before = False
                 if not ran_before:
-                    add(path, f"reads steps.{target_id}.{section or ''} before step {target_id!r} can have run"
-                        .replace(". before", " before"))
+                    add(
+                        path,
+                        f"reads steps.{target_id}.{section or ''} before step {target_id!r} can have run".replace(
+                            ". before", " before"
+                        ),
+                    )
                     continue
                 if section == "outputs" and len(chain) > 2 and chain[2] not in target.outputs:
                     have = ", ".join(sorted(target.outputs)) or "none"
-                    add(path, f"step {target_id!r} has no output {chain[2]!r} (it declares: {have})")
+                    add(
+                        path, f"step {target_id!r} has no output {chain[2]!r} (it declares: {have})"
+                    )
 
     # runbook-level templates
     conc = data.get("concurrency")
@@ -183,5 +215,8 @@ def check_document(marked: Marked, file: str) -> list[Problem]:
         if error:
             add(("concurrency", "lock"), error)
         for chain in references(conc["lock"], "steps"):
-            add(("concurrency", "lock"), f"a lock key is taken before any step runs; it cannot read steps.{chain[0]}")
+            add(
+                ("concurrency", "lock"),
+                f"a lock key is taken before any step runs; it cannot read steps.{chain[0]}",
+            )
     return problems

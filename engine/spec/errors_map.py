@@ -93,8 +93,14 @@ def _model_for(path: Path, data: Any) -> type[BaseModel] | None:
             tp = args[-1]
         else:
             return None
-        node = node.get(part) if isinstance(node, dict) else (
-            node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None
+        node = (
+            node.get(part)
+            if isinstance(node, dict)
+            else (
+                node[part]
+                if isinstance(node, list) and isinstance(part, int) and part < len(node)
+                else None
+            )
         )
     tp = _strip(tp)
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
@@ -148,8 +154,13 @@ def problems_from_validation(exc: ValidationError, marked: Marked, file: str) ->
             if key_seen not in seen:
                 seen.add(key_seen)
                 problems.append(
-                    Problem(file, where.line if where else None, where.column if where else None,
-                            path_str, message)
+                    Problem(
+                        file,
+                        where.line if where else None,
+                        where.column if where else None,
+                        path_str,
+                        message,
+                    )
                 )
             continue
         elif kind == "step_kind":
@@ -166,7 +177,12 @@ def problems_from_validation(exc: ValidationError, marked: Marked, file: str) ->
             continue
         seen.add((path_str, message))
         problems.append(
-            Problem(file, where.line if where else None, where.column if where else None,
-                    path_str, message)
+            Problem(
+                file,
+                where.line if where else None,
+                where.column if where else None,
+                path_str,
+                message,
+            )
         )
     return problems

@@ -37,17 +37,23 @@ class LoadedRunbook:
 
 def canonical_json(document: Any) -> str:
     """The canonical form: key order, comments and YAML style do not change a version's digest."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
 
 
 def digest_of(document: Any) -> str:
-    return "sha256:" + hashlib.sha256(canonical_json(document).encode()).hexdigest()
+    # surrogatepass: a YAML escape such as "\ud800" yields a lone surrogate, which utf-8 refuses
+    text = canonical_json(document).encode("utf-8", "surrogatepass")
+    return "sha256:" + hashlib.sha256(text).hexdigest()
 
 
 def load_text(text: str, file: str = "<string>") -> LoadedRunbook:
     """Validate ``text``; raise RunbookInvalid listing every problem found."""
     if len(text.encode(errors="replace")) > MAX_BYTES:
-        raise RunbookInvalid([Problem(file, None, None, "", f"file is larger than {MAX_BYTES} bytes")])
+        raise RunbookInvalid(
+            [Problem(file, None, None, "", f"file is larger than {MAX_BYTES} bytes")]
+        )
     try:
         marked = load_marked(text)
     except YAMLSyntaxError as exc:
@@ -58,12 +64,21 @@ def load_text(text: str, file: str = "<string>") -> LoadedRunbook:
     if not isinstance(data, dict):
         kind = type(data).__name__
         raise RunbookInvalid(
-            [Problem(file, 1, 1, "", f"a runbook is a mapping (apiVersion, name, steps, ...), not a {kind}")]
+            [
+                Problem(
+                    file,
+                    1,
+                    1,
+                    "",
+                    f"a runbook is a mapping (apiVersion, name, steps, ...), not a {kind}",
+                )
+            ]
         )
     problems = check_document(marked, file)
     runbook: Runbook | None = None
     try:
-        runbook = Runbook.model_validate(data)
+        # by_name=False: the Python names `with_`, `if_`, `api_version` are not keys of the format
+        runbook = Runbook.model_validate(data, by_name=False)
     except ValidationError as exc:
         problems = problems_from_validation(exc, marked, file) + problems
     if runbook is not None:
@@ -74,9 +89,15 @@ def load_text(text: str, file: str = "<string>") -> LoadedRunbook:
                 if exc.name not in runbook.parameters:
                     continue  # unknown names are reported by check_document
                 where = marked.mark(("schedule", i, "params"))
-                problems.append(Problem(file, where.line if where else None,
-                                        where.column if where else None,
-                                        f"schedule[{i}].params", str(exc)))
+                problems.append(
+                    Problem(
+                        file,
+                        where.line if where else None,
+                        where.column if where else None,
+                        f"schedule[{i}].params",
+                        str(exc),
+                    )
+                )
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.column or 0))
         raise RunbookInvalid(problems)
@@ -89,9 +110,13 @@ def load_file(path: str | Path) -> LoadedRunbook:
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        raise RunbookInvalid([Problem(str(p), None, None, "", f"cannot read: {exc.strerror}")]) from None
+        raise RunbookInvalid(
+            [Problem(str(p), None, None, "", f"cannot read: {exc.strerror}")]
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RunbookInvalid([Problem(str(p), None, None, "", f"not UTF-8 text: {exc.reason}")]) from None
+        raise RunbookInvalid(
+            [Problem(str(p), None, None, "", f"not UTF-8 text: {exc.reason}")]
+        ) from None
     return load_text(text, str(p))

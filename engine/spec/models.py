@@ -36,7 +36,10 @@ GOTO_END = "end"
 
 def _duration(value: Any) -> float:
     if isinstance(value, str | int | float):
-        return parse_duration(value)
+        try:
+            return parse_duration(value)
+        except OverflowError:  # an integer too large for a float
+            raise ValueError("the duration is too large") from None
     raise ValueError("expected a duration like 30s, 5m or 1h30m")
 
 
@@ -85,9 +88,7 @@ class Parameter(Model):
     items: Literal["string", "integer", "number", "boolean"] = Field(
         default="string", description="list: the type of each item"
     )
-    secret: bool = Field(
-        default=False, description="never printed in logs, Slack or the store"
-    )
+    secret: bool = Field(default=False, description="never printed in logs, Slack or the store")
 
     @field_validator("pattern")
     @classmethod
@@ -95,7 +96,7 @@ class Parameter(Model):
         if value is not None:
             try:
                 re.compile(value)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:  # a{9999999999}, ((((...
                 raise ValueError(f"pattern is not a valid regular expression: {exc}") from exc
         return value
 
@@ -116,7 +117,9 @@ class Parameter(Model):
             try:
                 coerce_value(self, self.default, from_text=False)
             except ValueError as exc:
-                raise ValueError(f"default {self.default!r} does not fit the parameter: {exc}") from exc
+                raise ValueError(
+                    f"default {self.default!r} does not fit the parameter: {exc}"
+                ) from exc
         return self
 
     @property
@@ -175,17 +178,21 @@ class Schedule(Model):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown timezone {value!r} (use an IANA name like Europe/Paris)") from exc
+            raise ValueError(
+                f"unknown timezone {value!r} (use an IANA name like Europe/Paris)"
+            ) from exc
         return value
+
+
+NotifyEvent = Literal["start", "step", "approval", "failure", "finish"]
+_NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("start", "step", "approval", "failure", "finish")
 
 
 class Notify(Model):
     """Where progress and approval prompts are posted."""
 
     channel: str = Field(description="Slack channel name (#ops) or id (C0123ABC)")
-    on: list[Literal["start", "step", "approval", "failure", "finish"]] = Field(
-        default_factory=lambda: ["start", "step", "approval", "failure", "finish"]
-    )
+    on: list[NotifyEvent] = Field(default_factory=lambda: list(_NOTIFY_EVENTS))
 
 
 # --------------------------------------------------------------------------- steps
@@ -243,7 +250,8 @@ class ActionStep(StepBase):
 class Approval(Model):
     message: str
     approvers: list[str] = Field(
-        default_factory=list, description="users or @groups; empty: the runbook's permissions.approve"
+        default_factory=list,
+        description="users or @groups; empty: the runbook's permissions.approve",
     )
     required: int = Field(default=1, ge=1, description="number of distinct approvals needed")
     allow_requester: bool = Field(

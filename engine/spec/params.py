@@ -65,7 +65,9 @@ def coerce_value(param: Parameter, value: Any, *, from_text: bool) -> Any:
                 try:
                     value = json.loads(text)
                 except json.JSONDecodeError as exc:
-                    raise ValueError(f"expected a JSON list or comma-separated values: {exc}") from exc
+                    raise ValueError(
+                        f"expected a JSON list or comma-separated values: {exc}"
+                    ) from exc
             else:
                 value = [part.strip() for part in text.split(",") if part.strip()]
         if not isinstance(value, list):
@@ -123,9 +125,10 @@ def parse_assignments(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 
 def resolve_params(
-    runbook: Runbook, given: Mapping[str, Any], *, from_text: bool = True
+    runbook: Runbook, given: Mapping[str, Any], *, from_text: bool = True, partial: bool = False
 ) -> dict[str, Any]:
-    """Typed values for every declared parameter, defaults filled in.
+    """Typed values for every declared parameter, defaults filled in (``partial``: only the
+    given ones, as when a resumed run is handed its secrets again).
 
     Unknown names are refused (a typo would otherwise silently fall back to a default)."""
     unknown = sorted(set(given) - set(runbook.parameters))
@@ -144,6 +147,8 @@ def resolve_params(
                 values[name] = coerce_value(param, given[name], from_text=from_text)
             except ValueError as exc:
                 raise ParameterError(name, str(exc)) from None
+        elif partial:
+            continue
         elif "default" in param.model_fields_set:
             values[name] = param.default
         elif param.is_required:

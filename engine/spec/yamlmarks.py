@@ -57,7 +57,14 @@ def _mark(node: yaml.Node | yaml.Mark) -> Mark:
 
 def load_marked(text: str) -> Marked:
     """Parse exactly one YAML document. Raises YAMLSyntaxError with a position."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character; found before any parsing
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        raise YAMLSyntaxError(
+            f"unacceptable character #x{exc.character:04x}: {exc.reason}", Mark(line, column)
+        ) from None
     try:
         try:
             node = loader.get_single_node()
@@ -69,6 +76,8 @@ def load_marked(text: str) -> Marked:
             raise YAMLSyntaxError(problem, _mark(where) if where else None) from None
         except yaml.YAMLError as exc:
             raise YAMLSyntaxError(str(exc), None) from None
+        except RecursionError:  # PyYAML composes nested collections recursively
+            raise YAMLSyntaxError("the document nests too deeply", None) from None
         if node is None:
             raise YAMLSyntaxError("the file is empty", Mark(1, 1))
         marked = Marked(data=None)
@@ -79,11 +88,15 @@ def load_marked(text: str) -> Marked:
 
 
 _MAX_DEPTH = 64
+#: values built, aliases expanded: a few nested aliases can otherwise expand to billions
+_MAX_NODES = 100_000
 
 
 def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, marked: Marked, depth: int) -> Any:
     if depth > _MAX_DEPTH:
         raise YAMLSyntaxError("the document nests too deeply", _mark(node))
+    if len(marked.values) >= _MAX_NODES:
+        raise YAMLSyntaxError(f"the document has more than {_MAX_NODES} values", _mark(node))
     marked.values[path] = _mark(node)
     if isinstance(node, yaml.MappingNode):
         try:
@@ -94,10 +107,9 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, marked: Marked,
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise YAMLSyntaxError("mapping keys must be plain text", _mark(key_node))
-            key = loader.construct_object(key_node)
-            if not isinstance(key, str):
-                # YAML turns `on:` / `yes:` / `1:` into booleans and numbers; keys are names here
-                key = key_node.value
+            # YAML turns `on:` / `yes:` / `1:` into booleans and numbers; keys are names here
+            # (and constructing a key such as `!!int abc:` would raise)
+            key = key_node.value
             child = (*path, key)
             if key in out:
                 marked.duplicates.append((child, _mark(key_node)))
@@ -114,3 +126,5 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, marked: Marked,
         raise YAMLSyntaxError(exc.problem or "cannot read this value", _mark(node)) from None
     except ValueError as exc:  # e.g. a malformed timestamp
         raise YAMLSyntaxError(f"cannot read this value: {exc}", _mark(node)) from None
+    except (LookupError, TypeError, AttributeError):  # PyYAML on `!!int ''`, `!!timestamp x`, ...
+        raise YAMLSyntaxError(f"cannot read this value as {node.tag}", _mark(node)) from None

@@ -3,6 +3,7 @@ SQLite pragmas, and migrating the schema when a store is opened."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -28,6 +29,7 @@ __all__ = [
     "create_store_engine",
     "default_data_dir",
     "describe",
+    "json_dumps",
     "migrate",
     "open_engine",
     "resolve_url",
@@ -104,6 +106,19 @@ def _sqlite_file_url(path: Path, query: Any = None) -> URL:
     return URL.create("sqlite", database=str(path), query=query or {})
 
 
+def json_dumps(value: Any) -> str:
+    """Serialise a JSON column value identically on both backends.
+
+    Both backends then refuse the same values (NaN and infinities too, which
+    PostgreSQL's json type rejects but SQLite would store), and with a
+    ``StoreError`` rather than whatever the driver happens to raise.
+    """
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"cannot store a value as JSON: {exc}") from exc
+
+
 def create_store_engine(url: URL, *, schema: str | None = None) -> Engine:
     """Create the engine for ``url``; on SQLite, install pragmas and the BEGIN recipe.
 
@@ -122,9 +137,10 @@ def create_store_engine(url: URL, *, schema: str | None = None) -> Engine:
                 url,
                 poolclass=StaticPool,
                 connect_args={**sqlite_args, "check_same_thread": False},
+                json_serializer=json_dumps,
             )
         else:
-            engine = create_engine(url, connect_args=sqlite_args)
+            engine = create_engine(url, connect_args=sqlite_args, json_serializer=json_dumps)
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
         return engine
@@ -136,7 +152,9 @@ def create_store_engine(url: URL, *, schema: str | None = None) -> Engine:
             )
         connect_args["options"] = f"-csearch_path={schema}"
     # pre_ping: a long-lived engine process must survive a PostgreSQL restart.
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(
+        url, pool_pre_ping=True, connect_args=connect_args, json_serializer=json_dumps
+    )
 
 
 def _on_sqlite_connect(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:

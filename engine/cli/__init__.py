@@ -1,0 +1,34 @@
+"""The ``runbook`` command. Thin: every command calls into the engine's modules.
+
+Imports of heavy modules happen inside commands so that ``runbook --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import click
+
+from engine.cli.catalog_cmds import diff, list_, plan, schema, validate
+from engine.cli.ops_cmds import logs, runs, show
+from engine.cli.run_cmds import approve, cancel, reject, resume, run
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="runbook-engine", prog_name="runbook")
+def main() -> None:
+    """Runbook Engine: versioned runbooks for incident response, with rollbacks and approvals.
+
+    Runbooks come from ./runbooks and RUNBOOK_PATH; runs are recorded in RUNBOOK_DB
+    (default: an SQLite file in your data directory).
+    """
+    logging.basicConfig(level=os.environ.get("RUNBOOK_LOG_LEVEL", "WARNING"),
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+for command in (validate, list_, show, diff, schema, plan, run, resume, approve, reject, cancel,
+                runs, logs):
+    main.add_command(command)
+
+__all__ = ["main"]

@@ -1,0 +1,79 @@
+"""Helpers shared by the CLI commands: errors without tracebacks, JSON output, the store."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from engine.core.statuses import EXIT_INVALID
+from engine.errors import (
+    ApprovalError,
+    CatalogError,
+    ParameterError,
+    RunbookError,
+    RunbookInvalid,
+    TemplateError,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_INPUT_ERRORS = (RunbookInvalid, ParameterError, CatalogError, TemplateError, ApprovalError)
+
+
+def output_option(f: F) -> F:
+    return click.option(
+        "--output", "-o", type=click.Choice(["text", "json"]), default="text",
+        show_default=True, help="text for people, json for scripts",
+    )(f)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str, sort_keys=False))
+
+
+def user_errors(f: F) -> F:
+    """User mistakes become one clear message and exit code 2, never a traceback."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except RunbookInvalid as exc:
+            output = kwargs.get("output", "text")
+            if output == "json":
+                emit_json({"valid": False, "problems": [p.as_dict() for p in exc.problems]})
+            else:
+                for problem in exc.problems:
+                    click.echo(f"error: {problem}", err=True)
+            sys.exit(EXIT_INVALID)
+        except _INPUT_ERRORS as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_INVALID)
+        except RunbookError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]  # functools.wraps keeps the signature
+
+
+def open_store() -> Any:
+    from engine.store import Store
+
+    return Store.open()
+
+
+def make_engine(store: Any, *, progress: bool, json_logs: bool, stream: Any = None) -> Any:
+    from engine.cli.progress import ConsoleProgress, JsonLog
+    from engine.service import Engine
+
+    subscribers: list[Any] = []
+    if progress:
+        subscribers.append(ConsoleProgress(stream))
+    if json_logs:
+        subscribers.append(JsonLog())
+    return Engine(store=store, subscribers=subscribers)

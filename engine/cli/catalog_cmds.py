@@ -1,0 +1,145 @@
+"""Commands about runbook definitions: validate, list, show NAME@V, diff, schema, plan."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.cli._common import emit_json, open_store, output_option, user_errors
+from engine.core.statuses import EXIT_INVALID
+from engine.errors import Problem, RunbookInvalid
+
+
+def _expand(paths: tuple[str, ...]) -> list[Path]:
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            out.extend(sorted(x for x in p.iterdir() if x.suffix in (".yaml", ".yml")))
+        else:
+            out.append(p)
+    return out
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@output_option
+def validate(paths: tuple[str, ...], output: str) -> None:
+    """Check runbook files (or folders of them). Exit 0 when all are valid, 2 otherwise."""
+    from engine.spec.loader import load_file
+
+    results: list[dict[str, Any]] = []
+    problems: list[Problem] = []
+    seen: dict[tuple[str, int], tuple[str, str]] = {}
+    for path in _expand(paths):
+        try:
+            loaded = load_file(path)
+        except RunbookInvalid as exc:
+            problems.extend(exc.problems)
+            results.append({"file": str(path), "valid": False,
+                            "problems": [p.as_dict() for p in exc.problems]})
+            continue
+        key = (loaded.runbook.name, loaded.runbook.version)
+        if key in seen and seen[key][1] != loaded.digest:
+            problem = Problem(str(path), None, None, "version",
+                              f"{key[0]} version {key[1]} is also defined with different content "
+                              f"in {seen[key][0]}; bump `version`")
+            problems.append(problem)
+            results.append({"file": str(path), "valid": False, "problems": [problem.as_dict()]})
+            continue
+        seen[key] = (str(path), loaded.digest)
+        results.append({"file": str(path), "valid": True, "name": loaded.runbook.name,
+                        "version": loaded.runbook.version, "digest": loaded.digest})
+    if output == "json":
+        emit_json({"valid": not problems, "files": results})
+    else:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        for r in results:
+            if r["valid"]:
+                click.echo(f"ok  {r['file']}  {r['name']}@{r['version']}")
+        if problems:
+            click.echo(f"{len(problems)} problem(s) in "
+                       f"{sum(1 for r in results if not r['valid'])} file(s)", err=True)
+    sys.exit(EXIT_INVALID if problems else 0)
+
+
+@click.command("list")
+@output_option
+@user_errors
+def list_(output: str) -> None:
+    """Runbooks in ./runbooks and RUNBOOK_PATH: name, version, description."""
+    from engine.catalog import Catalog
+
+    catalog = Catalog()
+    latest = catalog.latest()
+    if output == "json":
+        emit_json({"runbooks": [{"name": x.runbook.name, "version": x.runbook.version,
+                                 "description": x.runbook.description, "file": x.file,
+                                 "digest": x.digest} for x in latest],
+                   "problems": [p.as_dict() for p in catalog.problems]})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("name", "version", "description"):
+        table.add_column(col)
+    for x in latest:
+        table.add_row(x.runbook.name, str(x.runbook.version), x.runbook.description)
+    Console(soft_wrap=True).print(table)
+    for p in catalog.problems:
+        click.echo(f"warning: skipped invalid runbook: {p}", err=True)
+
+
+@click.command()
+@click.argument("a")
+@click.argument("b")
+@user_errors
+def diff(a: str, b: str) -> None:
+    """Differences between two runbook versions, e.g. ``diff disk-usage@3 disk-usage@4``."""
+    from engine.catalog import Catalog
+
+    catalog = Catalog()
+    with open_store() as store:
+        left, right = catalog.resolve(a, store), catalog.resolve(b, store)
+    lines = difflib.unified_diff(left.source.splitlines(keepends=True),
+                                 right.source.splitlines(keepends=True),
+                                 fromfile=f"{left.ref} ({left.digest[:19]})",
+                                 tofile=f"{right.ref} ({right.digest[:19]})")
+    text = "".join(lines)
+    click.echo(text if text else f"{left.ref} and {right.ref} are identical", nl=not text)
+
+
+@click.command()
+def schema() -> None:
+    """Print the JSON Schema of the runbook format (for yaml-language-server in editors)."""
+    from engine.spec.schema import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+@click.command()
+@click.argument("ref")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE")
+@output_option
+@user_errors
+def plan(ref: str, params: tuple[str, ...], output: str) -> None:
+    """Dry run: print each step with its rendered parameters. Calls nothing."""
+    from engine.catalog import Catalog
+    from engine.plan import build_plan, print_plan
+    from engine.spec.params import parse_assignments
+
+    with open_store() as store:
+        loaded = Catalog().resolve(ref, store)
+    steps = build_plan(loaded, parse_assignments(params))
+    if output == "json":
+        emit_json({"runbook": loaded.runbook.name, "version": loaded.runbook.version,
+                   "digest": loaded.digest, "steps": steps})
+    else:
+        print_plan(loaded, steps)

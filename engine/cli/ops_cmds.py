@@ -1,0 +1,164 @@
+"""Commands that look at runs and versions: runs, show, logs."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+
+from engine.cli._common import emit_json, open_store, output_option, user_errors
+from engine.errors import RunbookError
+
+
+def parse_since(text: str) -> datetime:
+    """``7d``, ``12h``, ``30m`` ago, or an ISO date/time."""
+    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    if match:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+        return datetime.now(UTC) - timedelta(**{unit: int(match.group(1))})
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"expected 7d, 12h, 30m or an ISO date, got {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _age(when: datetime) -> str:
+    from engine.durations import format_duration
+
+    return format_duration(max(0.0, (datetime.now(UTC) - when).total_seconds())) + " ago"
+
+
+@click.command()
+@click.option("--status", multiple=True, help="only runs in this status (repeatable)")
+@click.option("--runbook", help="only runs of this runbook")
+@click.option("--since", help="only runs started since: 7d, 12h, 30m or an ISO date")
+@click.option("--limit", default=50, show_default=True)
+@output_option
+@user_errors
+def runs(status: tuple[str, ...], runbook: str | None, since: str | None, limit: int,
+         output: str) -> None:
+    """Recent runs, newest first."""
+    with open_store() as store:
+        records = store.list_runs(status=list(status) or None, runbook=runbook,
+                                  since=parse_since(since) if since else None, limit=limit)
+    if output == "json":
+        emit_json([{"id": r.id, "runbook": r.runbook, "version": r.version, "status": r.status,
+                    "requester": r.requester, "created_at": r.created_at.isoformat(),
+                    "updated_at": r.updated_at.isoformat()} for r in records])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("id", "runbook", "status", "requester", "started"):
+        table.add_column(col)
+    for r in records:
+        table.add_row(r.id, f"{r.runbook}@{r.version}", r.status, r.requester, _age(r.created_at))
+    Console(soft_wrap=True).print(table)
+
+
+@click.command()
+@click.argument("ref")
+@output_option
+@user_errors
+def show(ref: str, output: str) -> None:
+    """A run's timeline (RUN id), or a runbook version (NAME or NAME@VERSION)."""
+    from engine.catalog import Catalog
+
+    with open_store() as store:
+        record = None if "@" in ref else store.get_run(ref)
+        if record is None:
+            try:
+                loaded = Catalog().resolve(ref, store)
+            except RunbookError:
+                if "@" in ref:
+                    raise
+                raise RunbookError(f"no run or runbook {ref!r}") from None
+            stored = store.get_version(loaded.runbook.name, loaded.runbook.version)
+            if output == "json":
+                emit_json({"name": loaded.runbook.name, "version": loaded.runbook.version,
+                           "digest": loaded.digest, "file": loaded.file,
+                           "recorded_at": stored.recorded_at.isoformat() if stored else None,
+                           "source": loaded.source})
+                return
+            click.echo(f"# {loaded.ref}  {loaded.digest}  ({loaded.file})")
+            click.echo(loaded.source, nl=False)
+            return
+        events = store.events(record.id)
+    _show_run(record, events, output)
+
+
+def _show_run(record: Any, events: list[Any], output: str) -> None:
+    from engine.cli.progress import describe
+    from engine.runtime.bus import Event
+
+    if output == "json":
+        emit_json({"id": record.id, "runbook": record.runbook, "version": record.version,
+                   "digest": record.digest, "status": record.status, "params": record.params,
+                   "requester": record.requester, "owner": record.owner,
+                   "created_at": record.created_at.isoformat(), "state": record.state,
+                   "events": [{"seq": e.seq, "ts": e.ts.isoformat(), "type": e.type,
+                               "step": e.step_id, "data": e.data} for e in events]})
+        return
+    click.echo(f"run {record.id}  {record.runbook}@{record.version}  {record.status}")
+    click.echo(f"  requested by {record.requester} at {record.created_at:%Y-%m-%d %H:%M:%S}Z"
+               f"  digest {record.digest[:19]}")
+    if record.params:
+        click.echo("  params: " + ", ".join(f"{k}={v}" for k, v in record.params.items()))
+    start = events[0].ts if events else record.created_at
+    for e in events:
+        if e.type == "step.output":
+            continue
+        ev = Event(record.id, e.seq, e.ts.timestamp(), e.type, e.step_id, e.data or {})
+        text = describe(ev) or e.type
+        offset = (e.ts - start).total_seconds()
+        click.echo(f"  +{offset:8.2f}s  {e.type:<24} {text}")
+        for host in (e.data or {}).get("result", {}).get("hosts", []) if isinstance(
+                (e.data or {}).get("result"), dict) else []:
+            if isinstance(host, dict):
+                click.echo(f"              {host.get('host')}: exit {host.get('exit_code')} "
+                           f"{host.get('duration', '')}")
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--follow", "-f", is_flag=True, help="keep printing until the run finishes")
+@output_option
+@user_errors
+def logs(run_id: str, follow: bool, output: str) -> None:
+    """The output lines of a run's steps (and its events), as they were recorded."""
+    from engine.cli.progress import describe
+    from engine.runtime.bus import Event
+    from engine.store import TERMINAL_STATUSES
+
+    with open_store() as store:
+        record = store.get_run(run_id)
+        if record is None:
+            raise RunbookError(f"no run {run_id!r}")
+        seq = 0
+        while True:
+            for e in store.events(record.id, after_seq=seq):
+                seq = e.seq
+                data = e.data or {}
+                if output == "json":
+                    click.echo(__import__("json").dumps({"seq": e.seq, "ts": e.ts.isoformat(),
+                                                         "type": e.type, "step": e.step_id,
+                                                         "data": data}, default=str))
+                    continue
+                stamp = f"{e.ts:%H:%M:%S}"
+                if e.type == "step.output":
+                    for line in data.get("lines", []):
+                        click.echo(f"{stamp} {data.get('step')} | {line}")
+                else:
+                    text = describe(Event(record.id, e.seq, e.ts.timestamp(), e.type,
+                                          e.step_id, data))
+                    if text:
+                        click.echo(f"{stamp} -- {text}")
+            current = store.get_run(record.id)
+            if not follow or current is None or current.status in TERMINAL_STATUSES:
+                break
+            time.sleep(0.5)

@@ -1,0 +1,162 @@
+"""What a person sees while a run goes: one line per event, coloured in a terminal, plain when
+piped; and the summary table at the end."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from engine.core.state import RunState
+from engine.durations import format_duration
+from engine.runtime.bus import Event, RunInfo
+
+_ICONS = {
+    "step.started": ("▶", "cyan"),
+    "step.succeeded": ("✓", "green"),
+    "step.failed": ("✗", "red"),
+    "step.skipped": ("↷", "dim"),
+    "step.retry": ("↻", "yellow"),
+    "step.jumped": ("→", "blue"),
+    "step.continued": ("…", "yellow"),
+    "group.started": ("⇉", "cyan"),
+    "approval.requested": ("?", "magenta"),
+    "approval.decided": ("✎", "magenta"),
+    "approval.timed_out": ("⌛", "magenta"),
+    "rollback.started": ("↶", "yellow"),
+    "rollback.step_started": ("↶", "yellow"),
+    "rollback.step_succeeded": ("✓", "yellow"),
+    "rollback.step_failed": ("✗", "red"),
+    "rollback.step_skipped": ("↷", "dim"),
+    "run.needs_attention": ("!", "bold red"),
+    "run.cancel_requested": ("■", "yellow"),
+    "run.waiting_for_lock": ("⏸", "yellow"),
+}
+
+
+def describe(event: Event) -> str | None:
+    d = event.data
+    step = d.get("step", "")
+    t = event.type
+    if t == "run.started":
+        return None
+    if t == "step.started":
+        attempt = f" (attempt {d['attempt']})" if d.get("attempt", 1) > 1 else ""
+        return f"{step}: {d.get('action')}{attempt}"
+    if t == "step.succeeded":
+        dur = f" {format_duration(d['duration'])}" if d.get("duration") is not None else ""
+        outs = ", ".join(f"{k}={_short(v)}" for k, v in (d.get("outputs") or {}).items())
+        return f"{step}{dur}" + (f"  {outs}" if outs else "")
+    if t == "step.failed":
+        err = d.get("error") or {}
+        return f"{step}: {err.get('message', 'failed')}"
+    if t == "step.retry":
+        return f"{step}: retrying (attempt {d['attempt']}) in {format_duration(d['delay'])}"
+    if t == "step.skipped":
+        return f"{step}: skipped ({d.get('reason', '')})"
+    if t == "step.jumped":
+        return f"{step}: goto {d.get('target')}"
+    if t == "step.continued":
+        return f"{step}: failure ignored (on_failure: continue)"
+    if t == "group.started":
+        return f"{step}: parallel group"
+    if t == "approval.requested":
+        who = ", ".join(d.get("approvers") or []) or "anyone but the requester"
+        return (f"{step}: waiting for approval — {d.get('message')} (approvers: {who}; "
+                f"runbook approve {event.run_id} / runbook reject {event.run_id} --reason ...)")
+    if t == "approval.decided":
+        return f"{step}: {d.get('decision')}d by {d.get('user')}" + (
+            f": {d['reason']}" if d.get("reason") else "")
+    if t == "approval.timed_out":
+        return f"{step}: approval timed out"
+    if t == "rollback.started":
+        return f"rolling back ({d.get('reason')})"
+    if t == "rollback.step_started":
+        how = "undo" if d.get("undo") else "rollback"
+        return f"{step}: {how} with {d.get('action')}"
+    if t == "rollback.step_succeeded":
+        return f"{step}: rolled back"
+    if t == "rollback.step_failed":
+        return f"{step}: rollback failed: {(d.get('error') or {}).get('message')}"
+    if t == "rollback.step_skipped":
+        return f"{step}: {d.get('reason')}"
+    if t == "run.needs_attention":
+        choices = " | ".join(f"--{c}" for c in d.get("choices", []))
+        return f"needs attention: {d.get('reason')} → runbook resume {event.run_id} {choices}"
+    if t == "run.cancel_requested":
+        return f"cancel requested by {d.get('by')}"
+    if t == "run.waiting_for_lock":
+        return f"waiting for lock {d.get('lock')!r} held by run {d.get('holder')}"
+    return None
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class ConsoleProgress:
+    """Subscriber printing progress; rich colours on a terminal, plain lines otherwise."""
+
+    def __init__(self, stream: TextIO | None = None, *, show_output: bool = True) -> None:
+        self.stream = stream or sys.stdout
+        self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        self.show_output = show_output
+
+    def on_event(self, run: RunInfo, event: Event, state: RunState) -> None:
+        if event.type == "run.created":
+            return
+        if event.type == "run.started":
+            self.console.print(f"[bold]{run.runbook}@{run.version}[/bold] run {run.id}",
+                               markup=True)
+            return
+        if event.type == "step.output":
+            if self.show_output:
+                for line in event.data.get("lines", []):
+                    self.console.print(f"    [dim]{event.data.get('step')}│[/dim] {line}",
+                                       markup=True, highlight=False)
+            return
+        if event.type == "run.finished":
+            return
+        text = describe(event)
+        if text is None:
+            return
+        icon, style = _ICONS.get(event.type, ("·", "white"))
+        from rich.markup import escape
+
+        self.console.print(f"  [{style}]{icon}[/{style}] {escape(text)}", markup=True)
+
+
+class JsonLog:
+    """Subscriber writing one JSON object per event (``--log-format json``)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+
+    def on_event(self, run: RunInfo, event: Event, state: RunState) -> None:
+        record = {"ts": event.ts, "run_id": run.id, "runbook": run.runbook,
+                  "version": run.version, "seq": event.seq, "event": event.type,
+                  "step_id": event.step_id, "status": state.status, **{
+                      k: v for k, v in event.data.items() if k not in ("step",)}}
+        self.stream.write(json.dumps(record, default=str) + "\n")
+        self.stream.flush()
+
+
+def summary_table(state: RunState, order: list[str]) -> Table:
+    table = Table(title=None, show_edge=False, pad_edge=False)
+    table.add_column("step")
+    table.add_column("status")
+    table.add_column("tries", justify="right")
+    table.add_column("duration", justify="right")
+    for sid in order:
+        st = state.steps.get(sid)
+        if st is None:
+            table.add_row(sid, "not run", "", "")
+            continue
+        status = st.status + (" (continued)" if st.continued else "")
+        dur = format_duration(st.duration) if st.duration is not None else ""
+        table.add_row(sid, status, str(st.attempt or ""), dur)
+    return table

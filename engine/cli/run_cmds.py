@@ -1,0 +1,206 @@
+"""Commands that start or continue runs: run, resume, approve, reject, cancel."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from engine.cli._common import emit_json, make_engine, open_store, output_option, user_errors
+
+
+def _finish(engine: Any, outcome: Any, output: str, order: list[str]) -> None:
+    from engine.core.statuses import NEEDS_ATTENTION, WAITING_APPROVAL
+
+    state = outcome.state
+    if output == "json":
+        emit_json({
+            "run_id": outcome.run_id, "status": outcome.status, "exit_code": outcome.exit_code,
+            "message": outcome.message, "failure": state.failure, "attention": state.attention,
+            "steps": {sid: {"status": st.status, "attempts": st.attempt, "duration": st.duration,
+                            "outputs": st.outputs, "error": st.error}
+                      for sid, st in state.steps.items()},
+        })
+        sys.exit(outcome.exit_code)
+    from rich.console import Console
+
+    from engine.cli.progress import summary_table
+
+    console = Console(soft_wrap=True, highlight=False)
+    console.print(summary_table(state, order))
+    colour = {"succeeded": "green", "waiting_approval": "magenta"}.get(outcome.status, "red")
+    line = f"run {outcome.run_id}: [{colour}]{outcome.status}[/{colour}]"
+    if outcome.message:
+        line += f" — {outcome.message}"
+    elif state.failure:
+        line += f" — {state.failure.get('step')}: {state.failure.get('message')}"
+    console.print(line)
+    if outcome.status == WAITING_APPROVAL:
+        console.print(f"approve with: runbook approve {outcome.run_id}   "
+                      f"(or reject with --reason; then the run continues)")
+    if outcome.status == NEEDS_ATTENTION:
+        choices = " | ".join(f"--{c}" for c in (state.attention or {}).get("choices", []))
+        console.print(f"decide with: runbook resume {outcome.run_id} {choices}")
+    sys.exit(outcome.exit_code)
+
+
+def _order(loaded: Any) -> list[str]:
+    from engine.spec.models import iter_steps
+
+    return [s.id for s, _ in iter_steps(loaded.runbook)]
+
+
+@click.command()
+@click.argument("ref")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="a runbook parameter; repeat for several")
+@click.option("--dry-run", is_flag=True, help="print the plan with rendered parameters; call nothing")
+@click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation on a terminal")
+@click.option("--no-wait", is_flag=True,
+              help="at an approval step, leave the run waiting and exit 5 instead of waiting")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              envvar="RUNBOOK_LOG_FORMAT", help="json: one JSON event per line on stderr")
+@output_option
+@user_errors
+def run(ref: str, params: tuple[str, ...], dry_run: bool, yes: bool, no_wait: bool,
+        log_format: str, output: str) -> None:
+    """Run a runbook by NAME, NAME@VERSION or PATH.
+
+    Exit codes: 0 succeeded; 1 failed (rolled back); 2 invalid input; 3 rollback incomplete or
+    needs attention; 4 cancelled or rejected; 5 waiting for approval (--no-wait); 6 lock held.
+    """
+    from engine.catalog import Catalog
+    from engine.identity import current_user
+    from engine.spec.params import parse_assignments
+
+    given = parse_assignments(params)
+    if dry_run:
+        from engine.plan import build_plan, print_plan
+
+        with open_store() as store:
+            loaded = Catalog().resolve(ref, store)
+        steps = build_plan(loaded, given)
+        if output == "json":
+            emit_json({"dry_run": True, "runbook": loaded.runbook.name,
+                       "version": loaded.runbook.version, "steps": steps})
+        else:
+            print_plan(loaded, steps)
+        return
+    with open_store() as store:
+        loaded = Catalog().resolve(ref, store)
+        engine = make_engine(store, progress=output == "text", json_logs=log_format == "json")
+        engine.preflight(loaded)
+        from engine.spec.params import redact_params, resolve_params
+
+        resolved = resolve_params(loaded.runbook, given)
+        if not yes and sys.stdin.isatty() and output == "text":
+            shown = ", ".join(f"{k}={v}" for k, v in redact_params(loaded.runbook, resolved).items())
+            click.confirm(f"Run {loaded.ref} ({shown or 'no parameters'})?", abort=True)
+        outcome = engine.start(loaded, given, requester=current_user(),
+                               wait_for_approval=not no_wait)
+        _finish(engine, outcome, output, _order(loaded))
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--retry", "choice", flag_value="retry", help="run the interrupted step again")
+@click.option("--skip", "choice", flag_value="skip", help="treat the interrupted step as done")
+@click.option("--rollback", "choice", flag_value="rollback", help="roll the run back")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="secret parameters are never stored: give them again")
+@click.option("--no-wait", is_flag=True, help="do not wait at an approval step")
+@output_option
+@user_errors
+def resume(run_id: str, choice: str | None, params: tuple[str, ...], no_wait: bool,
+           output: str) -> None:
+    """Continue a run whose engine stopped (crash, kill -9, reboot) or that needs attention.
+
+    Completed steps are never run again. A step that was in flight is re-run only when its action
+    is idempotent; otherwise the run needs attention and you choose --retry, --skip or --rollback.
+    """
+    from engine.identity import current_user
+    from engine.spec.params import parse_assignments
+
+    with open_store() as store:
+        engine = make_engine(store, progress=output == "text", json_logs=False)
+        record, loaded, _state = engine.state_of(run_id)
+        outcome = engine.resume(record.id, choice=choice, given=parse_assignments(params),
+                                by=current_user(), wait_for_approval=not no_wait)
+        _finish(engine, outcome, output, _order(loaded))
+
+
+def _decide(run_id: str, approve: bool, reason: str, as_user: str | None, no_resume: bool,
+            output: str) -> None:
+    from engine.identity import current_user
+
+    user = as_user or current_user()
+    with open_store() as store:
+        engine = make_engine(store, progress=output == "text", json_logs=False)
+        record, step = engine.decide(run_id, user=user, approve=approve, reason=reason)
+        verb = "approved" if approve else "rejected"
+        if output == "text":
+            click.echo(f"{verb} step {step} of run {record.id} as {user}")
+        if no_resume or engine.is_driven(record):
+            # the engine that is waiting on this run picks the decision up from the store
+            if output == "json":
+                emit_json({"run_id": record.id, "step": step, "decision": verb, "user": user})
+            return
+        _, loaded, state = engine.state_of(record.id)
+        from engine.core.statuses import WAITING_APPROVAL
+
+        if state.status == WAITING_APPROVAL:
+            if output == "json":
+                emit_json({"run_id": record.id, "step": step, "decision": verb, "user": user,
+                           "status": state.status})
+            return  # more approvals are needed
+        outcome = engine.resume(record.id, by=user)
+        _finish(engine, outcome, output, _order(loaded))
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--reason", default="", help="why (shown in the run log)")
+@click.option("--as", "as_user", help="act as this user (default: RUNBOOK_USER or login name)")
+@click.option("--no-resume", is_flag=True, help="only record the decision")
+@output_option
+@user_errors
+def approve(run_id: str, reason: str, as_user: str | None, no_resume: bool, output: str) -> None:
+    """Approve the approval step a run is waiting on. If no engine is driving the run, it
+    continues here."""
+    _decide(run_id, True, reason, as_user, no_resume, output)
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--reason", required=True, help="why (required; shown in the run log)")
+@click.option("--as", "as_user", help="act as this user (default: RUNBOOK_USER or login name)")
+@click.option("--no-resume", is_flag=True, help="only record the decision")
+@output_option
+@user_errors
+def reject(run_id: str, reason: str, as_user: str | None, no_resume: bool, output: str) -> None:
+    """Reject the approval step a run is waiting on; completed steps are rolled back."""
+    _decide(run_id, False, reason, as_user, no_resume, output)
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--reason", default="", help="why (shown in the run log)")
+@output_option
+@user_errors
+def cancel(run_id: str, reason: str, output: str) -> None:
+    """Cancel a run: what is running is stopped and completed steps are rolled back."""
+    from engine.identity import current_user
+
+    with open_store() as store:
+        engine = make_engine(store, progress=output == "text", json_logs=False)
+        record = engine.cancel(run_id, by=current_user(), reason=reason)
+        if output == "text":
+            click.echo(f"cancel requested for run {record.id}")
+        if engine.is_driven(record):
+            if output == "json":
+                emit_json({"run_id": record.id, "cancel_requested": True})
+            return
+        _, loaded, _ = engine.state_of(record.id)
+        outcome = engine.resume(record.id, by=current_user())
+        _finish(engine, outcome, output, _order(loaded))

@@ -1,0 +1,46 @@
+"""Who may decide an approval step. Pure: the same rules serve the CLI and Slack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from engine.core.state import STEP_WAITING, RunState
+from engine.core.statuses import WAITING_APPROVAL
+from engine.errors import ApprovalError
+from engine.identity import Directory
+from engine.spec.models import ApprovalStep, Runbook
+
+
+def waiting_step(runbook: Runbook, state: RunState) -> ApprovalStep:
+    if state.status != WAITING_APPROVAL:
+        raise ApprovalError(f"the run is {state.status}, not waiting for approval")
+    for step in runbook.steps:
+        if isinstance(step, ApprovalStep) and state.step(step.id).status == STEP_WAITING:
+            return step
+    raise ApprovalError("the run is not waiting on any approval step")
+
+
+def check_decision(
+    runbook: Runbook,
+    state: RunState,
+    *,
+    requester: str,
+    user: str,
+    directory: Directory,
+    extra_groups: Iterable[str] = (),
+) -> ApprovalStep:
+    """The approval step ``user`` may decide now, or ApprovalError saying why not."""
+    step = waiting_step(runbook, state)
+    approval = step.approval
+    if user == requester and not approval.allow_requester:
+        raise ApprovalError(
+            f"{user} started this run and cannot approve it (the runbook does not set allow_requester)"
+        )
+    approvers = approval.approvers or runbook.permissions.approve
+    if not directory.allowed(user, approvers, extra_groups):
+        raise ApprovalError(
+            f"{user} is not an approver of step {step.id!r} (approvers: {', '.join(approvers)})"
+        )
+    if any(d.user == user for d in state.approvals.get(step.id, ())):
+        raise ApprovalError(f"{user} has already decided on step {step.id!r}")
+    return step

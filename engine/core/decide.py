@@ -1,0 +1,537 @@
+"""Given the runbook and a run's state, what happens next. Pure: the runtime does the I/O.
+
+``decide`` returns commands: ``Record`` (an event to write; the engine's own decisions, such as
+"skip this step" or "start rolling back", are events too, so the log explains every move),
+``Invoke`` / ``InvokeRollback`` (call an action), and ``AwaitDecision`` (wait for approvals).
+An empty list while the run is active means "wait for what is in flight".
+
+``recover`` is called once when a run is picked up after its engine died: steps that were in
+flight are re-run only if their action is idempotent; otherwise a human decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.core.apply import Layout
+from engine.core.state import (
+    STEP_DONE,
+    STEP_FAILED,
+    STEP_PENDING,
+    STEP_RETRY_WAIT,
+    STEP_RUNNING,
+    STEP_WAITING,
+    RunState,
+    StepState,
+)
+from engine.core.statuses import (
+    CANCELLED,
+    FAILED,
+    NEEDS_ATTENTION,
+    PENDING,
+    REJECTED,
+    ROLLBACK_FAILED,
+    ROLLED_BACK,
+    ROLLING_BACK,
+    SUCCEEDED,
+    TERMINAL,
+)
+from engine.errors import TemplateError
+from engine.spec.models import (
+    ActionStep,
+    AnyStep,
+    ApprovalStep,
+    BranchStep,
+    GotoStep,
+    ParallelStep,
+    Runbook,
+    iter_steps,
+)
+from engine.templating import evaluate_condition, render
+
+# ---------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class Record:
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Invoke:
+    step: str
+    action: str
+    params: dict[str, Any]
+    attempt: int
+    timeout: float | None
+    not_before: float | None = None
+
+
+@dataclass(frozen=True)
+class InvokeRollback:
+    index: int
+    step: str
+    action: str
+    params: dict[str, Any]
+    result: Any
+    undo: bool  # True: the action's automatic undo; False: the step's rollback block
+    timeout: float | None
+
+
+@dataclass(frozen=True)
+class AwaitDecision:
+    step: str
+    deadline: float | None
+
+
+Command = Record | Invoke | InvokeRollback | AwaitDecision
+
+
+@dataclass(frozen=True)
+class Env:
+    """What decide may know that is not in the state."""
+
+    now: float
+    params: Mapping[str, Any]
+    run: Mapping[str, Any]
+    idempotent: Callable[[str], bool]
+    has_undo: Callable[[str], bool]
+    random: float = 0.5  # a sample in [0, 1) for retry jitter
+
+
+def template_context(state: RunState, env: Env, **extra: Any) -> dict[str, Any]:
+    steps = {
+        sid: {
+            "status": st.status,
+            "outputs": st.outputs,
+            "result": st.result,
+            "attempt": st.attempt,
+            "error": st.error,
+        }
+        for sid, st in state.steps.items()
+    }
+    return {"params": dict(env.params), "steps": steps, "run": dict(env.run), **extra}
+
+
+def _error(message: str, kind: str, retryable: bool = False) -> dict[str, Any]:
+    return {"message": message, "kind": kind, "retryable": retryable}
+
+
+def _failed(step_id: str, message: str, kind: str) -> Record:
+    return Record("step.failed", {"step": step_id, "error": _error(message, kind)})
+
+
+def find_step(runbook: Runbook, step_id: str) -> AnyStep:
+    for step, _ in iter_steps(runbook):
+        if step.id == step_id:
+            return step
+    raise KeyError(step_id)
+
+
+# ---------------------------------------------------------------------------- decide
+
+
+def decide(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list[Command]:
+    if state.status in TERMINAL:
+        return []
+    if state.status == NEEDS_ATTENTION:
+        attention = state.attention or {}
+        if state.cancel_requested and "rollback_index" not in attention:
+            sid = str(attention.get("step", ""))
+            return [
+                Record(
+                    "run.resolved", {"choice": "rollback", "by": state.cancelled_by, "step": sid}
+                )
+            ]
+        return []  # a human decides: runbook resume RUN --retry | --skip | --rollback
+    if state.status == PENDING:
+        if state.cancel_requested:
+            return [Record("run.finished", {"status": CANCELLED})]
+        return [Record("run.started")]
+    if state.status == ROLLING_BACK:
+        return _rollback(runbook, state, env)
+
+    in_flight = any(
+        st.status == STEP_RUNNING and sid not in layout.children for sid, st in state.steps.items()
+    )
+    if state.cancel_requested:
+        if in_flight or _group_busy(layout, state):
+            return []  # the runtime stops what is running; its failure event comes back here
+        return [
+            _begin_rollback(state, "cancelled", {"message": f"cancelled by {state.cancelled_by}"})
+        ]
+    if state.cursor >= len(layout.top):
+        return [Record("run.finished", {"status": SUCCEEDED})]
+
+    step = runbook.steps[state.cursor]
+    st = state.step(step.id)
+    if st.status == STEP_PENDING:
+        return _enter(runbook, step, st, state, env)
+    if st.status == STEP_RETRY_WAIT and isinstance(step, ActionStep):
+        return [_invoke(step, state, env, st.attempt + 1, st.next_attempt_at)]
+    if st.status == STEP_RUNNING and isinstance(step, ParallelStep):
+        return _parallel(step, state, env)
+    if st.status == STEP_WAITING and isinstance(step, ApprovalStep):
+        return _approval(step, st, state)
+    if st.status == STEP_FAILED:
+        return _on_failure(step, st, state, env)
+    return []
+
+
+def _group_busy(layout: Layout, state: RunState) -> bool:
+    return any(
+        state.step(c).status == STEP_RUNNING for kids in layout.children.values() for c in kids
+    )
+
+
+def _condition(step: AnyStep, state: RunState, env: Env) -> bool | Record:
+    if step.if_ is None:
+        return True
+    try:
+        return evaluate_condition(step.if_, template_context(state, env), field=f"{step.id}.if")
+    except TemplateError as exc:
+        return _failed(step.id, str(exc), "template")
+
+
+def _enter(
+    runbook: Runbook, step: AnyStep, st: StepState, state: RunState, env: Env
+) -> list[Command]:
+    if st.visits >= runbook.max_step_visits:
+        return [
+            _failed(
+                step.id,
+                f"loop guard: step {step.id!r} reached max_step_visits "
+                f"({runbook.max_step_visits}); a goto loop did not end",
+                "loop_guard",
+            )
+        ]
+    ok = _condition(step, state, env)
+    if isinstance(ok, Record):
+        return [ok]
+    if not ok:
+        return [Record("step.skipped", {"step": step.id, "reason": "condition is false"})]
+    if isinstance(step, ActionStep):
+        return [_invoke(step, state, env, 1, None)]
+    if isinstance(step, GotoStep):
+        return [Record("step.jumped", {"step": step.id, "target": step.goto})]
+    if isinstance(step, BranchStep):
+        for case in step.branch:
+            if case.if_ is None:
+                return [Record("step.jumped", {"step": step.id, "target": case.goto})]
+            try:
+                hit = evaluate_condition(
+                    case.if_, template_context(state, env), field=f"{step.id}.branch"
+                )
+            except TemplateError as exc:
+                return [_failed(step.id, str(exc), "template")]
+            if hit:
+                return [Record("step.jumped", {"step": step.id, "target": case.goto})]
+        return [Record("step.skipped", {"step": step.id, "reason": "no branch case matched"})]
+    if isinstance(step, ApprovalStep):
+        try:
+            message = render(
+                step.approval.message,
+                template_context(state, env),
+                field=f"{step.id}.approval.message",
+            )
+        except TemplateError as exc:
+            return [_failed(step.id, str(exc), "template")]
+        timeout = step.approval.timeout
+        approvers = step.approval.approvers or runbook.permissions.approve
+        return [
+            Record(
+                "approval.requested",
+                {
+                    "step": step.id,
+                    "message": str(message),
+                    "approvers": list(approvers),
+                    "required": step.approval.required,
+                    "allow_requester": step.approval.allow_requester,
+                    "deadline": env.now + timeout if timeout is not None else None,
+                    "on_timeout": step.approval.on_timeout,
+                },
+            )
+        ]
+    if isinstance(step, ParallelStep):
+        return [Record("group.started", {"step": step.id})]
+    return []
+
+
+def _invoke(
+    step: ActionStep, state: RunState, env: Env, attempt: int, not_before: float | None
+) -> Command:
+    try:
+        params = render(step.with_, template_context(state, env), field=f"{step.id}.with")
+    except TemplateError as exc:
+        return _failed(step.id, str(exc), "template")
+    return Invoke(step.id, step.action, params, attempt, step.timeout, not_before)
+
+
+def retry_delay(step: ActionStep, attempt: int, sample: float) -> float:
+    """Delay before try ``attempt + 1``: delay * backoff^(attempt-1), capped, with jitter."""
+    policy = step.retry
+    delay = policy.delay * policy.backoff ** max(attempt - 1, 0)
+    if policy.max_delay is not None:
+        delay = min(delay, policy.max_delay)
+    return max(0.0, delay * (1 + policy.jitter * (2 * sample - 1)))
+
+
+def _can_retry(step: AnyStep, st: StepState, state: RunState) -> bool:
+    if not isinstance(step, ActionStep) or state.cancel_requested or st.error is None:
+        return False
+    if st.attempt >= step.retry.attempts or st.error.get("force_rollback"):
+        return False
+    return bool(st.error.get("retryable")) or step.retry.on == "any"
+
+
+def _retry(step: ActionStep, st: StepState, env: Env) -> Record:
+    error = st.error or {}
+    delay = retry_delay(step, st.attempt, env.random)
+    if error.get("retry_after"):
+        delay = max(delay, float(error["retry_after"]))
+    return Record(
+        "step.retry",
+        {
+            "step": step.id,
+            "attempt": st.attempt + 1,
+            "delay": round(delay, 3),
+            "at": env.now + delay,
+        },
+    )
+
+
+def _on_failure(step: AnyStep, st: StepState, state: RunState, env: Env) -> list[Command]:
+    if isinstance(step, ActionStep) and _can_retry(step, st, state):
+        return [_retry(step, st, env)]
+    error = st.error or {}
+    failure = {"step": step.id, **error}
+    if error.get("kind") in ("rejected", "approval_timeout"):
+        return [_begin_rollback(state, "rejected", failure)]
+    if error.get("force_rollback"):
+        return [_begin_rollback(state, "requested", failure)]
+    policy = step.on_failure if isinstance(step, ActionStep | ParallelStep) else "rollback"
+    if policy == "continue":
+        return [Record("step.continued", {"step": step.id})]
+    if policy == "abort":
+        return [Record("run.finished", {"status": FAILED, "failure": failure})]
+    return [_begin_rollback(state, "failed", failure)]
+
+
+def _begin_rollback(state: RunState, reason: str, failure: dict[str, Any]) -> Record:
+    queue = [
+        i for i in reversed(range(len(state.completed))) if state.completed[i].rollback == PENDING
+    ]
+    return Record("rollback.started", {"reason": reason, "queue": queue, "failure": failure})
+
+
+def _parallel(group: ParallelStep, state: RunState, env: Env) -> list[Command]:
+    kids = group.parallel
+    running = sum(1 for c in kids if state.step(c.id).status == STEP_RUNNING)
+    for child in kids:
+        cst = state.step(child.id)
+        if cst.status == STEP_FAILED and not cst.continued:
+            if _can_retry(child, cst, state):
+                return [_retry(child, cst, env)]
+            if child.on_failure == "continue":
+                return [Record("step.continued", {"step": child.id})]
+    failed = [
+        c.id
+        for c in kids
+        if state.step(c.id).status == STEP_FAILED and not state.step(c.id).continued
+    ]
+    if failed:
+        if running:
+            return []  # let the others finish before the group fails
+        messages = "; ".join(
+            f"{c}: {(state.step(c).error or {}).get('message', '')}" for c in failed
+        )
+        return [
+            Record(
+                "step.failed",
+                {
+                    "step": group.id,
+                    "error": _error(
+                        f"{len(failed)} of {len(kids)} parallel steps failed: {messages}",
+                        "parallel",
+                    ),
+                },
+            )
+        ]
+    limit = group.max_concurrency or len(kids)
+    commands: list[Command] = []
+    for child in kids:
+        if running >= limit:
+            break
+        cst = state.step(child.id)
+        if cst.status == STEP_PENDING:
+            ok = _condition(child, state, env)
+            if isinstance(ok, Record):
+                return [ok]
+            if not ok:
+                return [Record("step.skipped", {"step": child.id, "reason": "condition is false"})]
+            commands.append(_invoke(child, state, env, 1, None))
+            running += 1
+        elif cst.status == STEP_RETRY_WAIT:
+            commands.append(_invoke(child, state, env, cst.attempt + 1, cst.next_attempt_at))
+            running += 1
+    if commands:
+        # a Record in the list (template failure) must be handled alone
+        records = [c for c in commands if isinstance(c, Record)]
+        return [records[0]] if records else commands
+    done = all(state.step(c.id).status in STEP_DONE or state.step(c.id).continued for c in kids)
+    if done and not running:
+        return [Record("step.succeeded", {"step": group.id})]
+    return []
+
+
+def _approval(step: ApprovalStep, st: StepState, state: RunState) -> list[Command]:
+    decisions = state.approvals.get(step.id, ())
+    for d in decisions:
+        if d.decision == "reject":
+            reason = f": {d.reason}" if d.reason else ""
+            return [
+                Record(
+                    "step.failed",
+                    {"step": step.id, "error": _error(f"rejected by {d.user}{reason}", "rejected")},
+                )
+            ]
+    approved_by = sorted({d.user for d in decisions if d.decision == "approve"})
+    if len(approved_by) >= step.approval.required:
+        return [
+            Record("step.succeeded", {"step": step.id, "outputs": {"approved_by": approved_by}})
+        ]
+    if st.timed_out:
+        if step.approval.on_timeout == "approve":
+            return [
+                Record(
+                    "step.succeeded",
+                    {"step": step.id, "outputs": {"approved_by": approved_by, "timed_out": True}},
+                )
+            ]
+        return [
+            Record(
+                "step.failed",
+                {"step": step.id, "error": _error("approval timed out", "approval_timeout")},
+            )
+        ]
+    return [AwaitDecision(step.id, st.deadline)]
+
+
+def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
+    if any(c.rollback == "running" for c in state.completed):
+        return []
+    if any(c.rollback == "failed" for c in state.completed):
+        return [Record("run.finished", {"status": ROLLBACK_FAILED})]
+    if not state.rollback_queue:
+        reason = state.rollback_reason
+        if reason == "cancelled":
+            final = CANCELLED
+        elif reason == "rejected":
+            final = REJECTED
+        else:
+            undone = any(c.rollback == "succeeded" for c in state.completed)
+            final = ROLLED_BACK if undone else FAILED
+        return [Record("run.finished", {"status": final})]
+    index = state.rollback_queue[0]
+    entry = state.completed[index]
+    step = find_step(runbook, entry.step)
+    if isinstance(step, ActionStep) and step.rollback is not None:
+        ctx = template_context(state, env, result=entry.result, params_used=entry.params)
+        try:
+            params = render(step.rollback.with_, ctx, field=f"{step.id}.rollback.with")
+        except TemplateError as exc:
+            return [
+                Record(
+                    "rollback.step_failed",
+                    {"index": index, "step": entry.step, "error": _error(str(exc), "template")},
+                )
+            ]
+        return [
+            InvokeRollback(
+                index,
+                entry.step,
+                step.rollback.action,
+                params,
+                entry.result,
+                undo=False,
+                timeout=step.rollback.timeout or step.timeout,
+            )
+        ]
+    if env.has_undo(entry.action):
+        timeout = step.timeout if isinstance(step, ActionStep) else None
+        return [
+            InvokeRollback(
+                index,
+                entry.step,
+                entry.action,
+                entry.params,
+                entry.result,
+                undo=True,
+                timeout=timeout,
+            )
+        ]
+    return [
+        Record(
+            "rollback.step_skipped",
+            {
+                "index": index,
+                "step": entry.step,
+                "reason": f"nothing to undo: no rollback block and {entry.action} has no automatic undo",
+            },
+        )
+    ]
+
+
+# ---------------------------------------------------------------------------- recover
+
+
+def recover(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list[Record]:
+    """Events that settle what was in flight when the previous engine stopped."""
+    out: list[Record] = []
+    for sid, st in state.steps.items():
+        if st.status != STEP_RUNNING or sid in layout.children:
+            continue  # groups are settled through their children
+        step = find_step(runbook, sid)
+        assert isinstance(step, ActionStep)  # only action steps are ever "running"
+        if env.idempotent(step.action):
+            out.append(Record("step.interrupted", {"step": sid, "rerun": True}))
+        else:
+            out.append(Record("step.interrupted", {"step": sid, "rerun": False}))
+            if not any(r.type == "run.needs_attention" for r in out):
+                out.append(
+                    Record(
+                        "run.needs_attention",
+                        {
+                            "step": sid,
+                            "reason": f"step {sid!r} ({step.action}) was in flight when the engine stopped "
+                            "and its action is not idempotent: it may or may not have taken effect",
+                            "choices": ["retry", "skip", "rollback"],
+                        },
+                    )
+                )
+    for index, entry in enumerate(state.completed):
+        if entry.rollback != "running":
+            continue
+        step = find_step(runbook, entry.step)
+        action = (
+            step.rollback.action if isinstance(step, ActionStep) and step.rollback else entry.action
+        )
+        if env.idempotent(action):
+            out.append(Record("rollback.step_interrupted", {"index": index, "step": entry.step}))
+        else:
+            out.append(
+                Record(
+                    "run.needs_attention",
+                    {
+                        "step": entry.step,
+                        "rollback_index": index,
+                        "reason": f"the rollback of step {entry.step!r} ({action}) was in flight when the "
+                        "engine stopped and is not idempotent",
+                        "choices": ["retry", "skip"],
+                    },
+                )
+            )
+    return out

@@ -1,0 +1,75 @@
+"""Run statuses and how events move a run between them, as data.
+
+Only run-level status lives here; step-level bookkeeping is in ``apply``. A transition not in
+the table leaves the status unchanged (most events, like ``step.started``, do not move the run).
+``run.finished`` carries its terminal status in its data and is accepted from any active status.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PENDING: Final = "pending"
+RUNNING: Final = "running"
+WAITING_APPROVAL: Final = "waiting_approval"
+NEEDS_ATTENTION: Final = "needs_attention"
+ROLLING_BACK: Final = "rolling_back"
+SUCCEEDED: Final = "succeeded"
+FAILED: Final = "failed"
+ROLLED_BACK: Final = "rolled_back"
+ROLLBACK_FAILED: Final = "rollback_failed"
+CANCELLED: Final = "cancelled"
+REJECTED: Final = "rejected"
+
+ACTIVE: Final = frozenset({PENDING, RUNNING, WAITING_APPROVAL, NEEDS_ATTENTION, ROLLING_BACK})
+TERMINAL: Final = frozenset({SUCCEEDED, FAILED, ROLLED_BACK, ROLLBACK_FAILED, CANCELLED, REJECTED})
+
+TRANSITIONS: Final[dict[str, dict[str, str]]] = {
+    PENDING: {"run.started": RUNNING},
+    RUNNING: {
+        "approval.requested": WAITING_APPROVAL,
+        "rollback.started": ROLLING_BACK,
+        "run.needs_attention": NEEDS_ATTENTION,
+    },
+    WAITING_APPROVAL: {
+        "step.succeeded": RUNNING,
+        "step.failed": RUNNING,
+        "rollback.started": ROLLING_BACK,
+    },
+    NEEDS_ATTENTION: {
+        "run.resolved": RUNNING,
+        "rollback.resolved": ROLLING_BACK,
+        "rollback.started": ROLLING_BACK,
+    },
+    ROLLING_BACK: {"run.needs_attention": NEEDS_ATTENTION},
+}
+
+
+def next_status(status: str, event_type: str, data: dict[str, object]) -> str:
+    if event_type == "run.finished" and status in ACTIVE:
+        final = str(data["status"])
+        if final not in TERMINAL:
+            raise ValueError(f"run.finished with non-terminal status {final!r}")
+        return final
+    return TRANSITIONS.get(status, {}).get(event_type, status)
+
+
+# Exit codes of `runbook run` and friends; documented in the README and docs/runbook-format.md.
+EXIT_SUCCEEDED: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_INVALID: Final = 2
+EXIT_NEEDS_HUMAN: Final = 3
+EXIT_CANCELLED: Final = 4
+EXIT_WAITING: Final = 5
+EXIT_LOCKED: Final = 6
+
+EXIT_CODES: Final[dict[str, int]] = {
+    SUCCEEDED: EXIT_SUCCEEDED,
+    FAILED: EXIT_FAILED,
+    ROLLED_BACK: EXIT_FAILED,
+    ROLLBACK_FAILED: EXIT_NEEDS_HUMAN,
+    NEEDS_ATTENTION: EXIT_NEEDS_HUMAN,
+    CANCELLED: EXIT_CANCELLED,
+    REJECTED: EXIT_CANCELLED,
+    WAITING_APPROVAL: EXIT_WAITING,
+}

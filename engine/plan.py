@@ -1,0 +1,107 @@
+"""Dry run: the steps a run would take, with parameters rendered where they are known now.
+
+Anything that reads a step's outputs or result can only be known at run time; the plan shows the
+template there instead of guessing. Nothing is called: no action code runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from engine.errors import TemplateError
+from engine.spec.loader import LoadedRunbook
+from engine.spec.models import (
+    ActionStep,
+    AnyStep,
+    ApprovalStep,
+    BranchStep,
+    GotoStep,
+    ParallelStep,
+)
+from engine.spec.params import redact_params, resolve_params
+from engine.templating import condition_source, is_template, references, render
+
+RUN_TIME = "<known at run time>"
+
+
+def _render(value: Any, ctx: dict[str, Any], field: str) -> Any:
+    if isinstance(value, str):
+        if not is_template(value):
+            return value
+        if references(value, "steps") or references(value, "result"):
+            return f"{RUN_TIME} {value}"
+        try:
+            return render(value, ctx, field=field)
+        except TemplateError as exc:
+            return f"<error: {exc}>"
+    if isinstance(value, list):
+        return [_render(v, ctx, field) for v in value]
+    if isinstance(value, dict):
+        return {k: _render(v, ctx, f"{field}.{k}") for k, v in value.items()}
+    return value
+
+
+def _condition(expr: str | None, ctx: dict[str, Any], field: str) -> Any:
+    if expr is None:
+        return None
+    return _render(condition_source(expr), ctx, field)
+
+
+def _step(step: AnyStep, ctx: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": step.id}
+    if step.if_ is not None:
+        out["if"] = _condition(step.if_, ctx, f"{step.id}.if")
+    if isinstance(step, ActionStep):
+        out.update(kind="action", action=step.action,
+                   **{"with": _render(step.with_, ctx, f"{step.id}.with")})
+        if step.retry.attempts > 1:
+            out["retry"] = step.retry.model_dump(exclude_defaults=True)
+        if step.timeout is not None:
+            out["timeout"] = step.timeout
+        out["on_failure"] = step.on_failure
+        if step.rollback is not None:
+            out["rollback"] = {"action": step.rollback.action,
+                               "with": _render(step.rollback.with_, ctx, f"{step.id}.rollback")}
+    elif isinstance(step, ApprovalStep):
+        out.update(kind="approval", message=_render(step.approval.message, ctx, step.id),
+                   approvers=step.approval.approvers, required=step.approval.required)
+    elif isinstance(step, GotoStep):
+        out.update(kind="goto", goto=step.goto)
+    elif isinstance(step, BranchStep):
+        out.update(kind="branch", cases=[
+            {"if": _condition(c.if_, ctx, step.id), "goto": c.goto} for c in step.branch])
+    elif isinstance(step, ParallelStep):
+        out.update(kind="parallel", max_concurrency=step.max_concurrency,
+                   steps=[_step(child, ctx) for child in step.parallel])
+    return out
+
+
+def build_plan(loaded: LoadedRunbook, given: dict[str, str]) -> list[dict[str, Any]]:
+    rb = loaded.runbook
+    params = redact_params(rb, resolve_params(rb, given))
+    ctx = {"params": params, "run": {"id": "<run id>", "requester": "<you>",
+                                     "runbook": rb.name, "version": rb.version}}
+    return [_step(step, ctx) for step in rb.steps]
+
+
+def print_plan(loaded: LoadedRunbook, steps: list[dict[str, Any]]) -> None:
+    console = Console(soft_wrap=True, highlight=False)
+    rb = loaded.runbook
+    console.print(f"[bold]plan for {rb.name}@{rb.version}[/bold] ({loaded.digest[:19]}) — nothing is called")
+
+    def show(items: list[dict[str, Any]], indent: str) -> None:
+        for n, s in enumerate(items, 1):
+            head = f"{indent}{n}. {s['id']} [{s['kind']}]"
+            if s["kind"] == "action":
+                head += f" {s['action']}"
+            console.print(escape(head))
+            for key in ("if", "with", "message", "approvers", "goto", "cases", "retry",
+                        "timeout", "rollback"):
+                if s.get(key) not in (None, [], {}):
+                    console.print(escape(f"{indent}     {key}: {s[key]}"))
+            if s["kind"] == "parallel":
+                show(s["steps"], indent + "   ")
+
+    show(steps, "  ")

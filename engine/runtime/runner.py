@@ -1,0 +1,375 @@
+"""Drive one run: ask the core what to do, do it, record what happened — in that order.
+
+Every event is durably written before the runner acts on it, and the runner's view of the run is
+always the fold of the log (``sync``), so decisions from other processes (an approval from the
+CLI or Slack, a cancel) are seen exactly as a resumed engine would see them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from actions import Registry
+from actions.base import ActionContext
+from engine.core.apply import Layout, apply
+from engine.core.decide import (
+    AwaitDecision,
+    Env,
+    Invoke,
+    InvokeRollback,
+    Record,
+    decide,
+    find_step,
+    recover,
+    template_context,
+)
+from engine.core.state import RunState
+from engine.core.statuses import NEEDS_ATTENTION, TERMINAL, WAITING_APPROVAL
+from engine.errors import TemplateError
+from engine.runtime.bus import Bus, Event, RunInfo
+from engine.runtime.invoke import LineBuffer, Outcome, call_action
+from engine.spec.loader import LoadedRunbook
+from engine.spec.models import ActionStep
+from engine.spec.params import redact_text, secret_values
+from engine.store import Store
+from engine.templating import render
+
+log = logging.getLogger("runbook.runner")
+
+HEARTBEAT_EVERY = 5.0
+POLL = 0.25
+
+
+def redact(value: Any, secrets: tuple[str, ...]) -> Any:
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return redact_text(value, secrets)
+    if isinstance(value, list | tuple):
+        return [redact(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: redact(v, secrets) for k, v in value.items()}
+    return value
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        registry: Registry,
+        loaded: LoadedRunbook,
+        run_id: str,
+        params: dict[str, Any],
+        requester: str,
+        bus: Bus,
+        owner: str,
+        wait_for_approval: bool = True,
+        pool: ThreadPoolExecutor | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.runbook = loaded.runbook
+        self.layout = Layout.of(loaded.runbook)
+        self.run_id = run_id
+        self.params = params
+        self.secrets = secret_values(loaded.runbook, params)
+        self.bus = bus
+        self.owner = owner
+        self.wait_for_approval = wait_for_approval
+        self.info = RunInfo(
+            id=run_id,
+            runbook=loaded.runbook.name,
+            version=loaded.runbook.version,
+            digest=loaded.digest,
+            requester=requester,
+            notify_channel=loaded.runbook.notify.channel if loaded.runbook.notify else None,
+        )
+        self.state = RunState()
+        self._own_pool = pool is None
+        self.pool = pool or ThreadPoolExecutor(max_workers=16, thread_name_prefix="action")
+        self.tasks: dict[asyncio.Task[Outcome], Invoke | InvokeRollback] = {}
+        self.contexts: dict[asyncio.Task[Outcome], ActionContext] = {}
+        self.lines = LineBuffer()
+        self.resources: dict[str, Any] = {}
+        self._last_flush = 0.0
+
+    # ------------------------------------------------------------------ log & state
+
+    def env(self) -> Env:
+        return Env(
+            now=time.time(),
+            params=self.params,
+            run={
+                "id": self.run_id,
+                "requester": self.info.requester,
+                "runbook": self.info.runbook,
+                "version": self.info.version,
+            },
+            idempotent=lambda name: name in self.registry and self.registry.get(name).idempotent,
+            has_undo=lambda name: name in self.registry and self.registry.get(name).has_undo(),
+            random=random.random(),
+        )
+
+    def sync(self) -> None:
+        """Fold every event written since we last looked, ours and other processes' alike."""
+        for ev in self.store.events(self.run_id, after_seq=self.state.last_seq):
+            ts = ev.ts.timestamp()
+            self.state = apply(self.layout, self.state, ev.type, ev.data or {}, ts, ev.seq)
+            self.bus.publish(
+                self.info,
+                Event(self.run_id, ev.seq, ts, ev.type, ev.step_id, ev.data or {}),
+                self.state,
+            )
+
+    def record(self, type_: str, data: dict[str, Any] | None = None) -> None:
+        data = redact(data or {}, self.secrets)
+        step = data.get("step")
+        predicted = apply(
+            self.layout, self.state, type_, data, time.time(), self.state.last_seq + 1
+        )
+        self.store.append_event(
+            self.run_id,
+            type_,
+            data,
+            step_id=str(step) if step is not None else None,
+            status=predicted.status,
+            state=predicted.to_dict(),
+        )
+        self.sync()
+
+    def flush_lines(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_flush < 0.2:
+            return
+        self._last_flush = now
+        for step, lines in self.lines.drain().items():
+            # output is log, not state: many lines go into one event to keep writes few
+            self.record("step.output", {"step": step, "lines": lines})
+
+    # ------------------------------------------------------------------ main loop
+
+    async def run(self, *, resumed: bool = False) -> str:
+        self.sync()
+        if resumed:
+            for rec in recover(self.runbook, self.layout, self.state, self.env()):
+                self.record(rec.type, rec.data)
+        beat = asyncio.create_task(self._heartbeat())
+        try:
+            return await self._loop()
+        finally:
+            beat.cancel()
+            for task, ctx in self.contexts.items():
+                if not task.done():
+                    ctx.cancelled.set()
+                    task.cancel()
+            self.flush_lines(force=True)
+            self._close_resources()
+            if self.state.status in TERMINAL:
+                self.store.release_locks_of(self.run_id)
+            self.store.set_owner(self.run_id, None)
+            if self._own_pool:
+                self.pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _loop(self) -> str:
+        while True:
+            self.flush_lines()
+            if self.state.cancel_requested:
+                for ctx in self.contexts.values():
+                    ctx.cancelled.set()
+            if self.state.status in TERMINAL:
+                return self.state.status
+            commands = decide(self.runbook, self.layout, self.state, self.env())
+            wake_at: float | None = None
+            acted = False
+            for cmd in commands:
+                if isinstance(cmd, Record):
+                    self.record(cmd.type, cmd.data)
+                    acted = True
+                elif isinstance(cmd, Invoke):
+                    if cmd.step in self._busy_steps():
+                        continue
+                    if cmd.not_before and cmd.not_before > time.time():
+                        wake_at = min(wake_at or cmd.not_before, cmd.not_before)
+                        continue
+                    self._start(cmd)
+                    acted = True
+                elif isinstance(cmd, InvokeRollback):
+                    self._start_rollback(cmd)
+                    acted = True
+                elif isinstance(cmd, AwaitDecision):
+                    if not self.wait_for_approval:
+                        return WAITING_APPROVAL
+                    await self._await_decision(cmd)
+                    acted = True
+            if acted:
+                continue
+            if self.state.status == NEEDS_ATTENTION:
+                return NEEDS_ATTENTION
+            if not self.tasks and wake_at is None:
+                self.record(
+                    "run.needs_attention",
+                    {
+                        "reason": "the engine found nothing to do for an active run; "
+                        "this is a bug — please report it with `runbook show RUN`",
+                        "choices": ["rollback"],
+                    },
+                )
+                return NEEDS_ATTENTION
+            timeout = POLL if wake_at is None else max(0.0, min(POLL, wake_at - time.time()))
+            await self._wait_tasks(timeout)
+            self.sync()
+
+    def _busy_steps(self) -> set[str]:
+        return {cmd.step for cmd in self.tasks.values() if isinstance(cmd, Invoke)}
+
+    # ------------------------------------------------------------------ actions
+
+    def _context(self, step: str, attempt: int) -> ActionContext:
+        return ActionContext(
+            run_id=self.run_id,
+            step_id=step,
+            attempt=attempt,
+            log=self.lines.sink(step, lambda line: redact_text(line, self.secrets)),
+            resources=self.resources,
+            secrets=self.secrets,
+        )
+
+    def _start(self, cmd: Invoke) -> None:
+        self.record(
+            "step.started",
+            {"step": cmd.step, "attempt": cmd.attempt, "action": cmd.action, "with": cmd.params},
+        )
+        action = self.registry.get(cmd.action)
+        ctx = self._context(cmd.step, cmd.attempt)
+        task = asyncio.create_task(call_action(self.pool, action, cmd.params, ctx, cmd.timeout))
+        self.tasks[task] = cmd
+        self.contexts[task] = ctx
+
+    def _start_rollback(self, cmd: InvokeRollback) -> None:
+        self.record(
+            "rollback.step_started",
+            {
+                "index": cmd.index,
+                "step": cmd.step,
+                "action": cmd.action,
+                "undo": cmd.undo,
+                "with": cmd.params,
+            },
+        )
+        action = self.registry.get(cmd.action)
+        ctx = self._context(cmd.step, 1)
+        task = asyncio.create_task(
+            call_action(
+                self.pool,
+                action,
+                cmd.params,
+                ctx,
+                cmd.timeout,
+                undo=cmd.undo,
+                undo_result=cmd.result,
+            )
+        )
+        self.tasks[task] = cmd
+        self.contexts[task] = ctx
+
+    async def _wait_tasks(self, timeout: float) -> None:
+        if not self.tasks:
+            await asyncio.sleep(timeout)
+            return
+        done, _ = await asyncio.wait(
+            set(self.tasks), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        self.flush_lines(force=bool(done))
+        for task in done:
+            cmd = self.tasks.pop(task)
+            self.contexts.pop(task, None)
+            outcome = task.result()
+            if isinstance(cmd, Invoke):
+                self._finish(cmd, outcome)
+            else:
+                self._finish_rollback(cmd, outcome)
+
+    def _finish(self, cmd: Invoke, outcome: Outcome) -> None:
+        base = {"step": cmd.step, "attempt": cmd.attempt, "duration": round(outcome.duration, 3)}
+        if not outcome.ok:
+            self.record("step.failed", {**base, "error": outcome.error})
+            return
+        step = find_step(self.runbook, cmd.step)
+        outputs: dict[str, Any] = {}
+        if isinstance(step, ActionStep) and step.outputs:
+            ctx = template_context(self.state, self.env(), result=outcome.result)
+            try:
+                outputs = {
+                    k: render(v, ctx, field=f"{cmd.step}.outputs.{k}")
+                    for k, v in step.outputs.items()
+                }
+            except TemplateError as exc:
+                self.record(
+                    "step.failed",
+                    {
+                        **base,
+                        "error": {
+                            "message": f"the action succeeded but its outputs failed: {exc}",
+                            "kind": "template",
+                            "retryable": False,
+                        },
+                    },
+                )
+                return
+        self.record(
+            "step.succeeded",
+            {
+                **base,
+                "action": cmd.action,
+                "with": cmd.params,
+                "result": outcome.result,
+                "outputs": outputs,
+            },
+        )
+
+    def _finish_rollback(self, cmd: InvokeRollback, outcome: Outcome) -> None:
+        base = {"index": cmd.index, "step": cmd.step, "duration": round(outcome.duration, 3)}
+        if outcome.ok:
+            self.record("rollback.step_succeeded", {**base, "result": outcome.result})
+        else:
+            self.record("rollback.step_failed", {**base, "error": outcome.error})
+
+    # ------------------------------------------------------------------ approvals
+
+    async def _await_decision(self, cmd: AwaitDecision) -> None:
+        """Wait until someone decides, the run is cancelled, or the approval times out."""
+        seen = self.state.last_seq
+        while True:
+            self.sync()
+            if self.state.last_seq != seen or self.state.status not in (WAITING_APPROVAL,):
+                return
+            if cmd.deadline is not None and time.time() >= cmd.deadline:
+                self.record("approval.timed_out", {"step": cmd.step})
+                return
+            await asyncio.sleep(POLL)
+
+    # ------------------------------------------------------------------ housekeeping
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_EVERY)
+            try:
+                self.store.heartbeat(self.run_id, self.owner)
+            except Exception:
+                log.exception("heartbeat for run %s failed", self.run_id)
+
+    def _close_resources(self) -> None:
+        for name, resource in list(self.resources.items()):
+            close = getattr(resource, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:
+                    log.exception("closing %s failed", name)
+        self.resources.clear()

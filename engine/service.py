@@ -1,0 +1,383 @@
+"""The engine's front door: start, resume, approve, reject and cancel runs.
+
+The CLI, the Slack app and workers all call these; none of them talks to the runtime directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from actions import Registry, default_registry
+from engine.catalog import Catalog
+from engine.core.apply import Layout, replay
+from engine.core.approvals import check_decision
+from engine.core.state import RunState
+from engine.core.statuses import (
+    CANCELLED,
+    EXIT_CODES,
+    EXIT_LOCKED,
+    NEEDS_ATTENTION,
+    PENDING,
+    TERMINAL,
+)
+from engine.errors import (
+    ApprovalError,
+    LockHeld,
+    ParameterError,
+    Problem,
+    RunbookError,
+    RunbookInvalid,
+    StoreError,
+)
+from engine.identity import Directory
+from engine.runtime.bus import Bus, Subscriber
+from engine.runtime.runner import HEARTBEAT_EVERY, Runner
+from engine.spec.loader import LoadedRunbook, load_text
+from engine.spec.models import ActionStep, iter_steps
+from engine.spec.params import redact_params, resolve_params
+from engine.store import RunRecord, Store
+from engine.templating import is_template, render, strings_in
+
+STALE_AFTER = HEARTBEAT_EVERY * 3
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    status: str
+    state: RunState
+    message: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        if self.message.startswith("lock"):
+            return EXIT_LOCKED
+        return EXIT_CODES.get(self.status, 1)
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_dead(owner: str | None) -> bool:
+    """An owner on this machine whose process is gone is dead now, not after the heartbeat timeout."""
+    if not owner:
+        return True
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclass
+class Engine:
+    store: Store
+    registry: Registry = field(default_factory=default_registry)
+    catalog: Catalog = field(default_factory=Catalog)
+    subscribers: list[Subscriber] = field(default_factory=list)
+    directory: Directory = field(default_factory=Directory.load)
+
+    # ------------------------------------------------------------------ checks
+
+    def preflight(self, loaded: LoadedRunbook) -> None:
+        """Refuse a runbook that names an unknown action or passes literal bad parameters,
+        before anything is called."""
+        problems: list[Problem] = []
+        for step, _group in iter_steps(loaded.runbook):
+            if not isinstance(step, ActionStep):
+                continue
+            calls = [(step.action, step.with_, "")]
+            if step.rollback is not None:
+                calls.append((step.rollback.action, step.rollback.with_, ".rollback"))
+            for name, params, where in calls:
+                if name not in self.registry:
+                    try:
+                        self.registry.get(name)
+                    except RunbookError as exc:
+                        problems.append(
+                            Problem(
+                                loaded.file, None, None, f"steps.{step.id}{where}.action", str(exc)
+                            )
+                        )
+                    continue
+                if any(is_template(s) for s in strings_in(params)):
+                    continue  # checked when rendered, just before the call
+                from pydantic import ValidationError
+
+                from engine.runtime.invoke import validation_message
+
+                try:
+                    self.registry.get(name).Params.model_validate(params)
+                except ValidationError as exc:
+                    problems.append(
+                        Problem(
+                            loaded.file,
+                            None,
+                            None,
+                            f"steps.{step.id}{where}.with",
+                            validation_message(exc),
+                        )
+                    )
+        if problems:
+            raise RunbookInvalid(problems)
+
+    def check_run_permission(
+        self, loaded: LoadedRunbook, user: str, extra_groups: Iterable[str] = ()
+    ) -> None:
+        allowed = loaded.runbook.permissions.run
+        if not self.directory.allowed(user, allowed, extra_groups):
+            raise ApprovalError(
+                f"{user} may not run {loaded.runbook.name} (permissions.run: {', '.join(allowed)})"
+            )
+
+    # ------------------------------------------------------------------ runs
+
+    def start(
+        self,
+        loaded: LoadedRunbook,
+        given: Mapping[str, Any],
+        *,
+        requester: str,
+        from_text: bool = True,
+        wait_for_approval: bool = True,
+        extra_groups: Iterable[str] = (),
+        run_id: str | None = None,
+    ) -> RunOutcome:
+        self.preflight(loaded)
+        self.check_run_permission(loaded, requester, extra_groups)
+        params = resolve_params(loaded.runbook, given, from_text=from_text)
+        lock_key = self._lock_key(loaded, params, requester)
+        self.store.save_version(
+            loaded.runbook.name,
+            loaded.runbook.version,
+            loaded.digest,
+            loaded.source,
+            loaded.document,
+        )
+        run_id = run_id or new_run_id()
+        self.store.create_run(
+            run_id,
+            runbook=loaded.runbook.name,
+            version=loaded.runbook.version,
+            digest=loaded.digest,
+            params=redact_params(loaded.runbook, params),
+            requester=requester,
+            state=RunState().to_dict(),
+            status=PENDING,
+        )
+        owner = owner_id()
+        self.store.set_owner(run_id, owner)
+        if lock_key is not None:
+            refused = self._acquire(loaded, run_id, lock_key)
+            if refused is not None:
+                self.store.append_event(
+                    run_id,
+                    "run.finished",
+                    {"status": CANCELLED, "reason": refused},
+                    status=CANCELLED,
+                )
+                self.store.set_owner(run_id, None)
+                state = self._replay(loaded, run_id)
+                return RunOutcome(run_id, CANCELLED, state, message=refused)
+        return self._drive(
+            loaded, run_id, params, requester, owner, wait_for_approval, resumed=False
+        )
+
+    def _lock_key(
+        self, loaded: LoadedRunbook, params: dict[str, Any], requester: str
+    ) -> str | None:
+        conc = loaded.runbook.concurrency
+        if conc is None:
+            return None
+        key = render(
+            conc.lock,
+            {"params": params, "run": {"requester": requester, "runbook": loaded.runbook.name}},
+            field="concurrency.lock",
+        )
+        return str(key)
+
+    def _acquire(self, loaded: LoadedRunbook, run_id: str, key: str) -> str | None:
+        conc = loaded.runbook.concurrency
+        assert conc is not None  # only called with a lock key
+        deadline = time.monotonic() + conc.wait_timeout
+        announced = False
+        while True:
+            try:
+                self.store.acquire_lock(key, run_id)
+                return None
+            except LockHeld as exc:
+                if conc.on_conflict == "refuse" or time.monotonic() >= deadline:
+                    how = "refused" if conc.on_conflict == "refuse" else "waited too long"
+                    return f"lock {key!r} is held by run {exc.holder} ({how})"
+                if not announced:
+                    self.store.append_event(
+                        run_id, "run.waiting_for_lock", {"lock": key, "holder": exc.holder}
+                    )
+                    announced = True
+                time.sleep(0.5)
+
+    def _drive(
+        self,
+        loaded: LoadedRunbook,
+        run_id: str,
+        params: dict[str, Any],
+        requester: str,
+        owner: str,
+        wait_for_approval: bool,
+        *,
+        resumed: bool,
+    ) -> RunOutcome:
+        runner = Runner(
+            store=self.store,
+            registry=self.registry,
+            loaded=loaded,
+            run_id=run_id,
+            params=params,
+            requester=requester,
+            bus=Bus(self.subscribers),
+            owner=owner,
+            wait_for_approval=wait_for_approval,
+        )
+        status = asyncio.run(runner.run(resumed=resumed))
+        return RunOutcome(run_id, status, runner.state)
+
+    def _replay(self, loaded: LoadedRunbook, run_id: str) -> RunState:
+        return replay(Layout.of(loaded.runbook), self.store.events(run_id))
+
+    def run_record(self, run_id: str) -> RunRecord:
+        record = self.store.get_run(run_id)
+        if record is None:
+            raise StoreError(f"no run {run_id!r}")
+        return record
+
+    def loaded_for(self, record: RunRecord) -> LoadedRunbook:
+        """The exact runbook version a run executed, from the store's immutable copy."""
+        stored = self.store.get_version(record.runbook, record.version)
+        if stored is None:
+            raise StoreError(
+                f"run {record.id}: version {record.runbook}@{record.version} is not in the store"
+            )
+        return load_text(stored.source, f"<store {stored.name}@{stored.version}>")
+
+    def state_of(self, run_id: str) -> tuple[RunRecord, LoadedRunbook, RunState]:
+        record = self.run_record(run_id)
+        loaded = self.loaded_for(record)
+        return record, loaded, self._replay(loaded, record.id)
+
+    def resume(
+        self,
+        run_id: str,
+        *,
+        choice: str | None = None,
+        given: Mapping[str, Any] | None = None,
+        by: str = "",
+        wait_for_approval: bool = True,
+    ) -> RunOutcome:
+        record, loaded, state = self.state_of(run_id)
+        if record.status in TERMINAL:
+            return RunOutcome(
+                record.id, record.status, state, message="the run has already finished"
+            )
+        rb = loaded.runbook
+        params = dict(record.params)
+        for name, param in rb.parameters.items():
+            if param.secret and name not in (given or {}) and params.get(name) == "***":
+                raise ParameterError(name, "is secret and was not stored; pass it again with -p")
+        if given:
+            params.update(resolve_params(rb, given, partial=True))
+        owner = owner_id()
+        if _owner_dead(record.owner):
+            self.store.set_owner(record.id, None)
+        if not self.store.claim_run(record.id, owner, STALE_AFTER):
+            raise StoreError(
+                f"run {record.id} is being driven by {record.owner}; "
+                f"it is taken over when that engine stops heartbeating "
+                f"({STALE_AFTER:g}s)"
+            )
+        if choice is not None:
+            if state.status != NEEDS_ATTENTION:
+                raise RunbookError(
+                    f"run {record.id} is {state.status}; --{choice} applies only "
+                    "to a run that needs attention"
+                )
+            allowed = (state.attention or {}).get("choices", [])
+            if choice not in allowed:
+                raise RunbookError(f"choose one of: {', '.join('--' + c for c in allowed)}")
+            kind = (
+                "rollback.resolved"
+                if "rollback_index" in (state.attention or {})
+                else "run.resolved"
+            )
+            self.store.append_event(record.id, kind, {"choice": choice, "by": by})
+        return self._drive(
+            loaded, record.id, params, record.requester, owner, wait_for_approval, resumed=True
+        )
+
+    # ------------------------------------------------------------------ decisions
+
+    def decide(
+        self,
+        run_id: str,
+        *,
+        user: str,
+        approve: bool,
+        reason: str = "",
+        extra_groups: Iterable[str] = (),
+    ) -> tuple[RunRecord, str]:
+        """Record an approval or rejection; returns the run and the step decided."""
+        record, loaded, state = self.state_of(run_id)
+        step = check_decision(
+            loaded.runbook,
+            state,
+            requester=record.requester,
+            user=user,
+            directory=self.directory,
+            extra_groups=extra_groups,
+        )
+        if not approve and not reason.strip():
+            raise ApprovalError("a rejection needs a reason (--reason)")
+        self.store.append_event(
+            record.id,
+            "approval.decided",
+            {
+                "step": step.id,
+                "user": user,
+                "decision": "approve" if approve else "reject",
+                "reason": reason,
+            },
+            step_id=step.id,
+        )
+        return record, step.id
+
+    def cancel(self, run_id: str, *, by: str, reason: str = "") -> RunRecord:
+        record = self.run_record(run_id)
+        if record.status in TERMINAL:
+            raise RunbookError(f"run {record.id} has already finished ({record.status})")
+        self.store.append_event(record.id, "run.cancel_requested", {"by": by, "reason": reason})
+        return record
+
+    def is_driven(self, record: RunRecord) -> bool:
+        """Is a live engine process driving this run right now?"""
+        fresh = self.store.get_run(record.id)
+        if fresh is None or fresh.owner is None or _owner_dead(fresh.owner):
+            return False
+        if fresh.heartbeat_at is None:
+            return True
+        return (time.time() - fresh.heartbeat_at.timestamp()) < STALE_AFTER

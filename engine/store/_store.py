@@ -1,0 +1,525 @@
+"""The run store: runbook versions, runs, their event logs, and cross-process locks.
+
+Every write is one short database transaction, committed before the method
+returns, so a caller that acts on a returned record acts on something durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import Engine, Row, Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from engine.errors import CatalogError, LockHeld, StoreError
+from engine.store._engine import WRITE_OPTION, Dialect, describe, open_engine, resolve_url
+from engine.store._records import (
+    TERMINAL_STATUSES,
+    EventRecord,
+    JSONDict,
+    RunRecord,
+    StoredVersion,
+    as_utc,
+)
+from engine.store._tables import events, locks, runbook_versions, runs
+
+__all__ = ["Store"]
+
+MIN_PREFIX = 4
+"""Shortest run-id prefix ``get_run`` accepts, so a typo rarely matches by accident."""
+
+_AMBIGUOUS_SHOWN = 10
+"""How many candidate ids an ambiguous-prefix error lists."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _version(row: Row[Any]) -> StoredVersion:
+    return StoredVersion(
+        name=row.name,
+        version=row.version,
+        digest=row.digest,
+        source=row.source,
+        document=row.document,
+        recorded_at=row.recorded_at,
+    )
+
+
+def _run(row: Row[Any]) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        runbook=row.runbook,
+        version=row.version,
+        digest=row.digest,
+        status=row.status,
+        params=row.params,
+        requester=row.requester,
+        state=row.state,
+        owner=row.owner,
+        heartbeat_at=row.heartbeat_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _event(row: Row[Any]) -> EventRecord:
+    return EventRecord(
+        run_id=row.run_id,
+        seq=row.seq,
+        ts=row.ts,
+        type=row.type,
+        step_id=row.step_id,
+        data=row.data,
+    )
+
+
+# Columns a RunRecord is built from (everything but the internal seq counter).
+_RUN_COLUMNS = [c for c in runs.c if c.name != "last_seq"]
+
+
+class Store:
+    """A run store on SQLite (embedded default) or PostgreSQL.
+
+    Open with :meth:`Store.open`; close with :meth:`close` (or use ``with``).
+    One ``Store`` may be shared by threads; each process opens its own (an open
+    store must not be carried across ``fork``).
+    """
+
+    def __init__(self, engine: Engine, url: str, dialect: Dialect, display_url: str) -> None:
+        """Internal: use :meth:`Store.open`."""
+        self._engine = engine
+        # Write transactions are marked so SQLite begins them IMMEDIATE.
+        self._writer = engine.execution_options(**{WRITE_OPTION: True})
+        self._url = url
+        self._dialect: Dialect = dialect
+        self._display_url = display_url
+
+    # -- lifecycle -------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str | None = None, *, schema: str | None = None) -> Store:
+        """Open (and migrate, if needed) the store at ``url``.
+
+        ``url`` is a SQLAlchemy URL or a SQLite file path; ``None`` means
+        ``$RUNBOOK_DB`` or else ``runbook.db`` in the user's data dir.
+        ``schema`` (PostgreSQL only) keeps the tables in that schema, created
+        if missing: tests use it to get an isolated store per test.
+        """
+        resolved = resolve_url(url)
+        engine = open_engine(resolved, schema=schema)
+        dialect: Dialect = "sqlite" if resolved.get_backend_name() == "sqlite" else "postgresql"
+        return cls(
+            engine,
+            resolved.render_as_string(hide_password=False),
+            dialect,
+            describe(resolved),
+        )
+
+    @property
+    def url(self) -> str:
+        """The resolved URL, reusable with :meth:`open`; it includes any password,
+        so print ``repr(store)`` instead."""
+        return self._url
+
+    @property
+    def dialect(self) -> Dialect:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._dialect
+
+    def close(self) -> None:
+        """Close every pooled connection. The store must not be used afterwards."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self._display_url!r})"
+
+    # -- transactions ------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction, committed on leaving the block without an error."""
+        try:
+            with self._writer.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise self._error("write to", exc) from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise self._error("read from", exc) from exc
+
+    def _error(self, doing: str, exc: SQLAlchemyError) -> StoreError:
+        # The DBAPI's own message is the useful part; SQLAlchemy's wrapper adds the
+        # statement and parameters, which are long and may carry secrets.
+        cause = getattr(exc, "orig", None) or exc
+        if isinstance(cause, StoreError):
+            return cause  # already says what is wrong (json_dumps raised it)
+        return StoreError(f"cannot {doing} the run store at {self._display_url}: {cause}")
+
+    def _insert_ignoring_conflict(
+        self, table: Table, values: Mapping[str, Any], key: Sequence[str]
+    ) -> Any:
+        """``INSERT ... ON CONFLICT (key) DO NOTHING`` in this backend's dialect.
+
+        Used where two processes may insert the same key at once: the loser waits
+        for the winner's commit and then inserts nothing, instead of failing.
+        """
+        stmt = pg_insert(table) if self._dialect == "postgresql" else sqlite_insert(table)
+        return stmt.values(**values).on_conflict_do_nothing(index_elements=list(key))
+
+    # -- runbook versions ----------------------------------------------------------
+
+    def save_version(
+        self, name: str, version: int, digest: str, source: str, document: JSONDict
+    ) -> StoredVersion:
+        """Record an immutable copy of a runbook version; idempotent for the same digest.
+
+        Raises ``CatalogError`` if ``(name, version)`` is recorded with another
+        digest: a runbook's content must not change without a version bump, or
+        past runs would no longer say what they ran.
+        """
+        key = and_(runbook_versions.c.name == name, runbook_versions.c.version == version)
+        with self._write() as conn:
+            conn.execute(
+                self._insert_ignoring_conflict(
+                    runbook_versions,
+                    {
+                        "name": name,
+                        "version": version,
+                        "digest": digest,
+                        "source": source,
+                        "document": document,
+                        "recorded_at": _utcnow(),
+                    },
+                    ("name", "version"),
+                )
+            )
+            row = conn.execute(select(runbook_versions).where(key)).one()
+        stored = _version(row)
+        if stored.digest != digest:
+            raise CatalogError(
+                f"{name} version {version} is already recorded with different content "
+                f"(digest {stored.digest}, this one {digest}); "
+                "bump `version` when you change a runbook"
+            )
+        return stored
+
+    def get_version(self, name: str, version: int) -> StoredVersion | None:
+        """The recorded copy of ``name`` at ``version``, if any run used it."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(runbook_versions).where(
+                    runbook_versions.c.name == name, runbook_versions.c.version == version
+                )
+            ).first()
+        return None if row is None else _version(row)
+
+    def list_versions(self, name: str | None = None) -> list[StoredVersion]:
+        """Recorded versions, by name then version; only ``name``'s if given."""
+        stmt = select(runbook_versions).order_by(
+            runbook_versions.c.name, runbook_versions.c.version
+        )
+        if name is not None:
+            stmt = stmt.where(runbook_versions.c.name == name)
+        with self._read() as conn:
+            return [_version(row) for row in conn.execute(stmt)]
+
+    # -- runs and events --------------------------------------------------------------
+
+    def create_run(
+        self,
+        run_id: str,
+        *,
+        runbook: str,
+        version: int,
+        digest: str,
+        params: JSONDict,
+        requester: str,
+        state: JSONDict | None = None,
+        status: str = "pending",
+    ) -> RunRecord:
+        """Create a run and its first event (seq 1, ``run.created``) in one transaction.
+
+        Raises ``StoreError`` if a run with this id already exists.
+        """
+        if not run_id:
+            raise StoreError("a run id must not be empty")
+        now = _utcnow()
+        with self._write() as conn:
+            created = conn.execute(
+                self._insert_ignoring_conflict(
+                    runs,
+                    {
+                        "id": run_id,
+                        "runbook": runbook,
+                        "version": version,
+                        "digest": digest,
+                        "status": status,
+                        "params": params,
+                        "requester": requester,
+                        "state": {} if state is None else state,
+                        "owner": None,
+                        "heartbeat_at": None,
+                        "created_at": now,
+                        "updated_at": now,
+                        "last_seq": 1,
+                    },
+                    ("id",),
+                ).returning(*_RUN_COLUMNS)
+            ).first()
+            if created is None:
+                raise StoreError(f"run {run_id} already exists")
+            conn.execute(
+                insert(events).values(
+                    run_id=run_id,
+                    seq=1,
+                    ts=now,
+                    type="run.created",
+                    step_id=None,
+                    data={"params": params, "requester": requester},
+                )
+            )
+        return _run(created)
+
+    def append_event(
+        self,
+        run_id: str,
+        type: str,
+        data: JSONDict | None = None,
+        *,
+        step_id: str | None = None,
+        status: str | None = None,
+        state: JSONDict | None = None,
+    ) -> EventRecord:
+        """Append an event to a run's log and update the run row, in one transaction.
+
+        The event gets the run's next seq (gapless, also under concurrent writers
+        in several processes). ``status`` and ``state`` replace the run's, if
+        given. When this returns, the event is committed and durable.
+        """
+        changes: dict[str, Any] = {"last_seq": runs.c.last_seq + 1}
+        if status is not None:
+            changes["status"] = status
+        if state is not None:
+            changes["state"] = state
+        with self._write() as conn:
+            # This UPDATE is also the lock: on PostgreSQL a concurrent appender to the
+            # same run blocks on the row until we commit, then reads our last_seq; on
+            # SQLite BEGIN IMMEDIATE already serialised us.
+            seq = conn.execute(
+                update(runs).where(runs.c.id == run_id).values(**changes).returning(runs.c.last_seq)
+            ).scalar_one_or_none()
+            if seq is None:
+                raise StoreError(f"no run {run_id}")
+            # Taken after the lock so timestamps rise with seq.
+            now = _utcnow()
+            row = conn.execute(
+                insert(events)
+                .values(
+                    run_id=run_id,
+                    seq=seq,
+                    ts=now,
+                    type=type,
+                    step_id=step_id,
+                    data={} if data is None else data,
+                )
+                .returning(*events.c)
+            ).one()
+            conn.execute(update(runs).where(runs.c.id == run_id).values(updated_at=now))
+        return _event(row)
+
+    def events(self, run_id: str, after_seq: int = 0) -> list[EventRecord]:
+        """The run's events with seq greater than ``after_seq``, in seq order."""
+        stmt = (
+            select(events)
+            .where(events.c.run_id == run_id, events.c.seq > after_seq)
+            .order_by(events.c.seq)
+        )
+        with self._read() as conn:
+            return [_event(row) for row in conn.execute(stmt)]
+
+    def get_run(self, run_id_or_prefix: str) -> RunRecord | None:
+        """The run with this id or, failing that, the one run whose id starts with it.
+
+        A prefix must be at least 4 characters. Raises ``StoreError`` naming the
+        candidates when a prefix matches more than one run.
+        """
+        with self._read() as conn:
+            row = conn.execute(select(*_RUN_COLUMNS).where(runs.c.id == run_id_or_prefix)).first()
+            if row is not None or len(run_id_or_prefix) < MIN_PREFIX:
+                return None if row is None else _run(row)
+            # substr rather than LIKE: LIKE is case-insensitive on SQLite and treats
+            # "%" and "_" in the prefix as wildcards.
+            matches = conn.execute(
+                select(*_RUN_COLUMNS)
+                .where(func.substr(runs.c.id, 1, len(run_id_or_prefix)) == run_id_or_prefix)
+                .order_by(runs.c.id)
+                .limit(_AMBIGUOUS_SHOWN + 1)
+            ).all()
+        if not matches:
+            return None
+        if len(matches) == 1:
+            return _run(matches[0])
+        shown = ", ".join(m.id for m in matches[:_AMBIGUOUS_SHOWN])
+        more = ", ..." if len(matches) > _AMBIGUOUS_SHOWN else ""
+        raise StoreError(f"run id prefix {run_id_or_prefix!r} is ambiguous: {shown}{more}")
+
+    def list_runs(
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        runbook: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[RunRecord]:
+        """Runs, newest first, filtered by status (one or several), runbook, and
+        creation time (``since`` inclusive; a naive datetime is taken as UTC)."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        stmt = select(*_RUN_COLUMNS)
+        if isinstance(status, str):
+            stmt = stmt.where(runs.c.status == status)
+        elif status is not None:
+            stmt = stmt.where(runs.c.status.in_(list(status)))
+        if runbook is not None:
+            stmt = stmt.where(runs.c.runbook == runbook)
+        if since is not None:
+            stmt = stmt.where(runs.c.created_at >= as_utc(since))
+        # id breaks ties between runs created in the same microsecond, so the
+        # order is stable from one call to the next.
+        stmt = stmt.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
+        with self._read() as conn:
+            return [_run(row) for row in conn.execute(stmt)]
+
+    # -- ownership ------------------------------------------------------------------
+
+    def set_owner(self, run_id: str, owner: str | None) -> None:
+        """Make ``owner`` (``host:pid``) the run's driver, or clear it with ``None``.
+
+        Unconditional, unlike :meth:`claim_run`. Raises ``StoreError`` if there is
+        no such run.
+        """
+        with self._write() as conn:
+            result = conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(owner=owner, heartbeat_at=None if owner is None else _utcnow())
+            )
+            if result.rowcount != 1:
+                raise StoreError(f"no run {run_id}")
+
+    def heartbeat(self, run_id: str, owner: str) -> bool:
+        """Record that ``owner`` is alive and still driving the run.
+
+        Returns False, changing nothing, if ``owner`` no longer owns the run (it
+        was declared stale and claimed by another process), so the caller knows
+        to stop driving it.
+        """
+        with self._write() as conn:
+            result = conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.owner == owner)
+                .values(heartbeat_at=_utcnow())
+            )
+            return result.rowcount == 1
+
+    def claim_run(self, run_id: str, owner: str, stale_after: float) -> bool:
+        """Take ownership if the run has no owner, is ``owner``'s already, or its
+        owner's last heartbeat is older than ``stale_after`` seconds.
+
+        One conditional UPDATE, so two claimants never both win.
+        """
+        now = _utcnow()
+        cutoff = now - timedelta(seconds=stale_after)
+        with self._write() as conn:
+            result = conn.execute(
+                update(runs)
+                .where(
+                    runs.c.id == run_id,
+                    or_(
+                        runs.c.owner.is_(None),
+                        runs.c.owner == owner,
+                        runs.c.heartbeat_at.is_(None),
+                        runs.c.heartbeat_at < cutoff,
+                    ),
+                )
+                .values(owner=owner, heartbeat_at=now)
+            )
+            return result.rowcount == 1
+
+    # -- locks ------------------------------------------------------------------------
+
+    def acquire_lock(self, key: str, run_id: str) -> None:
+        """Take the named lock for ``run_id``.
+
+        Re-entrant for the same run. A lock held by a run that has finished (its
+        status is terminal) or no longer exists is taken over. Otherwise raises
+        ``LockHeld(key, holder_run_id)``.
+        """
+        now = _utcnow()
+        with self._write() as conn:
+            # Insert if free; if another transaction is inserting the same key, this
+            # waits for it (PostgreSQL) and then inserts nothing.
+            conn.execute(
+                self._insert_ignoring_conflict(
+                    locks, {"key": key, "run_id": run_id, "acquired_at": now}, ("key",)
+                )
+            )
+            # FOR UPDATE: two runs taking over the same stale lock queue here, and
+            # the second then sees the first as holder (PostgreSQL re-reads the
+            # row after the wait). SQLite ignores it; BEGIN IMMEDIATE serialises.
+            holder: str = conn.execute(
+                select(locks.c.run_id).where(locks.c.key == key).with_for_update()
+            ).scalar_one()
+            if holder == run_id:
+                return
+            holder_status = conn.execute(
+                select(runs.c.status).where(runs.c.id == holder)
+            ).scalar_one_or_none()
+            if holder_status is not None and holder_status not in TERMINAL_STATUSES:
+                raise LockHeld(key, holder)
+            conn.execute(
+                update(locks).where(locks.c.key == key).values(run_id=run_id, acquired_at=now)
+            )
+
+    def release_lock(self, key: str, run_id: str) -> None:
+        """Release the lock if ``run_id`` holds it; otherwise do nothing."""
+        with self._write() as conn:
+            conn.execute(delete(locks).where(locks.c.key == key, locks.c.run_id == run_id))
+
+    def lock_holder(self, key: str) -> str | None:
+        """The id of the run holding the lock, if any (it may have finished since)."""
+        with self._read() as conn:
+            holder: str | None = conn.execute(
+                select(locks.c.run_id).where(locks.c.key == key)
+            ).scalar_one_or_none()
+        return holder
+
+    def release_locks_of(self, run_id: str) -> None:
+        """Release every lock ``run_id`` holds."""
+        with self._write() as conn:
+            conn.execute(delete(locks).where(locks.c.run_id == run_id))

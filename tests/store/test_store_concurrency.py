@@ -1,0 +1,90 @@
+"""Several writer processes on one run, and writers killed with SIGKILL."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+
+from store_helpers import Target, append_events, append_until_killed, make_run
+
+from engine.store import Store
+
+WRITERS = 4
+EVENTS_PER_WRITER = 25
+
+
+def test_concurrent_appends_from_processes_get_gapless_unique_seqs(
+    store: Store, target: Target
+) -> None:
+    make_run(store, "run-1")
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(WRITERS)
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(target=append_events, args=(target, "run-1", EVENTS_PER_WRITER, start, results))
+        for _ in range(WRITERS)
+    ]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=60) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+        assert proc.exitcode == 0
+        proc.close()
+    results.close()
+    results.join_thread()
+
+    assert all(kind == "ok" for kind, _ in outcomes), outcomes
+    got = [seq for _, seqs in outcomes for seq in seqs]
+    total = 1 + WRITERS * EVENTS_PER_WRITER
+    # Every append got its own seq, and together they fill 2..total exactly.
+    assert sorted(got) == list(range(2, total + 1))
+    # Each writer saw its own seqs rise.
+    for _, seqs in outcomes:
+        assert seqs == sorted(seqs)
+    logged = store.events("run-1")
+    assert [e.seq for e in logged] == list(range(1, total + 1))
+    assert len({e.data["pid"] for e in logged[1:]}) == WRITERS
+
+
+def test_sigkilled_writer_loses_no_reported_event(store: Store, target: Target) -> None:
+    make_run(store, "run-1")
+    ctx = multiprocessing.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=append_until_killed, args=(target, "run-1", sender))
+    proc.start()
+    sender.close()  # so a dead child shows as EOF instead of a hang
+
+    reported: list[int] = []
+    deadline = time.monotonic() + 60
+    # Kill somewhere in the stream of appends, mid-transaction more often than not.
+    while len(reported) < 40:
+        assert time.monotonic() < deadline, f"child reported only {reported}"
+        assert receiver.poll(10), f"child stopped reporting after {reported}"
+        reported.append(receiver.recv())
+    assert proc.pid is not None
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join(30)
+    assert proc.exitcode == -signal.SIGKILL
+    proc.close()
+    # Seqs the child managed to send before dying were committed too.
+    try:
+        while receiver.poll(0):
+            reported.append(receiver.recv())
+    except (EOFError, OSError):
+        pass
+    receiver.close()
+
+    with target.open() as reopened:
+        seqs = [e.seq for e in reopened.events("run-1")]
+        assert set(reported) <= set(seqs)
+        # No gaps or half-written events: the log is exactly 1..N.
+        assert seqs == list(range(1, len(seqs) + 1))
+        run = reopened.get_run("run-1")
+        assert run is not None
+        # The run row moved in the same transactions as the events.
+        assert run.state == {"n": len(seqs) - 1}
+        # The store is not wedged by the dead writer's lock or transaction.
+        assert reopened.append_event("run-1", "after").seq == len(seqs) + 1

@@ -1,0 +1,107 @@
+"""Concurrency locks held in the database."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+from sqlalchemy import delete
+from store_helpers import Target, make_run, take_lock
+
+from engine.errors import LockHeld, StoreError
+from engine.store import TERMINAL_STATUSES, Store
+from engine.store._tables import runs
+
+
+def test_terminal_statuses() -> None:
+    assert (
+        frozenset(
+            {"succeeded", "failed", "rolled_back", "rollback_failed", "cancelled", "rejected"}
+        )
+        == TERMINAL_STATUSES
+    )
+
+
+def test_lock_held_by_a_live_run_is_refused_naming_the_holder(store: Store) -> None:
+    make_run(store, "run-a", status="running")
+    make_run(store, "run-b", status="running")
+    store.acquire_lock("host:api-1", "run-a")
+    with pytest.raises(LockHeld) as caught:
+        store.acquire_lock("host:api-1", "run-b")
+    assert isinstance(caught.value, StoreError)
+    assert (caught.value.key, caught.value.holder) == ("host:api-1", "run-a")
+    assert store.lock_holder("host:api-1") == "run-a"
+
+
+def test_lock_is_reentrant_for_the_same_run(store: Store) -> None:
+    make_run(store, "run-a", status="running")
+    store.acquire_lock("k", "run-a")
+    store.acquire_lock("k", "run-a")
+    assert store.lock_holder("k") == "run-a"
+    store.release_lock("k", "run-a")
+    assert store.lock_holder("k") is None
+
+
+@pytest.mark.parametrize("status", sorted(TERMINAL_STATUSES))
+def test_lock_of_a_finished_run_is_taken_over(store: Store, status: str) -> None:
+    make_run(store, "run-a", status="running")
+    make_run(store, "run-b", status="running")
+    store.acquire_lock("k", "run-a")
+    store.append_event("run-a", "run.finished", status=status)
+    store.acquire_lock("k", "run-b")
+    assert store.lock_holder("k") == "run-b"
+
+
+def test_lock_of_a_deleted_run_is_taken_over(store: Store) -> None:
+    make_run(store, "run-a", status="running")
+    make_run(store, "run-b", status="running")
+    store.acquire_lock("k", "run-a")
+    with store._engine.begin() as conn:
+        conn.execute(delete(runs).where(runs.c.id == "run-a"))
+    store.acquire_lock("k", "run-b")
+    assert store.lock_holder("k") == "run-b"
+
+
+def test_release_by_a_non_holder_is_a_no_op(store: Store) -> None:
+    make_run(store, "run-a", status="running")
+    store.acquire_lock("k", "run-a")
+    store.release_lock("k", "run-b")
+    assert store.lock_holder("k") == "run-a"
+    store.release_lock("unknown-key", "run-a")
+
+
+def test_release_locks_of_a_run(store: Store) -> None:
+    make_run(store, "run-a", status="running")
+    make_run(store, "run-b", status="running")
+    store.acquire_lock("k1", "run-a")
+    store.acquire_lock("k2", "run-a")
+    store.acquire_lock("k3", "run-b")
+    store.release_locks_of("run-a")
+    assert [store.lock_holder(k) for k in ("k1", "k2", "k3")] == [None, None, "run-b"]
+    store.acquire_lock("k1", "run-b")
+    assert store.lock_holder("k1") == "run-b"
+
+
+def test_only_one_of_several_processes_gets_the_lock(store: Store, target: Target) -> None:
+    contenders = ["run-a", "run-b", "run-c"]
+    for run_id in contenders:
+        make_run(store, run_id, status="running")
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(len(contenders))
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(target=take_lock, args=(target, "host:db-1", run_id, start, results))
+        for run_id in contenders
+    ]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=60) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+        proc.close()
+    results.close()
+    results.join_thread()
+
+    winner = store.lock_holder("host:db-1")
+    assert winner in contenders
+    assert sorted(outcomes) == sorted([("won", winner), ("held", winner), ("held", winner)])
