@@ -8,6 +8,7 @@ import sys
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from engine.core.state import RunState
@@ -43,6 +44,8 @@ def describe(event: Event) -> str | None:
     t = event.type
     if t == "run.started":
         return None
+    if t == "run.resumed":
+        return f"resumed by {d.get('owner')} (was {d.get('status')})"
     if t == "step.started":
         attempt = f" (attempt {d['attempt']})" if d.get("attempt", 1) > 1 else ""
         return f"{step}: {d.get('action')}{attempt}"
@@ -109,6 +112,10 @@ class ConsoleProgress:
     def on_event(self, run: RunInfo, event: Event, state: RunState) -> None:
         if event.type == "run.created":
             return
+        if event.type == "run.resumed":
+            self.console.print(f"[bold]{run.runbook}@{run.version}[/bold] run {run.id} (resumed)",
+                               markup=True)
+            return
         if event.type == "run.started":
             self.console.print(f"[bold]{run.runbook}@{run.version}[/bold] run {run.id}",
                                markup=True)
@@ -116,7 +123,7 @@ class ConsoleProgress:
         if event.type == "step.output":
             if self.show_output:
                 for line in event.data.get("lines", []):
-                    self.console.print(f"    [dim]{event.data.get('step')}│[/dim] {line}",
+                    self.console.print(f"    [dim]{event.data.get('step')}│[/dim] {escape(line)}",
                                        markup=True, highlight=False)
             return
         if event.type == "run.finished":
@@ -125,8 +132,6 @@ class ConsoleProgress:
         if text is None:
             return
         icon, style = _ICONS.get(event.type, ("·", "white"))
-        from rich.markup import escape
-
         self.console.print(f"  [{style}]{icon}[/{style}] {escape(text)}", markup=True)
 
 

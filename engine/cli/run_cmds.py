@@ -34,7 +34,8 @@ def _finish(engine: Any, outcome: Any, output: str, order: list[str]) -> None:
     if outcome.message:
         line += f" — {outcome.message}"
     elif state.failure:
-        line += f" — {state.failure.get('step')}: {state.failure.get('message')}"
+        where = f"{state.failure['step']}: " if state.failure.get("step") else ""
+        line += f" — {where}{state.failure.get('message')}"
     console.print(line)
     if outcome.status == WAITING_APPROVAL:
         console.print(f"approve with: runbook approve {outcome.run_id}   "
@@ -146,15 +147,9 @@ def _decide(run_id: str, approve: bool, reason: str, as_user: str | None, no_res
             if output == "json":
                 emit_json({"run_id": record.id, "step": step, "decision": verb, "user": user})
             return
-        _, loaded, state = engine.state_of(record.id)
-        from engine.core.statuses import WAITING_APPROVAL
-
-        if state.status == WAITING_APPROVAL:
-            if output == "json":
-                emit_json({"run_id": record.id, "step": step, "decision": verb, "user": user,
-                           "status": state.status})
-            return  # more approvals are needed
-        outcome = engine.resume(record.id, by=user)
+        _, loaded, _state = engine.state_of(record.id)
+        # no engine is waiting on this run: continue it here (it stops again at the next approval)
+        outcome = engine.resume(record.id, by=user, wait_for_approval=False)
         _finish(engine, outcome, output, _order(loaded))
 
 

@@ -116,12 +116,13 @@ class Runner:
             random=random.random(),
         )
 
-    def sync(self) -> None:
+    def sync(self, *, publish: bool = True) -> None:
         """Fold every event written since we last looked, ours and other processes' alike."""
         for ev in self.store.events(self.run_id, after_seq=self.state.last_seq):
             ts = ev.ts.timestamp()
             self.state = apply(self.layout, self.state, ev.type, ev.data or {}, ts, ev.seq)
-            self.bus.publish(
+            if publish:
+                self.bus.publish(
                 self.info,
                 Event(self.run_id, ev.seq, ts, ev.type, ev.step_id, ev.data or {}),
                 self.state,
@@ -155,8 +156,10 @@ class Runner:
     # ------------------------------------------------------------------ main loop
 
     async def run(self, *, resumed: bool = False) -> str:
-        self.sync()
+        # history is folded silently: subscribers saw it when it happened
+        self.sync(publish=not resumed)
         if resumed:
+            self.record("run.resumed", {"owner": self.owner, "status": self.state.status})
             for rec in recover(self.runbook, self.layout, self.state, self.env()):
                 self.record(rec.type, rec.data)
         beat = asyncio.create_task(self._heartbeat())

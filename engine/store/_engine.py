@@ -8,25 +8,28 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from engine.errors import StoreError
 
+if TYPE_CHECKING:
+    # Alembic is imported only when a migration actually runs: it is most of the
+    # import time of this package, and almost every open finds the schema current.
+    from alembic.config import Config
+
 __all__ = [
     "ENV_VAR",
+    "SCHEMA_REVISION",
     "WRITE_OPTION",
     "Dialect",
     "alembic_config",
     "create_store_engine",
+    "current_revision",
     "default_data_dir",
     "describe",
     "json_dumps",
@@ -42,6 +45,10 @@ WRITE_OPTION = "runbook_store_write"
 """Execution option marking a connection whose transactions will write (see ``_on_begin``)."""
 
 Dialect = Literal["sqlite", "postgresql"]
+
+SCHEMA_REVISION = "0001"
+"""The newest migration's revision: a store at it needs no upgrade. Bump it with
+every new migration (a test checks it against the migration scripts)."""
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for another process's write transaction to finish."""
@@ -193,6 +200,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
     ``env.py`` connects to the default store (``$RUNBOOK_DB`` or the data dir),
     which is what a developer wants for ``command.revision(..., autogenerate=True)``.
     """
+    from alembic.config import Config
+
     config = Config()
     # ConfigParser interpolates "%", which may appear in a path.
     config.set_main_option("script_location", str(_MIGRATIONS_DIR).replace("%", "%%"))
@@ -210,11 +219,10 @@ def migrate(engine: Engine, *, schema: str | None = None) -> None:
     BEGIN IMMEDIATE transaction; either way the loser waits, then finds the
     schema current (the DDL is transactional on both, so never half-applied).
     """
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    # Fast path, read-only: every open after the first needs no write lock.
-    with engine.connect() as conn:
-        if MigrationContext.configure(conn).get_current_revision() == head:
-            return
+    if current_revision(engine) == SCHEMA_REVISION:
+        return  # the fast path, read-only: every open after the first
+    from alembic import command
+
     writer = engine.execution_options(**{WRITE_OPTION: True})
     attempts = 5
     for attempt in range(1, attempts + 1):
@@ -238,6 +246,17 @@ def migrate(engine: Engine, *, schema: str | None = None) -> None:
             if "locked" not in str(exc.orig) and "busy" not in str(exc.orig):
                 raise
             time.sleep(0.1 * attempt)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The store's migration revision, or None for an empty database."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        revision: str | None = conn.execute(
+            text("SELECT version_num FROM alembic_version")
+        ).scalar()
+        return revision
 
 
 def describe(url: URL) -> str:
