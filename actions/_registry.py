@@ -243,6 +243,7 @@ def _check_signature(
 def builtin_actions() -> tuple[type[Action], ...]:
     """The action classes that ship with the engine."""
     from actions.core import AssertAction, FailAction, LogAction, SleepAction
+    from actions.file import FileWriteAction
     from actions.http import HttpRequestAction
     from actions.shell import ShellCommandAction
 
@@ -253,6 +254,7 @@ def builtin_actions() -> tuple[type[Action], ...]:
         FailAction,
         ShellCommandAction,
         HttpRequestAction,
+        FileWriteAction,
     )
 
 

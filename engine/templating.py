@@ -82,7 +82,10 @@ class SandboxedNativeEnvironment(SandboxedEnvironment):
 
 @lru_cache(maxsize=1)
 def environment() -> SandboxedNativeEnvironment:
-    env = SandboxedNativeEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    # keep_trailing_newline: a file.write content "...\n" must keep its last newline
+    env = SandboxedNativeEnvironment(
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
     env.filters["quote"] = quote
     env.filters["shquote"] = quote
     env.filters["to_json"] = _to_json

@@ -80,7 +80,7 @@ async def call_action(
             return action.undo(model, undo_result or {}, ctx)
         return action.run(model, ctx)
 
-    ctx.deadline = time.time() + timeout if timeout else None
+    ctx.deadline = timeout  # seconds the action has, as ActionContext documents
     loop = asyncio.get_running_loop()
     future = loop.run_in_executor(pool, target)
     try:

@@ -18,6 +18,10 @@ from engine.templating import check_syntax, condition_source, is_template, refer
 _ROOTS = ("params", "steps", "run", "result", "item", "loop", "range", "true", "false", "none")
 
 
+#: what an approval step provides to later steps, without an ``outputs`` section
+APPROVAL_OUTPUTS = frozenset({"approved_by", "timed_out"})
+
+
 class _Step:
     def __init__(self, raw: dict[str, Any], path: Path, top: int, group: str | None) -> None:
         self.raw = raw
@@ -28,6 +32,8 @@ class _Step:
         self.id = ident if isinstance(ident, str) else None
         outputs = raw.get("outputs")
         self.outputs = set(outputs) if isinstance(outputs, dict) else set()
+        if "approval" in raw:
+            self.outputs |= APPROVAL_OUTPUTS
 
 
 def _steps(data: dict[str, Any]) -> list[_Step]:

@@ -94,6 +94,11 @@ def resolve_url(url: str | None = None) -> URL:
     backend = parsed.get_backend_name()
     if backend == "postgres" or (backend == "postgresql" and parsed.drivername == "postgresql"):
         parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend == "postgresql" and parsed.get_driver_name() != "psycopg":
+        raise StoreError(
+            f"unsupported PostgreSQL driver {parsed.get_driver_name()!r}: "
+            "use postgresql+psycopg://... (psycopg 3)"
+        )
     elif backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
         parsed = _sqlite_file_url(Path(parsed.database or ""), query=parsed.query)
     elif backend not in ("sqlite", "postgresql"):
@@ -222,6 +227,7 @@ def migrate(engine: Engine, *, schema: str | None = None) -> None:
     if current_revision(engine) == SCHEMA_REVISION:
         return  # the fast path, read-only: every open after the first
     from alembic import command
+    from alembic.util import CommandError
 
     writer = engine.execution_options(**{WRITE_OPTION: True})
     attempts = 5
@@ -236,7 +242,13 @@ def migrate(engine: Engine, *, schema: str | None = None) -> None:
                     if schema is not None:
                         # Validated by create_store_engine, safe to interpolate.
                         conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-                command.upgrade(alembic_config(conn), "head")
+                try:
+                    command.upgrade(alembic_config(conn), "head")
+                except CommandError as exc:
+                    raise StoreError(
+                        f"cannot migrate the run store: {exc} "
+                        "(was it migrated by a newer runbook-engine?)"
+                    ) from exc
             return
         except OperationalError as exc:
             # busy_timeout covers ordinary waits; this covers SQLite's rare

@@ -6,9 +6,11 @@ lives here, in a small module they can import quickly by name.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.queues import Queue
@@ -57,6 +59,32 @@ def make_run(store: Store, run_id: str, **overrides: Any) -> RunRecord:
     }
     fields.update(overrides)
     return store.create_run(run_id, **fields)
+
+
+def run_in_processes(func: Callable[..., None], arg_tuples: list[tuple[Any, ...]]) -> list[Any]:
+    """Run ``func(*args, start, results)`` in one spawned process per ``args``.
+
+    ``start`` is a barrier the children pass together once they are set up, so
+    their work overlaps; each child puts one outcome on ``results``. Returns the
+    outcomes in the order they arrived.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(len(arg_tuples))
+    results: Queue[Any] = ctx.Queue()
+    procs = [ctx.Process(target=func, args=(*args, start, results)) for args in arg_tuples]
+    for proc in procs:
+        proc.start()
+    try:
+        return [results.get(timeout=60) for _ in procs]
+    finally:
+        for proc in procs:
+            proc.join(30)
+            if proc.is_alive():  # only after a failure above; never leave strays
+                proc.kill()
+                proc.join()
+            proc.close()
+        results.close()
+        results.join_thread()
 
 
 # -- child processes -------------------------------------------------------------------

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
-
 import pytest
 from sqlalchemy import delete
-from store_helpers import Target, make_run, take_lock
+from store_helpers import Target, make_run, run_in_processes, take_lock
 
 from engine.errors import LockHeld, StoreError
 from engine.store import TERMINAL_STATUSES, Store
@@ -86,21 +84,7 @@ def test_only_one_of_several_processes_gets_the_lock(store: Store, target: Targe
     contenders = ["run-a", "run-b", "run-c"]
     for run_id in contenders:
         make_run(store, run_id, status="running")
-    ctx = multiprocessing.get_context("spawn")
-    start = ctx.Barrier(len(contenders))
-    results = ctx.Queue()
-    procs = [
-        ctx.Process(target=take_lock, args=(target, "host:db-1", run_id, start, results))
-        for run_id in contenders
-    ]
-    for proc in procs:
-        proc.start()
-    outcomes = [results.get(timeout=60) for _ in procs]
-    for proc in procs:
-        proc.join(30)
-        proc.close()
-    results.close()
-    results.join_thread()
+    outcomes = run_in_processes(take_lock, [(target, "host:db-1", run_id) for run_id in contenders])
 
     winner = store.lock_holder("host:db-1")
     assert winner in contenders

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, inspect, text
-from store_helpers import Target, drop_schema, make_run, new_schema_name, open_store
+from store_helpers import (
+    Target,
+    drop_schema,
+    make_run,
+    new_schema_name,
+    open_store,
+    run_in_processes,
+)
 
 from engine.errors import StoreError
 from engine.store import Store, default_data_dir, resolve_url
-from engine.store._engine import alembic_config
+from engine.store._engine import SCHEMA_REVISION, alembic_config
 
 OPENERS = 3
 TABLES = {"alembic_version", "events", "locks", "runbook_versions", "runs"}
 
 
-def _revision(store: Store) -> str | None:
+def _revision(store: Store) -> str:
     with store._engine.connect() as conn:
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        [revision] = conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
+    return str(revision)
 
 
 def _head() -> str | None:
@@ -72,8 +79,12 @@ def test_relative_path_is_resolved_against_cwd(
 
 
 def test_unsupported_url_is_a_store_error() -> None:
-    with pytest.raises(StoreError, match="unsupported store URL"):
+    with pytest.raises(StoreError, match="unsupported store URL") as caught:
         resolve_url("mysql://u:secret@h/db")
+    assert "secret" not in str(caught.value)
+    with pytest.raises(StoreError, match="psycopg"):
+        resolve_url("postgresql+psycopg2://u@h/db")
+    assert resolve_url("postgres://u@h/db").drivername == "postgresql+psycopg"
 
 
 def test_open_without_url_uses_runbook_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,6 +122,18 @@ def test_open_migrates_to_head_and_reopening_is_a_no_op(target: Target) -> None:
         assert store.dialect == target.dialect
 
 
+def test_schema_revision_constant_is_the_newest_migration() -> None:
+    # The fast path on open compares against this constant instead of loading Alembic.
+    assert _head() == SCHEMA_REVISION
+
+
+def test_store_from_a_newer_engine_is_refused_clearly(target: Target) -> None:
+    with target.open() as store, store._engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(StoreError, match="newer runbook-engine"):
+        target.open()
+
+
 def test_migrations_downgrade_and_upgrade_cleanly(store: Store) -> None:
     with store._engine.begin() as conn:
         command.downgrade(alembic_config(conn), "base")
@@ -128,18 +151,7 @@ def test_concurrent_first_open_migrates_once(
         _, admin = request.getfixturevalue("pg_admin")
         target = Target(target.url, new_schema_name())
         request.addfinalizer(lambda: drop_schema(admin, target.schema or ""))
-    ctx = multiprocessing.get_context("spawn")
-    start = ctx.Barrier(OPENERS)
-    results = ctx.Queue()
-    procs = [ctx.Process(target=open_store, args=(target, start, results)) for _ in range(OPENERS)]
-    for proc in procs:
-        proc.start()
-    outcomes = [results.get(timeout=60) for _ in procs]
-    for proc in procs:
-        proc.join(30)
-        proc.close()
-    results.close()
-    results.join_thread()
+    outcomes = run_in_processes(open_store, [(target,)] * OPENERS)
     assert [kind for kind, _ in outcomes] == ["ok"] * OPENERS, outcomes
     with target.open() as store:
         assert _revision(store) == _head()
@@ -178,7 +190,7 @@ def test_sqlite_writes_begin_immediate_and_reads_deferred(tmp_path: Path) -> Non
         assert statements[0] == "BEGIN"
 
 
-def test_in_memory_sqlite_works(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_memory_sqlite_works() -> None:
     with Store.open("sqlite://") as store:
         make_run(store, "mem-1")
         assert [e.seq for e in store.events("mem-1")] == [1]
