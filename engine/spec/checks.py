@@ -160,7 +160,8 @@ def check_document(marked: Marked, file: str) -> list[Problem]:
                 continue
             if rel and rel[0] == "parallel":
                 continue  # children are checked as steps of their own
-            is_condition = rel[-1] == "if" if rel else False
+            # a step's `if` or a branch case's `if`; not a key named "if" inside `with`
+            is_condition = bool(rel) and rel[-1] == "if" and rel[0] in ("if", "branch")
             source = condition_source(text) if is_condition else text
             if not is_condition and not is_template(text):
                 continue

@@ -51,7 +51,11 @@ Duration = Annotated[
         {
             "anyOf": [
                 {"type": "number", "minimum": 0},
-                {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$|^\d+(\.\d+)?$"},
+                {
+                    "type": "string",
+                    # parse_duration also accepts spaces: "1h 30m", " 5m "
+                    "pattern": r"^\s*(\d+(\.\d+)? *(ms|s|m|h|d) *)+\s*$|^\s*\d+(\.\d+)?\s*$",
+                },
             ],
             "description": "seconds, or a duration such as 500ms, 30s, 5m, 1h30m, 1d",
         }

@@ -50,7 +50,8 @@ def _scalar(kind: str, value: Any, from_text: bool) -> Any:
             except ValueError:
                 pass
             else:
-                return int(number) if re.fullmatch(r"\s*[-+]?\d+\s*", value) else number
+                # int(value), not int(number): exact, and no OverflowError for 400 digits
+                return int(value) if re.fullmatch(r"\s*[-+]?\d+\s*", value) else number
         raise ValueError(f"expected a number, got {value!r}")
     raise ValueError(f"unknown type {kind}")
 
