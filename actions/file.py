@@ -50,6 +50,8 @@ class FileWriteAction(Action):
         path = Path(params.path)
         if not path.parent.is_dir():
             raise ActionInputError(f"{path.parent} is not a directory")
+        if path.is_dir():
+            raise ActionInputError(f"{path} is a directory")
         mode = int(params.mode, 8) if params.mode else None
         previous: dict[str, Any] = {"existed": path.exists()}
         if previous["existed"]:

@@ -241,6 +241,7 @@ def test_builtins_register_and_instantiate() -> None:
     assert registry.names() == [
         "assert",
         "fail",
+        "file.write",
         "http.request",
         "log",
         "shell.command",
@@ -250,6 +251,7 @@ def test_builtins_register_and_instantiate() -> None:
     assert idempotent == {
         "assert": True,
         "fail": True,
+        "file.write": True,
         "http.request": False,
         "log": True,
         "shell.command": False,
