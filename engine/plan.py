@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from rich.console import Console
+
+from actions import Registry
 from rich.markup import escape
 
 from engine.errors import TemplateError
+from engine.runtime.invoke import validation_message
 from engine.spec.loader import LoadedRunbook
 from engine.spec.models import (
     ActionStep,
@@ -49,13 +53,38 @@ def _condition(expr: str | None, ctx: dict[str, Any], field: str) -> Any:
     return _render(condition_source(expr), ctx, field)
 
 
-def _step(step: AnyStep, ctx: dict[str, Any]) -> dict[str, Any]:
+def _known(value: Any) -> bool:
+    if isinstance(value, str):
+        return not value.startswith((RUN_TIME, "<error:"))
+    if isinstance(value, list):
+        return all(_known(v) for v in value)
+    if isinstance(value, dict):
+        return all(_known(v) for v in value.values())
+    return True
+
+
+def _describe(registry: Registry | None, action: str, params: Any) -> str | None:
+    """The action's own account of the call it would make (AWS actions name the exact API)."""
+    if registry is None or action not in registry or not _known(params):
+        return None
+    impl = registry.get(action)
+    try:
+        model = impl.Params.model_validate(params)
+    except ValidationError as exc:
+        return f"<invalid parameters: {validation_message(exc)}>"
+    return impl.describe(model)
+
+
+def _step(step: AnyStep, ctx: dict[str, Any], registry: Registry | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"id": step.id}
     if step.if_ is not None:
         out["if"] = _condition(step.if_, ctx, f"{step.id}.if")
     if isinstance(step, ActionStep):
-        out.update(kind="action", action=step.action,
-                   **{"with": _render(step.with_, ctx, f"{step.id}.with")})
+        rendered = _render(step.with_, ctx, f"{step.id}.with")
+        out.update(kind="action", action=step.action, **{"with": rendered})
+        call = _describe(registry, step.action, rendered)
+        if call is not None:
+            out["call"] = call
         if step.retry.attempts > 1:
             out["retry"] = step.retry.model_dump(exclude_defaults=True)
         if step.timeout is not None:
@@ -74,16 +103,18 @@ def _step(step: AnyStep, ctx: dict[str, Any]) -> dict[str, Any]:
             {"if": _condition(c.if_, ctx, step.id), "goto": c.goto} for c in step.branch])
     elif isinstance(step, ParallelStep):
         out.update(kind="parallel", max_concurrency=step.max_concurrency,
-                   steps=[_step(child, ctx) for child in step.parallel])
+                   steps=[_step(child, ctx, registry) for child in step.parallel])
     return out
 
 
-def build_plan(loaded: LoadedRunbook, given: dict[str, str]) -> list[dict[str, Any]]:
+def build_plan(
+    loaded: LoadedRunbook, given: dict[str, str], registry: Registry | None = None
+) -> list[dict[str, Any]]:
     rb = loaded.runbook
     params = redact_params(rb, resolve_params(rb, given))
     ctx = {"params": params, "run": {"id": "<run id>", "requester": "<you>",
                                      "runbook": rb.name, "version": rb.version}}
-    return [_step(step, ctx) for step in rb.steps]
+    return [_step(step, ctx, registry) for step in rb.steps]
 
 
 def print_plan(loaded: LoadedRunbook, steps: list[dict[str, Any]]) -> None:
@@ -97,7 +128,7 @@ def print_plan(loaded: LoadedRunbook, steps: list[dict[str, Any]]) -> None:
             if s["kind"] == "action":
                 head += f" {s['action']}"
             console.print(escape(head))
-            for key in ("if", "with", "message", "approvers", "goto", "cases", "retry",
+            for key in ("if", "call", "with", "message", "approvers", "goto", "cases", "retry",
                         "timeout", "rollback"):
                 if s.get(key) not in (None, [], {}):
                     console.print(escape(f"{indent}     {key}: {s[key]}"))

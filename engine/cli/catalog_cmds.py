@@ -132,12 +132,13 @@ def schema() -> None:
 def plan(ref: str, params: tuple[str, ...], output: str) -> None:
     """Dry run: print each step with its rendered parameters. Calls nothing."""
     from engine.catalog import Catalog
+    from actions import default_registry
     from engine.plan import build_plan, print_plan
     from engine.spec.params import parse_assignments
 
     with open_store() as store:
         loaded = Catalog().resolve(ref, store)
-    steps = build_plan(loaded, parse_assignments(params))
+    steps = build_plan(loaded, parse_assignments(params), default_registry())
     if output == "json":
         emit_json({"runbook": loaded.runbook.name, "version": loaded.runbook.version,
                    "digest": loaded.digest, "steps": steps})

@@ -62,10 +62,12 @@ def _order(loaded: Any) -> list[str]:
               help="at an approval step, leave the run waiting and exit 5 instead of waiting")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
               envvar="RUNBOOK_LOG_FORMAT", help="json: one JSON event per line on stderr")
+@click.option("--inventory", "-i", type=click.Path(exists=True, dir_okay=False),
+              help="hosts inventory (YAML or Ansible INI); default RUNBOOK_INVENTORY or ./inventory.*")
 @output_option
 @user_errors
 def run(ref: str, params: tuple[str, ...], dry_run: bool, yes: bool, no_wait: bool,
-        log_format: str, output: str) -> None:
+        log_format: str, inventory: str | None, output: str) -> None:
     """Run a runbook by NAME, NAME@VERSION or PATH.
 
     Exit codes: 0 succeeded; 1 failed (rolled back); 2 invalid input; 3 rollback incomplete or
@@ -76,12 +78,18 @@ def run(ref: str, params: tuple[str, ...], dry_run: bool, yes: bool, no_wait: bo
     from engine.spec.params import parse_assignments
 
     given = parse_assignments(params)
+    if inventory:
+        import os
+
+        # actions find the inventory through the environment, like every other setting
+        os.environ["RUNBOOK_INVENTORY"] = os.path.abspath(inventory)
     if dry_run:
+        from actions import default_registry
         from engine.plan import build_plan, print_plan
 
         with open_store() as store:
             loaded = Catalog().resolve(ref, store)
-        steps = build_plan(loaded, given)
+        steps = build_plan(loaded, given, default_registry())
         if output == "json":
             emit_json({"dry_run": True, "runbook": loaded.runbook.name,
                        "version": loaded.runbook.version, "steps": steps})

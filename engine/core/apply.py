@@ -151,10 +151,10 @@ def apply(
         target = str(data["target"])
         state = _visit(state, sid).with_step(sid, status=STEP_SUCCEEDED, target=target)
         cursor = layout.index(target)
-        # steps from the target on may run again: reset them, keeping their visit counts
+        # Steps from the target on may run again: reset them, keeping their visit counts. On a
+        # backward jump that includes the jumping step itself, which must be entered (and its
+        # condition and the loop guard checked) again when the cursor comes back to it.
         for other in layout.top[cursor:]:
-            if other == sid:
-                continue
             for one in (other, *layout.children.get(other, ())):
                 st = state.step(one)
                 state = state.with_step(

@@ -271,12 +271,18 @@ def _invoke(
 
 
 def retry_delay(step: ActionStep, attempt: int, sample: float) -> float:
-    """Delay before try ``attempt + 1``: delay * backoff^(attempt-1), capped, with jitter."""
+    """Delay before try ``attempt + 1``: delay * backoff^(attempt-1), capped, with jitter.
+
+    ``max_delay`` bounds the result, jitter included: jitter spreads retries below the cap,
+    never past it."""
     policy = step.retry
     delay = policy.delay * policy.backoff ** max(attempt - 1, 0)
     if policy.max_delay is not None:
         delay = min(delay, policy.max_delay)
-    return max(0.0, delay * (1 + policy.jitter * (2 * sample - 1)))
+    delay = max(0.0, delay * (1 + policy.jitter * (2 * sample - 1)))
+    if policy.max_delay is not None:
+        delay = min(delay, policy.max_delay)
+    return delay
 
 
 def _can_retry(step: AnyStep, st: StepState, state: RunState) -> bool:

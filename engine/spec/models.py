@@ -53,8 +53,9 @@ Duration = Annotated[
                 {"type": "number", "minimum": 0},
                 {
                     "type": "string",
-                    # parse_duration also accepts spaces: "1h 30m", " 5m "
-                    "pattern": r"^\s*(\d+(\.\d+)? *(ms|s|m|h|d) *)+\s*$|^\s*\d+(\.\d+)?\s*$",
+                    # parse_duration's grammar: units from largest to smallest, each once
+                    "pattern": r"^\s*\d+(\.\d+)?\s*$|^\s*(?=\d)(\d+(\.\d+)?d)?(\d+(\.\d+)?h)?"
+                    r"(\d+(\.\d+)?m)?(\d+(\.\d+)?s)?(\d+(\.\d+)?ms)?\s*$",
                 },
             ],
             "description": "seconds, or a duration such as 500ms, 30s, 5m, 1h30m, 1d",

@@ -104,6 +104,9 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, marked: Marked,
         except yaml.MarkedYAMLError as exc:
             raise YAMLSyntaxError(exc.problem or "bad merge key", _mark(node)) from None
         out: dict[str, Any] = {}
+        # keys written in this mapping, as opposed to merged in from an anchor: an explicit key
+        # overrides a merged one (that is what merging is for); only two explicit ones clash
+        explicit: set[str] = set()
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise YAMLSyntaxError("mapping keys must be plain text", _mark(key_node))
@@ -111,8 +114,10 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path, marked: Marked,
             # (and constructing a key such as `!!int abc:` would raise)
             key = key_node.value
             child = (*path, key)
-            if key in out:
-                marked.duplicates.append((child, _mark(key_node)))
+            if node.start_mark.index <= key_node.start_mark.index < node.end_mark.index:
+                if key in explicit:
+                    marked.duplicates.append((child, _mark(key_node)))
+                explicit.add(key)
             marked.keys[child] = _mark(key_node)
             out[key] = _build(loader, value_node, child, marked, depth + 1)
         return out

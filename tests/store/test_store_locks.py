@@ -40,14 +40,15 @@ def test_lock_is_reentrant_for_the_same_run(store: Store) -> None:
     assert store.lock_holder("k") is None
 
 
-@pytest.mark.parametrize("status", sorted(TERMINAL_STATUSES))
-def test_lock_of_a_finished_run_is_taken_over(store: Store, status: str) -> None:
-    make_run(store, "run-a", status="running")
-    make_run(store, "run-b", status="running")
-    store.acquire_lock("k", "run-a")
-    store.append_event("run-a", "run.finished", status=status)
-    store.acquire_lock("k", "run-b")
-    assert store.lock_holder("k") == "run-b"
+def test_lock_of_a_finished_run_is_taken_over(store: Store) -> None:
+    for status in sorted(TERMINAL_STATUSES):
+        old, new, key = f"old-{status}", f"new-{status}", f"k-{status}"
+        make_run(store, old, status="running")
+        make_run(store, new, status="running")
+        store.acquire_lock(key, old)
+        store.append_event(old, "run.finished", status=status)
+        store.acquire_lock(key, new)
+        assert store.lock_holder(key) == new, status
 
 
 def test_lock_of_a_deleted_run_is_taken_over(store: Store) -> None:
