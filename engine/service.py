@@ -41,7 +41,7 @@ from engine.runtime.bus import Bus, Subscriber
 from engine.runtime.runner import HEARTBEAT_EVERY, Runner
 from engine.spec.loader import LoadedRunbook, load_text
 from engine.spec.models import ActionStep, iter_steps
-from engine.spec.params import redact_params, resolve_params
+from engine.spec.params import REDACTED, redact_params, resolve_params
 from engine.store import RunRecord, Store
 from engine.templating import is_template, render, strings_in
 
@@ -149,21 +149,23 @@ class Engine:
 
     # ------------------------------------------------------------------ runs
 
-    def start(
+    def create(
         self,
         loaded: LoadedRunbook,
         given: Mapping[str, Any],
         *,
         requester: str,
         from_text: bool = True,
-        wait_for_approval: bool = True,
         extra_groups: Iterable[str] = (),
         run_id: str | None = None,
-    ) -> RunOutcome:
+    ) -> tuple[str, dict[str, Any]]:
+        """Check everything and record a pending run; returns its id and the typed parameters.
+
+        Nothing is called yet: ``execute`` (here, or on a worker) drives the run."""
         self.preflight(loaded)
         self.check_run_permission(loaded, requester, extra_groups)
         params = resolve_params(loaded.runbook, given, from_text=from_text)
-        lock_key = self._lock_key(loaded, params, requester)
+        self._lock_key(loaded, params, requester)  # a broken lock template fails here, not later
         self.store.save_version(
             loaded.runbook.name,
             loaded.runbook.version,
@@ -182,22 +184,97 @@ class Engine:
             state=RunState().to_dict(),
             status=PENDING,
         )
+        return run_id, params
+
+    def start(
+        self,
+        loaded: LoadedRunbook,
+        given: Mapping[str, Any],
+        *,
+        requester: str,
+        from_text: bool = True,
+        wait_for_approval: bool = True,
+        extra_groups: Iterable[str] = (),
+        run_id: str | None = None,
+    ) -> RunOutcome:
+        """Create a run and drive it in this process."""
+        run_id, params = self.create(
+            loaded,
+            given,
+            requester=requester,
+            from_text=from_text,
+            extra_groups=extra_groups,
+            run_id=run_id,
+        )
+        return self.execute(run_id, params=params, wait_for_approval=wait_for_approval)
+
+    def stored_params(self, record: RunRecord, loaded: LoadedRunbook) -> dict[str, Any]:
+        """A recorded run's parameters. Secret values were never stored: they come from
+        ``RUNBOOK_SECRET_<NAME>`` in this process's environment (workers, services)."""
+        params = dict(record.params)
+        for name, param in loaded.runbook.parameters.items():
+            if param.secret and params.get(name) == REDACTED:
+                env = os.environ.get(f"RUNBOOK_SECRET_{name.upper()}")
+                if env is None:
+                    params.pop(name)
+                else:
+                    params[name] = resolve_params(loaded.runbook, {name: env}, partial=True)[name]
+        return params
+
+    def execute(
+        self,
+        run_id: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        wait_for_approval: bool = True,
+    ) -> RunOutcome:
+        """Drive a recorded run from wherever its event log says it is.
+
+        Takes ownership first: a run another live engine is driving is refused."""
+        record, loaded, state = self.state_of(run_id)
+        if record.status in TERMINAL:
+            return RunOutcome(
+                record.id, record.status, state, message="the run has already finished"
+            )
+        values = dict(params) if params is not None else self.stored_params(record, loaded)
+        missing = [n for n, p in loaded.runbook.parameters.items() if p.secret and n not in values]
+        if missing:
+            raise ParameterError(
+                missing[0],
+                f"is secret and was not stored; pass it again with -p {missing[0]}=... "
+                f"or set RUNBOOK_SECRET_{missing[0].upper()}",
+            )
         owner = owner_id()
-        self.store.set_owner(run_id, owner)
-        if lock_key is not None:
-            refused = self._acquire(loaded, run_id, lock_key)
-            if refused is not None:
-                self.store.append_event(
-                    run_id,
-                    "run.finished",
-                    {"status": CANCELLED, "reason": refused},
-                    status=CANCELLED,
-                )
-                self.store.set_owner(run_id, None)
-                state = self._replay(loaded, run_id)
-                return RunOutcome(run_id, CANCELLED, state, message=refused)
+        if record.owner != owner and _owner_dead(record.owner):
+            self.store.set_owner(record.id, None)
+        if not self.store.claim_run(record.id, owner, STALE_AFTER):
+            raise StoreError(
+                f"run {record.id} is being driven by {record.owner}; it is taken over when "
+                f"that engine stops heartbeating ({STALE_AFTER:g}s)"
+            )
+        if state.status == PENDING and state.last_seq <= 1:
+            lock_key = self._lock_key(loaded, values, record.requester)
+            if lock_key is not None:
+                refused = self._acquire(loaded, record.id, lock_key)
+                if refused is not None:
+                    self.store.append_event(
+                        record.id,
+                        "run.finished",
+                        {"status": CANCELLED, "reason": refused},
+                        status=CANCELLED,
+                    )
+                    self.store.set_owner(record.id, None)
+                    return RunOutcome(
+                        record.id, CANCELLED, self._replay(loaded, record.id), message=refused
+                    )
         return self._drive(
-            loaded, run_id, params, requester, owner, wait_for_approval, resumed=False
+            loaded,
+            record.id,
+            values,
+            record.requester,
+            owner,
+            wait_for_approval,
+            resumed=state.last_seq > 1,
         )
 
     def _lock_key(
@@ -290,28 +367,19 @@ class Engine:
         by: str = "",
         wait_for_approval: bool = True,
     ) -> RunOutcome:
+        """Continue a run: after a crash, after a decision, or with a human's ``choice`` about
+        a step that was in flight (retry, skip, rollback)."""
         record, loaded, state = self.state_of(run_id)
         if record.status in TERMINAL:
             return RunOutcome(
                 record.id, record.status, state, message="the run has already finished"
             )
-        rb = loaded.runbook
-        params = dict(record.params)
-        for name, param in rb.parameters.items():
-            if param.secret and name not in (given or {}) and params.get(name) == "***":
-                raise ParameterError(name, "is secret and was not stored; pass it again with -p")
+        params = self.stored_params(record, loaded)
         if given:
-            params.update(resolve_params(rb, given, partial=True))
-        owner = owner_id()
-        if _owner_dead(record.owner):
-            self.store.set_owner(record.id, None)
-        if not self.store.claim_run(record.id, owner, STALE_AFTER):
-            raise StoreError(
-                f"run {record.id} is being driven by {record.owner}; "
-                f"it is taken over when that engine stops heartbeating "
-                f"({STALE_AFTER:g}s)"
-            )
+            params.update(resolve_params(loaded.runbook, given, partial=True))
         if choice is not None:
+            if self.is_driven(record):
+                raise StoreError(f"run {record.id} is being driven by {record.owner}")
             if state.status != NEEDS_ATTENTION:
                 raise RunbookError(
                     f"run {record.id} is {state.status}; --{choice} applies only "
@@ -326,9 +394,7 @@ class Engine:
                 else "run.resolved"
             )
             self.store.append_event(record.id, kind, {"choice": choice, "by": by})
-        return self._drive(
-            loaded, record.id, params, record.requester, owner, wait_for_approval, resumed=True
-        )
+        return self.execute(record.id, params=params, wait_for_approval=wait_for_approval)
 
     # ------------------------------------------------------------------ decisions
 

@@ -19,6 +19,7 @@ from engine.core.apply import Layout
 from engine.core.state import (
     STEP_DONE,
     STEP_FAILED,
+    STEP_INTERRUPTED,
     STEP_PENDING,
     STEP_RETRY_WAIT,
     STEP_RUNNING,
@@ -163,6 +164,17 @@ def decide(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list[
         return [
             _begin_rollback(state, "cancelled", {"message": f"cancelled by {state.cancelled_by}"})
         ]
+    interrupted = [sid for sid, st in state.steps.items() if st.status == STEP_INTERRUPTED]
+    forced = any(
+        st.status == STEP_FAILED and (st.error or {}).get("force_rollback")
+        for st in state.steps.values()
+    )
+    if interrupted and not forced:
+        # recover asks about one interrupted step at a time; ask about the next one before
+        # anything else starts (several parallel children may have been in flight)
+        if in_flight or _group_busy(layout, state):
+            return []
+        return [_ask_about(find_step(runbook, interrupted[0]))]
     if state.cursor >= len(layout.top):
         return [Record("run.finished", {"status": SUCCEEDED})]
 
@@ -341,7 +353,8 @@ def _parallel(group: ParallelStep, state: RunState, env: Env) -> list[Command]:
         if cst.status == STEP_FAILED and not cst.continued:
             if _can_retry(child, cst, state):
                 return [_retry(child, cst, env)]
-            if child.on_failure == "continue":
+            forced = bool((cst.error or {}).get("force_rollback"))
+            if child.on_failure == "continue" and not forced:
                 return [Record("step.continued", {"step": child.id})]
     failed = [
         c.id
@@ -354,18 +367,13 @@ def _parallel(group: ParallelStep, state: RunState, env: Env) -> list[Command]:
         messages = "; ".join(
             f"{c}: {(state.step(c).error or {}).get('message', '')}" for c in failed
         )
-        return [
-            Record(
-                "step.failed",
-                {
-                    "step": group.id,
-                    "error": _error(
-                        f"{len(failed)} of {len(kids)} parallel steps failed: {messages}",
-                        "parallel",
-                    ),
-                },
-            )
-        ]
+        error = _error(
+            f"{len(failed)} of {len(kids)} parallel steps failed: {messages}", "parallel"
+        )
+        if any((state.step(c).error or {}).get("force_rollback") for c in failed):
+            # a human chose to roll back an interrupted child: the group's policy cannot undo that
+            error["force_rollback"] = True
+        return [Record("step.failed", {"step": group.id, "error": error})]
     limit = group.max_concurrency or len(kids)
     commands: list[Command] = []
     for child in kids:
@@ -494,9 +502,24 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
 # ---------------------------------------------------------------------------- recover
 
 
+def _ask_about(step: AnyStep) -> Record:
+    """Stop for a human: ``step`` was in flight when an engine died and may not be re-run."""
+    action = step.action if isinstance(step, ActionStep) else "?"
+    return Record(
+        "run.needs_attention",
+        {
+            "step": step.id,
+            "reason": f"step {step.id!r} ({action}) was in flight when the engine stopped "
+            "and its action is not idempotent: it may or may not have taken effect",
+            "choices": ["retry", "skip", "rollback"],
+        },
+    )
+
+
 def recover(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list[Record]:
     """Events that settle what was in flight when the previous engine stopped."""
     out: list[Record] = []
+    ask: Record | None = None
     for sid, st in state.steps.items():
         if st.status != STEP_RUNNING or sid in layout.children:
             continue  # groups are settled through their children
@@ -506,18 +529,10 @@ def recover(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list
             out.append(Record("step.interrupted", {"step": sid, "rerun": True}))
         else:
             out.append(Record("step.interrupted", {"step": sid, "rerun": False}))
-            if not any(r.type == "run.needs_attention" for r in out):
-                out.append(
-                    Record(
-                        "run.needs_attention",
-                        {
-                            "step": sid,
-                            "reason": f"step {sid!r} ({step.action}) was in flight when the engine stopped "
-                            "and its action is not idempotent: it may or may not have taken effect",
-                            "choices": ["retry", "skip", "rollback"],
-                        },
-                    )
-                )
+            # one question at a time; decide asks about the others once this one is answered
+            ask = ask or _ask_about(step)
+    if ask is not None:
+        out.append(ask)
     for index, entry in enumerate(state.completed):
         if entry.rollback != "running":
             continue

@@ -35,7 +35,7 @@ from engine.runtime.bus import Bus, Event, RunInfo
 from engine.runtime.invoke import LineBuffer, Outcome, call_action
 from engine.spec.loader import LoadedRunbook
 from engine.spec.models import ActionStep
-from engine.spec.params import redact_text, secret_values
+from engine.spec.params import REDACTED, redact_text, secret_values
 from engine.store import Store
 from engine.templating import render
 
@@ -45,15 +45,32 @@ HEARTBEAT_EVERY = 5.0
 POLL = 0.25
 
 
-def redact(value: Any, secrets: tuple[str, ...]) -> Any:
+#: event fields that carry what actions and templates produced (as opposed to the engine's own
+#: bookkeeping such as ``attempt`` or ``index``): a number there that is a secret is masked too
+PAYLOAD_KEYS = frozenset({"with", "result", "outputs", "error", "lines", "message", "reason"})
+
+
+def redact(value: Any, secrets: tuple[str, ...], *, payload: bool = False) -> Any:
+    """``value`` with every secret masked: inside strings (and dict keys) everywhere, and as
+    whole numbers inside payload fields (a secret integer parameter rendered natively)."""
     if not secrets:
         return value
     if isinstance(value, str):
         return redact_text(value, secrets)
+    if payload and isinstance(value, int | float) and not isinstance(value, bool):
+        shown = {str(value), repr(value)}
+        if isinstance(value, float) and value.is_integer():
+            shown.add(str(int(value)))
+        return REDACTED if shown & set(secrets) else value
     if isinstance(value, list | tuple):
-        return [redact(v, secrets) for v in value]
+        return [redact(v, secrets, payload=payload) for v in value]
     if isinstance(value, dict):
-        return {k: redact(v, secrets) for k, v in value.items()}
+        return {
+            (redact_text(k, secrets) if isinstance(k, str) else k): redact(
+                v, secrets, payload=payload or k in PAYLOAD_KEYS
+            )
+            for k, v in value.items()
+        }
     return value
 
 
@@ -116,21 +133,34 @@ class Runner:
             random=random.random(),
         )
 
-    def sync(self, *, publish: bool = True) -> None:
-        """Fold every event written since we last looked, ours and other processes' alike."""
+    def sync(self, *, quiet_until: int = 0) -> None:
+        """Fold every event written since we last looked, ours and other processes' alike,
+        and publish it; events up to ``quiet_until`` are folded silently (already published)."""
         for ev in self.store.events(self.run_id, after_seq=self.state.last_seq):
             ts = ev.ts.timestamp()
             self.state = apply(self.layout, self.state, ev.type, ev.data or {}, ts, ev.seq)
-            if publish:
+            if ev.seq > quiet_until:
                 self.bus.publish(
-                self.info,
-                Event(self.run_id, ev.seq, ts, ev.type, ev.step_id, ev.data or {}),
-                self.state,
-            )
+                    self.info,
+                    Event(self.run_id, ev.seq, ts, ev.type, ev.step_id, ev.data or {}),
+                    self.state,
+                )
+
+    def published_until(self) -> int:
+        """The last event a runner of this run has published: the run row's state is written
+        only by ``record``, whose sync publishes everything up to the event it writes.
+
+        Events written since by others while no runner was driving the run (an approval from
+        the CLI, a cancel, a human's choice) come after it and are published on resume."""
+        row = self.store.get_run(self.run_id)
+        seq = (row.state or {}).get("last_seq") if row is not None else None
+        return seq if isinstance(seq, int) else 0
 
     def record(self, type_: str, data: dict[str, Any] | None = None) -> None:
         data = redact(data or {}, self.secrets)
         step = data.get("step")
+        # fold what others wrote first, so the state stored with this event is the real one
+        self.sync()
         predicted = apply(
             self.layout, self.state, type_, data, time.time(), self.state.last_seq + 1
         )
@@ -157,7 +187,7 @@ class Runner:
 
     async def run(self, *, resumed: bool = False) -> str:
         # history is folded silently: subscribers saw it when it happened
-        self.sync(publish=not resumed)
+        self.sync(quiet_until=self.published_until() if resumed else 0)
         if resumed:
             self.record("run.resumed", {"owner": self.owner, "status": self.state.status})
             for rec in recover(self.runbook, self.layout, self.state, self.env()):
@@ -183,8 +213,10 @@ class Runner:
         while True:
             self.flush_lines()
             if self.state.cancel_requested:
-                for ctx in self.contexts.values():
-                    ctx.cancelled.set()
+                # stop the steps, never the rollback that the cancel itself starts
+                for task, ctx in self.contexts.items():
+                    if isinstance(self.tasks.get(task), Invoke):
+                        ctx.cancelled.set()
             if self.state.status in TERMINAL:
                 return self.state.status
             commands = decide(self.runbook, self.layout, self.state, self.env())
@@ -215,9 +247,14 @@ class Runner:
             if self.state.status == NEEDS_ATTENTION:
                 return NEEDS_ATTENTION
             if not self.tasks and wake_at is None:
+                stuck: dict[str, Any] = {}
+                if self.state.cursor < len(self.layout.top):
+                    # names the step a "rollback" choice fails, so that the choice can work
+                    stuck["step"] = self.layout.top[self.state.cursor]
                 self.record(
                     "run.needs_attention",
                     {
+                        **stuck,
                         "reason": "the engine found nothing to do for an active run; "
                         "this is a bug — please report it with `runbook show RUN`",
                         "choices": ["rollback"],
@@ -244,17 +281,19 @@ class Runner:
         )
 
     def _start(self, cmd: Invoke) -> None:
+        # looked up first: an engine without the plugin stops here, before claiming the step ran
+        action = self.registry.get(cmd.action)
         self.record(
             "step.started",
             {"step": cmd.step, "attempt": cmd.attempt, "action": cmd.action, "with": cmd.params},
         )
-        action = self.registry.get(cmd.action)
         ctx = self._context(cmd.step, cmd.attempt)
         task = asyncio.create_task(call_action(self.pool, action, cmd.params, ctx, cmd.timeout))
         self.tasks[task] = cmd
         self.contexts[task] = ctx
 
     def _start_rollback(self, cmd: InvokeRollback) -> None:
+        action = self.registry.get(cmd.action)
         self.record(
             "rollback.step_started",
             {
@@ -265,7 +304,6 @@ class Runner:
                 "with": cmd.params,
             },
         )
-        action = self.registry.get(cmd.action)
         ctx = self._context(cmd.step, 1)
         task = asyncio.create_task(
             call_action(
