@@ -143,8 +143,10 @@ def test_a_single_expression_keeps_its_type(source: str, expected: Any) -> None:
         ("{{ [1, 2] }} items", "[1, 2] items"),
         ("{{ params.count }}\n", "3\n"),
         ("host={{ params.host }}", "host=web 1"),
-        ("{{ run.runbook }}@{{ run.version }} by {{ run.requester }} ({{ run.id }})",
-         "restart-web@3 by alice (r-123)"),
+        (
+            "{{ run.runbook }}@{{ run.version }} by {{ run.requester }} ({{ run.id }})",
+            "restart-web@3 by alice (r-123)",
+        ),
     ],
 )
 def test_mixed_text_is_a_string(source: str, expected: str) -> None:
@@ -158,7 +160,8 @@ def test_a_quoted_number_stays_a_string() -> None:
 
 def test_text_without_markers_is_returned_as_is() -> None:
     assert r("plain {text} with } braces") == "plain {text} with } braces"
-    assert r(42) == 42 and r(None) is None
+    assert r(42) == 42
+    assert r(None) is None
     assert r(["a", "{{ 1 + 1 }}", {"k": "{{ params.count }}"}]) == ["a", 2, {"k": 3}]
 
 
@@ -263,8 +266,11 @@ def test_condition_source_adds_braces_only_when_missing() -> None:
 
 
 def test_is_template() -> None:
-    assert is_template("{{ x }}") and is_template("{% if x %}{% endif %}") and is_template("{# c #}")
-    assert not is_template("plain") and not is_template("{ x }")
+    assert is_template("{{ x }}")
+    assert is_template("{% if x %}{% endif %}")
+    assert is_template("{# c #}")
+    assert not is_template("plain")
+    assert not is_template("{ x }")
 
 
 # --------------------------------------------------------------------------- static analysis
@@ -298,8 +304,10 @@ def test_references_of_a_broken_template_is_empty() -> None:
 def test_check_syntax() -> None:
     assert check_syntax("{{ params.x | quote }}") is None
     error = check_syntax("{{ params.x | nosuch }}")
-    assert error is not None and "No filter named 'nosuch'" in error
+    assert error is not None
+    assert "No filter named 'nosuch'" in error
     error = check_syntax("{% if x %}")
-    assert error is not None and error.startswith("template syntax error:")
+    assert error is not None
+    assert error.startswith("template syntax error:")
     error = check_syntax("{{ " + "(" * 300 + "1" + ")" * 300 + " }}")
     assert error == "template syntax error: the expression nests too deeply"

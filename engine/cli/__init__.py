@@ -13,6 +13,7 @@ import click
 from engine.cli.catalog_cmds import diff, list_, plan, schema, validate
 from engine.cli.ops_cmds import logs, runs, show
 from engine.cli.run_cmds import approve, cancel, reject, resume, run
+from engine.cli.schedule_cmds import report, schedules
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,7 +29,7 @@ def main() -> None:
 
 
 for command in (validate, list_, show, diff, schema, plan, run, resume, approve, reject, cancel,
-                runs, logs):
+                runs, logs, schedules, report):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -161,7 +161,9 @@ class Concurrency(Model):
 class Schedule(Model):
     """Run the runbook on a cron schedule (compliance checks)."""
 
-    cron: str = Field(description="five-field cron expression, e.g. '0 6 * * 1'")
+    cron: str = Field(
+        description="cron expression, e.g. '0 6 * * 1'; a sixth field (seconds) is allowed"
+    )
     timezone: str = "UTC"
     params: dict[str, Any] = Field(default_factory=dict)
     missed: Literal["skip", "run_once"] = Field(
@@ -173,8 +175,12 @@ class Schedule(Model):
     def _cron_parses(cls, value: str) -> str:
         from croniter import croniter
 
-        if len(value.split()) != 5 or not croniter.is_valid(value):
-            raise ValueError(f"{value!r} is not a valid five-field cron expression")
+        # five fields, or six with seconds last (croniter's convention) for fast checks
+        if len(value.split()) not in (5, 6) or not croniter.is_valid(value):
+            raise ValueError(
+                f"{value!r} is not a valid cron expression "
+                "(minute hour day month weekday, optionally followed by seconds)"
+            )
         return value
 
     @field_validator("timezone")

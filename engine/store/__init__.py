@@ -12,7 +12,13 @@ SQLite in WAL mode is the embedded default; PostgreSQL is used by URL
 """
 
 from engine.store._engine import ENV_VAR, default_data_dir, resolve_url
-from engine.store._records import TERMINAL_STATUSES, EventRecord, RunRecord, StoredVersion
+from engine.store._records import (
+    TERMINAL_STATUSES,
+    EventRecord,
+    RunRecord,
+    StoredVersion,
+    TickRecord,
+)
 from engine.store._store import Store
 
 __all__ = [
@@ -22,6 +28,7 @@ __all__ = [
     "RunRecord",
     "Store",
     "StoredVersion",
+    "TickRecord",
     "default_data_dir",
     "resolve_url",
 ]

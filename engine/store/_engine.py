@@ -46,7 +46,7 @@ WRITE_OPTION = "runbook_store_write"
 
 Dialect = Literal["sqlite", "postgresql"]
 
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 """The newest migration's revision: a store at it needs no upgrade. Bump it with
 every new migration (a test checks it against the migration scripts)."""
 

@@ -17,6 +17,7 @@ __all__ = [
     "JSONDict",
     "RunRecord",
     "StoredVersion",
+    "TickRecord",
     "as_utc",
 ]
 
@@ -96,3 +97,14 @@ class EventRecord:
 
     def __post_init__(self) -> None:
         _set_utc(self, "ts")
+
+
+@dataclass(frozen=True)
+class TickRecord:
+    """One fire time of a runbook's schedule, and what happened to it."""
+
+    runbook: str
+    schedule_index: int
+    fire_at: datetime
+    run_id: str | None
+    outcome: str  # started | skipped

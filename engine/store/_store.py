@@ -26,9 +26,10 @@ from engine.store._records import (
     JSONDict,
     RunRecord,
     StoredVersion,
+    TickRecord,
     as_utc,
 )
-from engine.store._tables import events, locks, runbook_versions, runs
+from engine.store._tables import events, locks, runbook_versions, runs, schedule_ticks
 
 __all__ = ["Store"]
 
@@ -523,3 +524,63 @@ class Store:
         """Release every lock ``run_id`` holds."""
         with self._write() as conn:
             conn.execute(delete(locks).where(locks.c.run_id == run_id))
+
+    # -- schedule ticks -------------------------------------------------------------
+
+    def claim_tick(
+        self,
+        runbook: str,
+        schedule_index: int,
+        fire_at: datetime,
+        *,
+        run_id: str | None,
+        outcome: str = "started",
+    ) -> bool:
+        """Record that a scheduled tick fires; True only for the one caller whose insert
+        landed. Every scheduler calls this, so each tick fires exactly once."""
+        with self._write() as conn:
+            result = conn.execute(
+                self._insert_ignoring_conflict(
+                    schedule_ticks,
+                    {
+                        "runbook": runbook,
+                        "schedule_index": schedule_index,
+                        "fire_at": fire_at,
+                        "run_id": run_id,
+                        "outcome": outcome,
+                        "recorded_at": _utcnow(),
+                    },
+                    ("runbook", "schedule_index", "fire_at"),
+                )
+            )
+            return bool(result.rowcount == 1)
+
+    def last_tick(self, runbook: str, schedule_index: int) -> datetime | None:
+        """The newest recorded fire time of one schedule of a runbook."""
+        with self._read() as conn:
+            value = conn.execute(
+                select(func.max(schedule_ticks.c.fire_at)).where(
+                    schedule_ticks.c.runbook == runbook,
+                    schedule_ticks.c.schedule_index == schedule_index,
+                )
+            ).scalar()
+        return None if value is None else as_utc(value)
+
+    def ticks(self, runbook: str | None = None, since: datetime | None = None) -> list[TickRecord]:
+        """Recorded ticks, oldest first."""
+        stmt = select(schedule_ticks).order_by(schedule_ticks.c.fire_at)
+        if runbook is not None:
+            stmt = stmt.where(schedule_ticks.c.runbook == runbook)
+        if since is not None:
+            stmt = stmt.where(schedule_ticks.c.fire_at >= since)
+        with self._read() as conn:
+            return [
+                TickRecord(
+                    runbook=row.runbook,
+                    schedule_index=row.schedule_index,
+                    fire_at=as_utc(row.fire_at),
+                    run_id=row.run_id,
+                    outcome=row.outcome,
+                )
+                for row in conn.execute(stmt)
+            ]

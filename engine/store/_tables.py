@@ -28,7 +28,15 @@ from sqlalchemy.types import TypeDecorator
 
 from engine.store._records import as_utc
 
-__all__ = ["UTCDateTime", "events", "locks", "metadata", "runbook_versions", "runs"]
+__all__ = [
+    "UTCDateTime",
+    "events",
+    "locks",
+    "metadata",
+    "runbook_versions",
+    "runs",
+    "schedule_ticks",
+]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -120,4 +128,16 @@ locks = Table(
     Column("run_id", String(64), nullable=False),
     Column("acquired_at", UTCDateTime, nullable=False),
     Index("ix_locks_run_id", "run_id"),
+)
+
+schedule_ticks = Table(
+    "schedule_ticks",
+    metadata,
+    Column("runbook", String(200), primary_key=True),
+    Column("schedule_index", Integer, primary_key=True, autoincrement=False),
+    Column("fire_at", UTCDateTime, primary_key=True),
+    # the run this tick started; NULL when the tick was skipped (missed while down)
+    Column("run_id", String(64), nullable=True),
+    Column("outcome", String(32), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
 )

@@ -128,9 +128,9 @@ steps:
     action: log
     with:
       message: >-
-        {{ run.requester }} restarted {{ params.host }} (run {{ run.id }}, {{ run.runbook }}
-        v{{ run.version }}): drain {{ steps.drain.status }}, pid {{ steps['restart-app'].outputs.pid }},
-        {{ steps.check.result | to_json }}
+        {{ run.requester }} restarted {{ params.host }} (run {{ run.id }},
+        {{ run.runbook }} v{{ run.version }}): drain {{ steps.drain.status }},
+        pid {{ steps['restart-app'].outputs.pid }}, {{ steps.check.result | to_json }}
 """
 
 

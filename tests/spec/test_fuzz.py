@@ -35,14 +35,14 @@ def dump(data: Any, *, flow: bool) -> str:
         data, Dumper=Dumper, default_flow_style=flow, allow_unicode=True, sort_keys=False
     )
 
+
 #: pieces that mean something to YAML, to the format or to templates
-FRAGMENTS = [
-    ":", ": ", "- ", "\n", "\n  ", "  ", "\t", "{", "}", "[", "]", ",", "'", '"', "#", "&a ", "*a",
-    "<<: ", "!!int ", "!!binary ", "!!timestamp ", "!x ", "? ", "|", ">", "---", "...", "~",
-    "{{", "}}", "{%", "%}", "{#", "(", ")", "steps.", "params.", "result.", "outputs.", ".__class__",
-    "id", "action", "goto", "branch", "parallel", "approval", "with", "if", "end", "retry",
-    "timeout", "1h30m", "-1", "1e999", "9" * 30, "\\ud800", "\x00", "\x85", "\ufeff", "é", "😀",
-]
+YAML_BITS = [":", ": ", "- ", "\n", "\n  ", "  ", "\t", "{", "}", "[", "]", ",", "'", '"', "#"]
+YAML_TAGS = ["? ", "&a ", "*a", "<<: ", "!!int ", "!!binary ", "!!timestamp ", "!x ", "|", ">"]
+TEMPLATE_BITS = ["{{", "}}", "{%", "%}", "{#", "(", ")", "steps.", "params.", ".__class__"]
+FORMAT_WORDS = ["id", "action", "goto", "branch", "parallel", "approval", "with", "if", "end"]
+ODD_VALUES = ["1h30m", "-1", "1e999", "9" * 30, "\\ud800", "\x00", "\x85", "\ufeff", "é", "---"]
+FRAGMENTS = [*YAML_BITS, *YAML_TAGS, *TEMPLATE_BITS, *FORMAT_WORDS, *ODD_VALUES]
 
 scalars = st.one_of(
     st.none(),
@@ -64,17 +64,19 @@ json_like = st.recursive(
 
 
 def assert_loads_or_invalid(text: str) -> None:
+    outcome: LoadedRunbook | RunbookInvalid
     try:
-        loaded = load_text(text, "fuzz.yaml")
+        outcome = load_text(text, "fuzz.yaml")
     except RunbookInvalid as exc:
-        assert exc.problems
-        for problem in exc.problems:
-            assert isinstance(problem.message, str)
-            assert problem.message.strip()
-            assert problem.file == "fuzz.yaml"
-        assert str(exc)
-    else:
-        assert isinstance(loaded, LoadedRunbook)
+        outcome = exc
+    if isinstance(outcome, LoadedRunbook):
+        return
+    assert outcome.problems
+    for problem in outcome.problems:
+        assert isinstance(problem.message, str)
+        assert problem.message.strip()
+        assert problem.file == "fuzz.yaml"
+    assert str(outcome)
 
 
 def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -126,7 +128,8 @@ def text_mutations(draw: st.DrawFn, text: str) -> str:
         if op == "truncate":
             text = text[:at]
         elif op == "insert":
-            text = text[:at] + draw(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=5))) + text[at:]
+            piece = draw(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=5)))
+            text = text[:at] + piece + text[at:]
         elif op == "duplicate-line":
             lines = text.splitlines(keepends=True)
             if lines:

@@ -35,16 +35,25 @@ def test_minimal_document_loads_with_defaults() -> None:
     assert len(loaded.digest) == len("sha256:") + 64
     assert loaded.document["steps"][0]["with"] == {"message": "hello"}
     assert rb.parameters == {}
-    assert rb.permissions.run == [] and rb.permissions.approve == []
-    assert rb.concurrency is None and rb.notify is None and rb.schedule == []
+    assert rb.permissions.run == []
+    assert rb.permissions.approve == []
+    assert rb.concurrency is None
+    assert rb.notify is None
+    assert rb.schedule == []
     assert rb.max_step_visits == 20
     (step,) = rb.steps
     assert isinstance(step, ActionStep)
-    assert step.id == "say" and step.action == "log" and step.with_ == {"message": "hello"}
-    assert step.if_ is None and step.outputs == {} and step.rollback is None
-    assert step.timeout is None and step.on_failure == "rollback"
+    assert step.id == "say"
+    assert step.action == "log"
+    assert step.with_ == {"message": "hello"}
+    assert step.if_ is None
+    assert step.outputs == {}
+    assert step.rollback is None
+    assert step.timeout is None
+    assert step.on_failure == "rollback"
     assert (step.retry.attempts, step.retry.delay, step.retry.backoff) == (1, 1.0, 1.0)
-    assert step.retry.on == "retryable" and step.retry.max_delay is None
+    assert step.retry.on == "retryable"
+    assert step.retry.max_delay is None
 
 
 def test_full_document_loads_every_part() -> None:
@@ -54,52 +63,87 @@ def test_full_document_loads_every_part() -> None:
     assert rb.owners == ["@sre", "alice"]
 
     params = rb.parameters
-    assert params["host"].is_required and params["host"].pattern == "^web-[0-9]+$"
-    assert not params["count"].is_required and params["count"].default == 2
-    assert params["hosts"].default == ["web-1", "web-2"] and params["hosts"].items == "string"
+    assert params["host"].is_required
+    assert params["host"].pattern == "^web-[0-9]+$"
+    assert not params["count"].is_required
+    assert params["count"].default == 2
+    assert params["hosts"].default == ["web-1", "web-2"]
+    assert params["hosts"].items == "string"
     assert params["env"].choices == ["staging", "prod"]
-    assert params["token"].secret and not params["token"].is_required
+    assert params["token"].secret
+    assert not params["token"].is_required
 
     assert rb.permissions.approve == ["@sre-leads"]
     assert rb.concurrency is not None
-    assert rb.concurrency.on_conflict == "wait" and rb.concurrency.wait_timeout == 600.0
+    assert rb.concurrency.on_conflict == "wait"
+    assert rb.concurrency.wait_timeout == 600.0
     (schedule,) = rb.schedule
-    assert schedule.timezone == "Europe/Paris" and schedule.missed == "run_once"
+    assert schedule.timezone == "Europe/Paris"
+    assert schedule.missed == "run_once"
     assert schedule.params == {"host": "web-1", "env": "prod"}
-    assert rb.notify is not None and rb.notify.on == ["start", "failure", "finish"]
+    assert rb.notify is not None
+    assert rb.notify.on == ["start", "failure", "finish"]
     assert rb.max_step_visits == 5
 
     kinds = [type(step) for step in rb.steps]
     assert kinds == [
-        ActionStep, GotoStep, ApprovalStep, ActionStep, ParallelStep, BranchStep, ActionStep
+        ActionStep,
+        GotoStep,
+        ApprovalStep,
+        ActionStep,
+        ParallelStep,
+        BranchStep,
+        ActionStep,
     ]
     check, skip, approve, drain, restart, route, _verify = rb.steps
     assert isinstance(check, ActionStep)
-    assert check.retry.attempts == 3 and check.retry.delay == 2.0 and check.retry.max_delay == 30
-    assert check.retry.on == "any" and check.retry.jitter == 0.1
-    assert check.timeout == 30.0 and check.on_failure == "continue"
+    assert check.retry.attempts == 3
+    assert check.retry.delay == 2.0
+    assert check.retry.max_delay == 30
+    assert check.retry.on == "any"
+    assert check.retry.jitter == 0.1
+    assert check.timeout == 30.0
+    assert check.on_failure == "continue"
     assert check.outputs == {"healthy": "{{ result.exit_code == 0 }}"}
-    assert isinstance(skip, GotoStep) and skip.goto == "end"
+    assert isinstance(skip, GotoStep)
+    assert skip.goto == "end"
     assert skip.if_ == "steps.check.outputs.healthy and not params.force"
     assert isinstance(approve, ApprovalStep)
-    assert approve.approval.timeout == 3600.0 and approve.approval.on_timeout == "reject"
-    assert isinstance(drain, ActionStep) and drain.rollback is not None
-    assert drain.rollback.timeout == 60.0 and drain.rollback.with_["command"].startswith("undrain")
+    assert approve.approval.timeout == 3600.0
+    assert approve.approval.on_timeout == "reject"
+    assert isinstance(drain, ActionStep)
+    assert drain.rollback is not None
+    assert drain.rollback.timeout == 60.0
+    assert drain.rollback.with_["command"].startswith("undrain")
     assert isinstance(restart, ParallelStep)
     assert [c.id for c in restart.parallel] == ["restart-app", "restart-worker"]
-    assert restart.max_concurrency == 2 and restart.on_failure == "abort"
+    assert restart.max_concurrency == 2
+    assert restart.on_failure == "abort"
     assert isinstance(route, BranchStep)
-    assert route.branch[0].goto == "verify" and route.branch[1].if_ is None
+    assert route.branch[0].goto == "verify"
+    assert route.branch[1].if_ is None
 
     ids = [(s.id, group.id if group else None) for s, group in iter_steps(rb)]
-    assert ("restart-app", "restart") in ids and ("verify", None) in ids
+    assert ("restart-app", "restart") in ids
+    assert ("verify", None) in ids
     assert len(ids) == 9
 
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("500ms", 0.5), ("30s", 30), ("5m", 300), ("1h30m", 5400), ("1d", 86400), ("1m30s", 90),
-     ("2.5s", 2.5), ("45", 45), (12, 12), (0.25, 0.25), ("1d2h3m4s5ms", 93784.005)],
+    [
+        ("500ms", 0.5),
+        ("30s", 30),
+        ("5m", 300),
+        ("1h30m", 5400),
+        ("1d", 86400),
+        ("1m30s", 90),
+        ("2.5s", 2.5),
+        ("45", 45),
+        (12, 12),
+        (0.25, 0.25),
+        ("1d2h3m4s5ms", 93784.005),
+    ],
 )
 def test_durations(text: str | float, seconds: float) -> None:
     value = f'"{text}"' if isinstance(text, str) else text
@@ -144,14 +188,16 @@ def test_yaml_merge_keys_and_anchors_are_read() -> None:
         """
     )
     second = loaded.runbook.steps[1]
-    assert isinstance(second, ActionStep) and second.retry.attempts == 2
+    assert isinstance(second, ActionStep)
+    assert second.retry.attempts == 2
 
 
 def test_yaml_boolean_words_as_keys_stay_names() -> None:
     # `on:` is a boolean in YAML 1.1; as a key it must stay the word "on"
     loaded = load(MINIMAL + "    retry: {attempts: 2, on: any}\n")
     step = loaded.runbook.steps[0]
-    assert isinstance(step, ActionStep) and step.retry.on == "any"
+    assert isinstance(step, ActionStep)
+    assert step.retry.on == "any"
 
 
 # --------------------------------------------------------------------------- YAML level
@@ -170,7 +216,8 @@ def test_yaml_syntax_error_has_position_and_no_traceback() -> None:
         """
     )
     assert problem.message.startswith("YAML syntax error: ")
-    assert "Traceback" not in problem.message and "\n" not in problem.message
+    assert "Traceback" not in problem.message
+    assert "\n" not in problem.message
     assert (problem.line, problem.column) == (8, 1)
     assert str(problem) == f"{FILE}:8:1: {problem.message}"
 
@@ -190,7 +237,8 @@ def test_yaml_tab_indentation() -> None:
 def test_yaml_error_is_raised_without_chained_exception() -> None:
     with pytest.raises(RunbookInvalid) as info:
         load_text("a: [", FILE)
-    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__
 
 
 @pytest.mark.parametrize("text", ["", "   \n\n", "# only a comment\n"])
@@ -238,7 +286,8 @@ def test_deep_nesting_and_alias_bombs_are_refused() -> None:
     bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     bomb += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
     problem = one_problem("\n".join(bomb) + "\n")
-    assert "more than" in problem.message and "values" in problem.message
+    assert "more than" in problem.message
+    assert "values" in problem.message
 
 
 def test_file_too_large() -> None:
@@ -277,10 +326,20 @@ def test_misspelt_step_kind_points_at_the_key() -> None:
 @pytest.mark.parametrize(
     ("extra", "path", "message", "line", "column"),
     [
-        ("    retry: {attempts: 2, dealy: 3s}\n", "steps[0].retry.dealy",
-         "unknown field 'dealy'; did you mean 'delay'?", 8, 26),
-        ("    rollback:\n      action: log\n      wiht: {}\n", "steps[0].rollback.wiht",
-         "unknown field 'wiht'; did you mean 'with'?", 10, 7),
+        (
+            "    retry: {attempts: 2, dealy: 3s}\n",
+            "steps[0].retry.dealy",
+            "unknown field 'dealy'; did you mean 'delay'?",
+            8,
+            26,
+        ),
+        (
+            "    rollback:\n      action: log\n      wiht: {}\n",
+            "steps[0].rollback.wiht",
+            "unknown field 'wiht'; did you mean 'with'?",
+            10,
+            7,
+        ),
         ("    with_: {}\n", "steps[0].with_", "unknown field 'with_'; did you mean 'with'?", 8, 5),
         ("    if_: params.x\n", "steps[0].if_", "unknown field 'if_'; did you mean 'if'?", 8, 5),
     ],
@@ -290,7 +349,10 @@ def test_unknown_key_in_nested_models(
 ) -> None:
     problem = one_problem(MINIMAL + extra)
     assert (problem.path, problem.message, problem.line, problem.column) == (
-        path, message, line, column
+        path,
+        message,
+        line,
+        column,
     )
 
 
@@ -396,17 +458,48 @@ def test_step_without_a_kind_and_step_with_two_kinds() -> None:
         ("name: hello", "name: Hello World", "name", "should match pattern", (2, 7)),
         ("apiVersion: runbook/v1", "apiVersion: runbook/v2", "apiVersion", "'runbook/v1'", (1, 13)),
         ("  - id: say", "  - id: 9lives", "steps[0].id", "should match pattern", (5, 9)),
-        ("    with: {message: hello}", "    with: [message]", "steps[0].with", "dictionary", (7, 11)),
-        ("    with: {message: hello}", "    on_failure: ignore", "steps[0].on_failure",
-         "'rollback', 'continue' or 'abort'", (7, 17)),
-        ("    with: {message: hello}", "    retry: {attempts: many}", "steps[0].retry.attempts",
-         "valid integer", (7, 23)),
-        ("    with: {message: hello}", "    retry: {attempts: 0}", "steps[0].retry.attempts",
-         "greater than or equal to 1", (7, 23)),
-        ("    with: {message: hello}", "    retry: {jitter: 2}", "steps[0].retry.jitter",
-         "less than or equal to 1", (7, 21)),
-        ("    with: {message: hello}", "    outputs: {x: 1}", "steps[0].outputs.x",
-         "valid string", (7, 18)),
+        (
+            "    with: {message: hello}",
+            "    with: [message]",
+            "steps[0].with",
+            "dictionary",
+            (7, 11),
+        ),
+        (
+            "    with: {message: hello}",
+            "    on_failure: ignore",
+            "steps[0].on_failure",
+            "'rollback', 'continue' or 'abort'",
+            (7, 17),
+        ),
+        (
+            "    with: {message: hello}",
+            "    retry: {attempts: many}",
+            "steps[0].retry.attempts",
+            "valid integer",
+            (7, 23),
+        ),
+        (
+            "    with: {message: hello}",
+            "    retry: {attempts: 0}",
+            "steps[0].retry.attempts",
+            "greater than or equal to 1",
+            (7, 23),
+        ),
+        (
+            "    with: {message: hello}",
+            "    retry: {jitter: 2}",
+            "steps[0].retry.jitter",
+            "less than or equal to 1",
+            (7, 21),
+        ),
+        (
+            "    with: {message: hello}",
+            "    outputs: {x: 1}",
+            "steps[0].outputs.x",
+            "valid string",
+            (7, 18),
+        ),
     ],
 )
 def test_wrong_types_name_the_field_and_what_was_expected(
@@ -451,7 +544,9 @@ def test_runbook_level_wrong_values() -> None:
 
 
 def test_duplicate_yaml_keys_are_errors() -> None:
-    found = problems(MINIMAL.replace("version: 1", "version: 1\nname: again") + "    action: echo\n")
+    found = problems(
+        MINIMAL.replace("version: 1", "version: 1\nname: again") + "    action: echo\n"
+    )
     assert [(p.path, p.message, p.line, p.column) for p in found] == [
         ("name", "duplicate key 'name'; the earlier value would be lost", 4, 1),
         ("steps[0].action", "duplicate key 'action'; the earlier value would be lost", 9, 5),
@@ -616,12 +711,17 @@ def test_reading_an_output_of_a_step_that_declares_none() -> None:
 
 def test_reading_an_unknown_step() -> None:
     problem = one_problem(template_doc(after="{{ steps.frist.result }}"))
-    assert problem.message == "reads steps.frist, but there is no step 'frist'; did you mean 'first'?"
+    assert (
+        problem.message == "reads steps.frist, but there is no step 'frist'; did you mean 'first'?"
+    )
 
 
 def test_reading_an_undeclared_param_suggests() -> None:
     problem = one_problem(template_doc(first="{{ params.hots }}"))
-    assert problem.message == "reads params.hots, which is not a declared parameter; did you mean 'host'?"
+    assert (
+        problem.message
+        == "reads params.hots, which is not a declared parameter; did you mean 'host'?"
+    )
     assert (problem.path, problem.line) == ("steps[0].with.message", 9)
 
 
@@ -631,9 +731,7 @@ def test_a_step_reading_itself() -> None:
 
 
 def test_outputs_use_result_not_their_own_step() -> None:
-    problem = one_problem(
-        MINIMAL + "    outputs: {m: '{{ steps.say.result.message }}'}\n"
-    )
+    problem = one_problem(MINIMAL + "    outputs: {m: '{{ steps.say.result.message }}'}\n")
     assert problem.message == "step 'say' reads its own outputs: use `result`"
 
 
@@ -733,24 +831,43 @@ def test_concurrency_lock_is_checked() -> None:
 @pytest.mark.parametrize(
     ("declaration", "message"),
     [
-        ("{type: integer, default: abc}",
-         "default 'abc' does not fit the parameter: expected an integer, got 'abc'"),
-        ("{type: integer, minimum: 1, maximum: 5, default: 9}",
-         "default 9 does not fit the parameter: expected at most 5, got 9"),
-        ("{type: number, minimum: 0.5, default: 0.1}",
-         "default 0.1 does not fit the parameter: expected at least 0.5, got 0.1"),
-        ("{type: string, pattern: '^[a-z]+$', default: ABC}",
-         "default 'ABC' does not fit the parameter: expected text matching '^[a-z]+$', got 'ABC'"),
-        ("{type: string, min_length: 3, default: ab}",
-         "default 'ab' does not fit the parameter: expected at least 3 characters, got 2"),
-        ("{type: enum, choices: [a, b], default: c}",
-         "default 'c' does not fit the parameter: expected one of a, b; got 'c'"),
-        ("{type: boolean, default: maybe}",
-         "default 'maybe' does not fit the parameter: expected true or false, got 'maybe'"),
-        ("{type: list, items: integer, default: [1, x]}",
-         "default [1, 'x'] does not fit the parameter: expected an integer, got 'x'"),
-        ("{type: list, max_length: 1, default: [a, b]}",
-         "default ['a', 'b'] does not fit the parameter: expected at most 1 items, got 2"),
+        (
+            "{type: integer, default: abc}",
+            "default 'abc' does not fit the parameter: expected an integer, got 'abc'",
+        ),
+        (
+            "{type: integer, minimum: 1, maximum: 5, default: 9}",
+            "default 9 does not fit the parameter: expected at most 5, got 9",
+        ),
+        (
+            "{type: number, minimum: 0.5, default: 0.1}",
+            "default 0.1 does not fit the parameter: expected at least 0.5, got 0.1",
+        ),
+        (
+            "{type: string, pattern: '^[a-z]+$', default: ABC}",
+            "default 'ABC' does not fit the parameter: expected text matching '^[a-z]+$', "
+            "got 'ABC'",
+        ),
+        (
+            "{type: string, min_length: 3, default: ab}",
+            "default 'ab' does not fit the parameter: expected at least 3 characters, got 2",
+        ),
+        (
+            "{type: enum, choices: [a, b], default: c}",
+            "default 'c' does not fit the parameter: expected one of a, b; got 'c'",
+        ),
+        (
+            "{type: boolean, default: maybe}",
+            "default 'maybe' does not fit the parameter: expected true or false, got 'maybe'",
+        ),
+        (
+            "{type: list, items: integer, default: [1, x]}",
+            "default [1, 'x'] does not fit the parameter: expected an integer, got 'x'",
+        ),
+        (
+            "{type: list, max_length: 1, default: [a, b]}",
+            "default ['a', 'b'] does not fit the parameter: expected at most 1 items, got 2",
+        ),
         ("{type: enum}", "an enum parameter needs `choices`"),
         ("{type: enum, choices: []}", "an enum parameter needs `choices`"),
         ("{type: string, choices: [a]}", "`choices` only applies to type: enum"),
@@ -766,11 +883,12 @@ def test_parameter_declarations(declaration: str, message: str) -> None:
 
 def test_parameter_bad_pattern_and_bad_type() -> None:
     found = problems(
-        MINIMAL.replace(
-            "steps:\n", "parameters:\n  p: {pattern: '('}\n  q: {type: text}\nsteps:\n"
-        )
+        MINIMAL.replace("steps:\n", "parameters:\n  p: {pattern: '('}\n  q: {type: text}\nsteps:\n")
     )
-    assert [(p.path, p.line) for p in found] == [("parameters.p.pattern", 5), ("parameters.q.type", 6)]
+    assert [(p.path, p.line) for p in found] == [
+        ("parameters.p.pattern", 5),
+        ("parameters.q.type", 6),
+    ]
     assert found[0].message.startswith("pattern is not a valid regular expression")
     assert "'string', 'integer', 'number', 'boolean', 'list' or 'enum'" in found[1].message
 
@@ -793,7 +911,9 @@ def schedule_doc(entry: str) -> str:
 
 
 def test_valid_schedule() -> None:
-    loaded = load(schedule_doc("{cron: '*/15 9-17 * * 1-5', timezone: America/New_York, params: {env: prod}}"))
+    loaded = load(
+        schedule_doc("{cron: '*/15 9-17 * * 1-5', timezone: America/New_York, params: {env: prod}}")
+    )
     assert loaded.runbook.schedule[0].cron == "*/15 9-17 * * 1-5"
 
 
@@ -806,7 +926,9 @@ def test_bad_cron(cron: str) -> None:
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus", "Europe", "", "../etc/passwd"])
 def test_bad_timezone(zone: str) -> None:
-    problem = one_problem(schedule_doc(f"{{cron: '0 6 * * 1', timezone: '{zone}', params: {{env: prod}}}}"))
+    problem = one_problem(
+        schedule_doc(f"{{cron: '0 6 * * 1', timezone: '{zone}', params: {{env: prod}}}}")
+    )
     assert problem.message == f"unknown timezone {zone!r} (use an IANA name like Europe/Paris)"
     assert problem.path == "schedule[0].timezone"
 
@@ -830,8 +952,22 @@ def test_schedule_params_with_wrong_values_or_missing_required() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["5 minutes", "10x", "-1", "1h30", "m", "''", "-5", "true", "[1]", "1m1m", "30s1m", "'1h 30m'",
-     ".inf", "9" * 400],
+    [
+        "5 minutes",
+        "10x",
+        "-1",
+        "1h30",
+        "m",
+        "''",
+        "-5",
+        "true",
+        "[1]",
+        "1m1m",
+        "30s1m",
+        "'1h 30m'",
+        ".inf",
+        "9" * 400,
+    ],
 )
 def test_bad_durations(value: str) -> None:
     problem = one_problem(MINIMAL + f"    timeout: {value}\n")
@@ -846,8 +982,11 @@ def test_bad_durations(value: str) -> None:
         ("    with: {message: hello}", "    retry: {delay: soon}", "steps[0].retry.delay"),
         ("    with: {message: hello}", "    retry: {max_delay: 1y}", "steps[0].retry.max_delay"),
         ("    with: {message: hello}", "    approval: {message: go on, timeout: 1w}", None),
-        ("    with: {message: hello}", "    rollback: {action: x, timeout: forever}",
-         "steps[0].rollback.timeout"),
+        (
+            "    with: {message: hello}",
+            "    rollback: {action: x, timeout: forever}",
+            "steps[0].rollback.timeout",
+        ),
     ],
 )
 def test_bad_durations_everywhere(old: str, new: str, path: str | None) -> None:

@@ -156,7 +156,7 @@ def test_string_length_limits() -> None:
 
 def test_pattern_applies_to_list_items() -> None:
     rb = _with_params("hosts: {type: list, pattern: '^web-\\d+$'}")
-    with pytest.raises(ParameterError, match="expected text matching .* got 'db-2'"):
+    with pytest.raises(ParameterError, match=r"expected text matching .* got 'db-2'"):
         resolve_params(rb, {"hosts": "web-1,db-2"})
 
 
@@ -289,7 +289,9 @@ def test_redaction_end_to_end(runbook: Runbook) -> None:
     values = resolve_params(runbook, given(token="hunter2"))
     log_line = f"curl -H 'Authorization: {values['token']}' http://{values['host']}/"
     shown = redact_text(log_line, secret_values(runbook, values))
-    assert "hunter2" not in shown and "***" in shown and "web-1" in shown
+    assert "hunter2" not in shown
+    assert "***" in shown
+    assert "web-1" in shown
 
 
 # --------------------------------------------------------------------------- helpers

@@ -29,12 +29,35 @@ STEP_KINDS = {
     "parallel": "ParallelStep",
 }
 #: keywords yaml-language-server (JSON Schema draft-07) understands; $defs is only a location
-EDITOR_KEYWORDS = {
-    "$schema", "$id", "$ref", "$defs", "title", "description", "default", "examples", "type",
-    "properties", "required", "additionalProperties", "items", "enum", "const", "pattern",
-    "minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "anyOf", "oneOf",
-    "allOf",
-}
+EDITOR_KEYWORDS = frozenset(
+    [
+        "$schema",
+        "$id",
+        "$ref",
+        "$defs",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "items",
+        "enum",
+        "const",
+        "pattern",
+        "minimum",
+        "maximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "anyOf",
+        "oneOf",
+        "allOf",
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +94,10 @@ def test_schema_is_a_valid_2020_12_schema(schema: dict[str, Any]) -> None:
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"] == SCHEMA_ID == "https://runbook-engine.dev/schema/runbook-v1.json"
-    assert schema["title"] and schema["description"]
-    assert schema["type"] == "object" and schema["additionalProperties"] is False
+    assert schema["title"]
+    assert schema["description"]
+    assert schema["type"] == "object"
+    assert schema["additionalProperties"] is False
     assert set(schema["required"]) == {"apiVersion", "name", "version", "steps"}
     assert json.loads(json.dumps(schema)) == schema
 
@@ -111,7 +136,8 @@ def test_every_ref_resolves_and_has_no_validating_siblings(schema: dict[str, Any
     assert refs
     for node in refs:
         target = node["$ref"]
-        assert target.startswith("#/$defs/") and target.removeprefix("#/$defs/") in schema["$defs"]
+        assert target.startswith("#/$defs/")
+        assert target.removeprefix("#/$defs/") in schema["$defs"]
         # draft-07 editors ignore everything next to $ref: only annotations may be there
         assert set(node) <= {"$ref", "description", "title", "default"}, node
 
@@ -121,7 +147,8 @@ def test_step_union_is_a_one_of_of_the_five_kinds(schema: dict[str, Any]) -> Non
     assert items["oneOf"] == [{"$ref": f"#/$defs/{name}"} for name in STEP_KINDS.values()]
     for kind, name in STEP_KINDS.items():
         step = schema["$defs"][name]
-        assert kind in step["required"] and "id" in step["required"]
+        assert kind in step["required"]
+        assert "id" in step["required"]
         assert step["additionalProperties"] is False
         others = set(STEP_KINDS) - {kind}
         assert not others & set(step["properties"]), f"{name} must not accept another kind's key"
@@ -180,7 +207,9 @@ VALID = {
 
 INVALID = {
     "two kinds in a step": step_doc("id: b\naction: log\ngoto: end"),
-    "approval and parallel": step_doc("id: b\napproval: {message: x}\nparallel: [{id: c, action: log}]"),
+    "approval and parallel": step_doc(
+        "id: b\napproval: {message: x}\nparallel: [{id: c, action: log}]"
+    ),
     "no kind": step_doc("id: b\nname: nothing to do"),
     "unknown key in a step": step_doc("id: b\naction: log\nwiht: {}"),
     "unknown key in a goto step": step_doc("id: b\ngoto: end\ntimeout: 5s"),

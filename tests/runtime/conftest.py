@@ -1,0 +1,46 @@
+"""A real store (SQLite in tmp_path), a registry with the built-ins and the test actions, and
+an Engine over both."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from runtime_actions import BOARD, TEST_ACTIONS
+
+from actions import Registry, builtin_actions
+from engine.identity import Directory
+from engine.service import Engine
+from engine.store import Store
+
+
+@pytest.fixture(autouse=True)
+def _clean_board() -> Iterator[None]:
+    BOARD.reset()
+    yield
+    BOARD.reset()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store.open("sqlite:///" + str(tmp_path / "r.db"))
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def registry() -> Registry:
+    reg = Registry()
+    for action_cls in (*builtin_actions(), *TEST_ACTIONS):
+        reg.register(action_cls)
+    return reg
+
+
+@pytest.fixture
+def engine(store: Store, registry: Registry) -> Engine:
+    return Engine(
+        store=store,
+        registry=registry,
+        directory=Directory({"sre": frozenset({"bob"}), "leads": frozenset({"carol"})}),
+    )
