@@ -28,6 +28,9 @@ from engine.spec.models import Schedule
 from engine.store import Store
 
 GRACE = timedelta(seconds=60)
+#: a schedule that never fired looks back only this far: a new runbook does not fire the
+#: ticks of the minute before it was added
+FIRST_LOOK_BACK = timedelta(seconds=2)
 #: requester recorded on runs started by a schedule
 SCHEDULE_REQUESTER = "schedule"
 #: never look back further than this for missed ticks (a schedule every second, down a week)
@@ -76,7 +79,7 @@ def plan_ticks(
     loaded: LoadedRunbook, index: int, schedule: Schedule, last: datetime | None, now: datetime
 ) -> tuple[list[Tick], list[datetime]]:
     """(ticks to fire, ticks to record as skipped) for one schedule."""
-    since = last if last is not None else now - GRACE
+    since = last if last is not None else now - FIRST_LOOK_BACK
     times = list(fire_times(schedule, since, now))
     due = [t for t in times if now - t <= GRACE]
     missed = [t for t in times if now - t > GRACE]

@@ -27,8 +27,17 @@ def test_all_shipped_runbooks_validate() -> None:
 
 
 def test_disk_usage_check_passes_and_fails(workdir: Path) -> None:
-    ok = invoke("run", "disk-usage-check", "-p", f"mount={workdir}", "-p", "threshold=100",
-                "--yes", "-o", "json")
+    ok = invoke(
+        "run",
+        "disk-usage-check",
+        "-p",
+        f"mount={workdir}",
+        "-p",
+        "threshold=100",
+        "--yes",
+        "-o",
+        "json",
+    )
     assert ok.exit_code == 0, ok.output
     data = json.loads(ok.output)
     assert 0 <= data["steps"]["measure"]["outputs"]["used_percent"] <= 100
@@ -37,8 +46,17 @@ def test_disk_usage_check_passes_and_fails(workdir: Path) -> None:
 
     (workdir / "big").mkdir()
     (workdir / "big" / "blob").write_bytes(b"x" * 100_000)
-    full = invoke("run", "disk-usage-check", "-p", f"mount={workdir}", "-p", "threshold=1",
-                  "--yes", "-o", "json")
+    full = invoke(
+        "run",
+        "disk-usage-check",
+        "-p",
+        f"mount={workdir}",
+        "-p",
+        "threshold=1",
+        "--yes",
+        "-o",
+        "json",
+    )
     assert full.exit_code == 1, full.output
     data = json.loads(full.output)
     assert data["steps"]["too-full"]["status"] == "failed"
@@ -81,7 +99,9 @@ def http_server() -> Iterator[str]:
 
 def test_http_health_check_retries_then_passes(workdir: Path, http_server: str) -> None:
     _Flaky.failures_left = 2
-    result = invoke("run", "http-health-check", "-p", f"url={http_server}/flaky", "--yes", "-o", "json")
+    result = invoke(
+        "run", "http-health-check", "-p", f"url={http_server}/flaky", "--yes", "-o", "json"
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["steps"]["probe"]["attempts"] == 3
@@ -89,7 +109,9 @@ def test_http_health_check_retries_then_passes(workdir: Path, http_server: str) 
 
 
 def test_http_health_check_fails_when_unhealthy(workdir: Path, http_server: str) -> None:
-    result = invoke("run", "http-health-check", "-p", f"url={http_server}/broken", "--yes", "-o", "json")
+    result = invoke(
+        "run", "http-health-check", "-p", f"url={http_server}/broken", "--yes", "-o", "json"
+    )
     assert result.exit_code == 1
     data = json.loads(result.output)
     assert data["steps"]["probe"]["attempts"] == 4
@@ -100,8 +122,18 @@ def test_maintenance_window_approve_then_roll_back(workdir: Path) -> None:
     (workdir / "groups.yaml").write_text("sre-leads: [bob]\n")
     flag = workdir / "maint.flag"
     flag.write_text("previous\n")
-    args = ("run", "maintenance-window", "-p", f"flag_file={flag}", "-p", "reason=kernel upgrade",
-            "--yes", "--no-wait", "-o", "json")
+    args = (
+        "run",
+        "maintenance-window",
+        "-p",
+        f"flag_file={flag}",
+        "-p",
+        "reason=kernel upgrade",
+        "--yes",
+        "--no-wait",
+        "-o",
+        "json",
+    )
     ok_run = json.loads(invoke(*args).output)
     assert ok_run["status"] == "waiting_approval"
     done = invoke("approve", ok_run["run_id"], "--as", "bob", "-o", "json")
@@ -109,7 +141,9 @@ def test_maintenance_window_approve_then_roll_back(workdir: Path) -> None:
     assert flag.read_text() == "maintenance by alice: kernel upgrade\n"
 
     flag.write_text("previous\n")
-    failing = json.loads(invoke(*args[:-4], "-p", 'check=["false"]', "--yes", "--no-wait", "-o", "json").output)
+    failing = json.loads(
+        invoke(*args[:-4], "-p", 'check=["false"]', "--yes", "--no-wait", "-o", "json").output
+    )
     rolled = invoke("approve", failing["run_id"], "--as", "bob", "-o", "json")
     assert rolled.exit_code == 1, rolled.output
     data = json.loads(rolled.output)

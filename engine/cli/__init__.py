@@ -24,12 +24,29 @@ def main() -> None:
     Runbooks come from ./runbooks and RUNBOOK_PATH; runs are recorded in RUNBOOK_DB
     (default: an SQLite file in your data directory).
     """
-    logging.basicConfig(level=os.environ.get("RUNBOOK_LOG_LEVEL", "WARNING"),
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("RUNBOOK_LOG_LEVEL", "WARNING"),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
 
 
-for command in (validate, list_, show, diff, schema, plan, run, resume, approve, reject, cancel,
-                runs, logs, schedules, report):
+for command in (
+    validate,
+    list_,
+    show,
+    diff,
+    schema,
+    plan,
+    run,
+    resume,
+    approve,
+    reject,
+    cancel,
+    runs,
+    logs,
+    schedules,
+    report,
+):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -27,8 +27,12 @@ _INPUT_ERRORS = (RunbookInvalid, ParameterError, CatalogError, TemplateError, Ap
 
 def output_option(f: F) -> F:
     return click.option(
-        "--output", "-o", type=click.Choice(["text", "json"]), default="text",
-        show_default=True, help="text for people, json for scripts",
+        "--output",
+        "-o",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="text for people, json for scripts",
     )(f)
 
 

@@ -41,20 +41,33 @@ def validate(paths: tuple[str, ...], output: str) -> None:
             loaded = load_file(path)
         except RunbookInvalid as exc:
             problems.extend(exc.problems)
-            results.append({"file": str(path), "valid": False,
-                            "problems": [p.as_dict() for p in exc.problems]})
+            results.append(
+                {"file": str(path), "valid": False, "problems": [p.as_dict() for p in exc.problems]}
+            )
             continue
         key = (loaded.runbook.name, loaded.runbook.version)
         if key in seen and seen[key][1] != loaded.digest:
-            problem = Problem(str(path), None, None, "version",
-                              f"{key[0]} version {key[1]} is also defined with different content "
-                              f"in {seen[key][0]}; bump `version`")
+            problem = Problem(
+                str(path),
+                None,
+                None,
+                "version",
+                f"{key[0]} version {key[1]} is also defined with different content "
+                f"in {seen[key][0]}; bump `version`",
+            )
             problems.append(problem)
             results.append({"file": str(path), "valid": False, "problems": [problem.as_dict()]})
             continue
         seen[key] = (str(path), loaded.digest)
-        results.append({"file": str(path), "valid": True, "name": loaded.runbook.name,
-                        "version": loaded.runbook.version, "digest": loaded.digest})
+        results.append(
+            {
+                "file": str(path),
+                "valid": True,
+                "name": loaded.runbook.name,
+                "version": loaded.runbook.version,
+                "digest": loaded.digest,
+            }
+        )
     if output == "json":
         emit_json({"valid": not problems, "files": results})
     else:
@@ -64,8 +77,11 @@ def validate(paths: tuple[str, ...], output: str) -> None:
             if r["valid"]:
                 click.echo(f"ok  {r['file']}  {r['name']}@{r['version']}")
         if problems:
-            click.echo(f"{len(problems)} problem(s) in "
-                       f"{sum(1 for r in results if not r['valid'])} file(s)", err=True)
+            click.echo(
+                f"{len(problems)} problem(s) in "
+                f"{sum(1 for r in results if not r['valid'])} file(s)",
+                err=True,
+            )
     sys.exit(EXIT_INVALID if problems else 0)
 
 
@@ -79,10 +95,21 @@ def list_(output: str) -> None:
     catalog = Catalog()
     latest = catalog.latest()
     if output == "json":
-        emit_json({"runbooks": [{"name": x.runbook.name, "version": x.runbook.version,
-                                 "description": x.runbook.description, "file": x.file,
-                                 "digest": x.digest} for x in latest],
-                   "problems": [p.as_dict() for p in catalog.problems]})
+        emit_json(
+            {
+                "runbooks": [
+                    {
+                        "name": x.runbook.name,
+                        "version": x.runbook.version,
+                        "description": x.runbook.description,
+                        "file": x.file,
+                        "digest": x.digest,
+                    }
+                    for x in latest
+                ],
+                "problems": [p.as_dict() for p in catalog.problems],
+            }
+        )
         return
     from rich.console import Console
     from rich.table import Table
@@ -108,10 +135,12 @@ def diff(a: str, b: str) -> None:
     catalog = Catalog()
     with open_store() as store:
         left, right = catalog.resolve(a, store), catalog.resolve(b, store)
-    lines = difflib.unified_diff(left.source.splitlines(keepends=True),
-                                 right.source.splitlines(keepends=True),
-                                 fromfile=f"{left.ref} ({left.digest[:19]})",
-                                 tofile=f"{right.ref} ({right.digest[:19]})")
+    lines = difflib.unified_diff(
+        left.source.splitlines(keepends=True),
+        right.source.splitlines(keepends=True),
+        fromfile=f"{left.ref} ({left.digest[:19]})",
+        tofile=f"{right.ref} ({right.digest[:19]})",
+    )
     text = "".join(lines)
     click.echo(text if text else f"{left.ref} and {right.ref} are identical", nl=not text)
 
@@ -140,7 +169,13 @@ def plan(ref: str, params: tuple[str, ...], output: str) -> None:
         loaded = Catalog().resolve(ref, store)
     steps = build_plan(loaded, parse_assignments(params), default_registry())
     if output == "json":
-        emit_json({"runbook": loaded.runbook.name, "version": loaded.runbook.version,
-                   "digest": loaded.digest, "steps": steps})
+        emit_json(
+            {
+                "runbook": loaded.runbook.name,
+                "version": loaded.runbook.version,
+                "digest": loaded.digest,
+                "steps": steps,
+            }
+        )
     else:
         print_plan(loaded, steps)

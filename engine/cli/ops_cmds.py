@@ -39,16 +39,32 @@ def _age(when: datetime) -> str:
 @click.option("--limit", default=50, show_default=True)
 @output_option
 @user_errors
-def runs(status: tuple[str, ...], runbook: str | None, since: str | None, limit: int,
-         output: str) -> None:
+def runs(
+    status: tuple[str, ...], runbook: str | None, since: str | None, limit: int, output: str
+) -> None:
     """Recent runs, newest first."""
     with open_store() as store:
-        records = store.list_runs(status=list(status) or None, runbook=runbook,
-                                  since=parse_since(since) if since else None, limit=limit)
+        records = store.list_runs(
+            status=list(status) or None,
+            runbook=runbook,
+            since=parse_since(since) if since else None,
+            limit=limit,
+        )
     if output == "json":
-        emit_json([{"id": r.id, "runbook": r.runbook, "version": r.version, "status": r.status,
-                    "requester": r.requester, "created_at": r.created_at.isoformat(),
-                    "updated_at": r.updated_at.isoformat()} for r in records])
+        emit_json(
+            [
+                {
+                    "id": r.id,
+                    "runbook": r.runbook,
+                    "version": r.version,
+                    "status": r.status,
+                    "requester": r.requester,
+                    "created_at": r.created_at.isoformat(),
+                    "updated_at": r.updated_at.isoformat(),
+                }
+                for r in records
+            ]
+        )
         return
     from rich.console import Console
     from rich.table import Table
@@ -80,10 +96,16 @@ def show(ref: str, output: str) -> None:
                 raise RunbookError(f"no run or runbook {ref!r}") from None
             stored = store.get_version(loaded.runbook.name, loaded.runbook.version)
             if output == "json":
-                emit_json({"name": loaded.runbook.name, "version": loaded.runbook.version,
-                           "digest": loaded.digest, "file": loaded.file,
-                           "recorded_at": stored.recorded_at.isoformat() if stored else None,
-                           "source": loaded.source})
+                emit_json(
+                    {
+                        "name": loaded.runbook.name,
+                        "version": loaded.runbook.version,
+                        "digest": loaded.digest,
+                        "file": loaded.file,
+                        "recorded_at": stored.recorded_at.isoformat() if stored else None,
+                        "source": loaded.source,
+                    }
+                )
                 return
             click.echo(f"# {loaded.ref}  {loaded.digest}  ({loaded.file})")
             click.echo(loaded.source, nl=False)
@@ -97,16 +119,36 @@ def _show_run(record: Any, events: list[Any], output: str) -> None:
     from engine.runtime.bus import Event
 
     if output == "json":
-        emit_json({"id": record.id, "runbook": record.runbook, "version": record.version,
-                   "digest": record.digest, "status": record.status, "params": record.params,
-                   "requester": record.requester, "owner": record.owner,
-                   "created_at": record.created_at.isoformat(), "state": record.state,
-                   "events": [{"seq": e.seq, "ts": e.ts.isoformat(), "type": e.type,
-                               "step": e.step_id, "data": e.data} for e in events]})
+        emit_json(
+            {
+                "id": record.id,
+                "runbook": record.runbook,
+                "version": record.version,
+                "digest": record.digest,
+                "status": record.status,
+                "params": record.params,
+                "requester": record.requester,
+                "owner": record.owner,
+                "created_at": record.created_at.isoformat(),
+                "state": record.state,
+                "events": [
+                    {
+                        "seq": e.seq,
+                        "ts": e.ts.isoformat(),
+                        "type": e.type,
+                        "step": e.step_id,
+                        "data": e.data,
+                    }
+                    for e in events
+                ],
+            }
+        )
         return
     click.echo(f"run {record.id}  {record.runbook}@{record.version}  {record.status}")
-    click.echo(f"  requested by {record.requester} at {record.created_at:%Y-%m-%d %H:%M:%S}Z"
-               f"  digest {record.digest[:19]}")
+    click.echo(
+        f"  requested by {record.requester} at {record.created_at:%Y-%m-%d %H:%M:%S}Z"
+        f"  digest {record.digest[:19]}"
+    )
     if record.params:
         click.echo("  params: " + ", ".join(f"{k}={v}" for k, v in record.params.items()))
     start = events[0].ts if events else record.created_at
@@ -117,11 +159,16 @@ def _show_run(record: Any, events: list[Any], output: str) -> None:
         text = describe(ev) or e.type
         offset = (e.ts - start).total_seconds()
         click.echo(f"  +{offset:8.2f}s  {e.type:<24} {text}")
-        for host in (e.data or {}).get("result", {}).get("hosts", []) if isinstance(
-                (e.data or {}).get("result"), dict) else []:
+        for host in (
+            (e.data or {}).get("result", {}).get("hosts", [])
+            if isinstance((e.data or {}).get("result"), dict)
+            else []
+        ):
             if isinstance(host, dict):
-                click.echo(f"              {host.get('host')}: exit {host.get('exit_code')} "
-                           f"{host.get('duration', '')}")
+                click.echo(
+                    f"              {host.get('host')}: exit {host.get('exit_code')} "
+                    f"{host.get('duration', '')}"
+                )
 
 
 @click.command()
@@ -145,17 +192,27 @@ def logs(run_id: str, follow: bool, output: str) -> None:
                 seq = e.seq
                 data = e.data or {}
                 if output == "json":
-                    click.echo(__import__("json").dumps({"seq": e.seq, "ts": e.ts.isoformat(),
-                                                         "type": e.type, "step": e.step_id,
-                                                         "data": data}, default=str))
+                    click.echo(
+                        __import__("json").dumps(
+                            {
+                                "seq": e.seq,
+                                "ts": e.ts.isoformat(),
+                                "type": e.type,
+                                "step": e.step_id,
+                                "data": data,
+                            },
+                            default=str,
+                        )
+                    )
                     continue
                 stamp = f"{e.ts:%H:%M:%S}"
                 if e.type == "step.output":
                     for line in data.get("lines", []):
                         click.echo(f"{stamp} {data.get('step')} | {line}")
                 else:
-                    text = describe(Event(record.id, e.seq, e.ts.timestamp(), e.type,
-                                          e.step_id, data))
+                    text = describe(
+                        Event(record.id, e.seq, e.ts.timestamp(), e.type, e.step_id, data)
+                    )
                     if text:
                         click.echo(f"{stamp} -- {text}")
             current = store.get_run(record.id)

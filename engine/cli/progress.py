@@ -68,11 +68,14 @@ def describe(event: Event) -> str | None:
         return f"{step}: parallel group"
     if t == "approval.requested":
         who = ", ".join(d.get("approvers") or []) or "anyone but the requester"
-        return (f"{step}: waiting for approval — {d.get('message')} (approvers: {who}; "
-                f"runbook approve {event.run_id} / runbook reject {event.run_id} --reason ...)")
+        return (
+            f"{step}: waiting for approval — {d.get('message')} (approvers: {who}; "
+            f"runbook approve {event.run_id} / runbook reject {event.run_id} --reason ...)"
+        )
     if t == "approval.decided":
         return f"{step}: {d.get('decision')}d by {d.get('user')}" + (
-            f": {d['reason']}" if d.get("reason") else "")
+            f": {d['reason']}" if d.get("reason") else ""
+        )
     if t == "approval.timed_out":
         return f"{step}: approval timed out"
     if t == "rollback.started":
@@ -113,18 +116,23 @@ class ConsoleProgress:
         if event.type == "run.created":
             return
         if event.type == "run.resumed":
-            self.console.print(f"[bold]{run.runbook}@{run.version}[/bold] run {run.id} (resumed)",
-                               markup=True)
+            self.console.print(
+                f"[bold]{run.runbook}@{run.version}[/bold] run {run.id} (resumed)", markup=True
+            )
             return
         if event.type == "run.started":
-            self.console.print(f"[bold]{run.runbook}@{run.version}[/bold] run {run.id}",
-                               markup=True)
+            self.console.print(
+                f"[bold]{run.runbook}@{run.version}[/bold] run {run.id}", markup=True
+            )
             return
         if event.type == "step.output":
             if self.show_output:
                 for line in event.data.get("lines", []):
-                    self.console.print(f"    [dim]{event.data.get('step')}│[/dim] {escape(line)}",
-                                       markup=True, highlight=False)
+                    self.console.print(
+                        f"    [dim]{event.data.get('step')}│[/dim] {escape(line)}",
+                        markup=True,
+                        highlight=False,
+                    )
             return
         if event.type == "run.finished":
             return
@@ -142,10 +150,17 @@ class JsonLog:
         self.stream = stream or sys.stderr
 
     def on_event(self, run: RunInfo, event: Event, state: RunState) -> None:
-        record = {"ts": event.ts, "run_id": run.id, "runbook": run.runbook,
-                  "version": run.version, "seq": event.seq, "event": event.type,
-                  "step_id": event.step_id, "status": state.status, **{
-                      k: v for k, v in event.data.items() if k not in ("step",)}}
+        record = {
+            "ts": event.ts,
+            "run_id": run.id,
+            "runbook": run.runbook,
+            "version": run.version,
+            "seq": event.seq,
+            "event": event.type,
+            "step_id": event.step_id,
+            "status": state.status,
+            **{k: v for k, v in event.data.items() if k not in ("step",)},
+        }
         self.stream.write(json.dumps(record, default=str) + "\n")
         self.stream.flush()
 

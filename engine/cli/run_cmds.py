@@ -15,13 +15,26 @@ def _finish(engine: Any, outcome: Any, output: str, order: list[str]) -> None:
 
     state = outcome.state
     if output == "json":
-        emit_json({
-            "run_id": outcome.run_id, "status": outcome.status, "exit_code": outcome.exit_code,
-            "message": outcome.message, "failure": state.failure, "attention": state.attention,
-            "steps": {sid: {"status": st.status, "attempts": st.attempt, "duration": st.duration,
-                            "outputs": st.outputs, "error": st.error}
-                      for sid, st in state.steps.items()},
-        })
+        emit_json(
+            {
+                "run_id": outcome.run_id,
+                "status": outcome.status,
+                "exit_code": outcome.exit_code,
+                "message": outcome.message,
+                "failure": state.failure,
+                "attention": state.attention,
+                "steps": {
+                    sid: {
+                        "status": st.status,
+                        "attempts": st.attempt,
+                        "duration": st.duration,
+                        "outputs": st.outputs,
+                        "error": st.error,
+                    }
+                    for sid, st in state.steps.items()
+                },
+            }
+        )
         sys.exit(outcome.exit_code)
     from rich.console import Console
 
@@ -38,8 +51,10 @@ def _finish(engine: Any, outcome: Any, output: str, order: list[str]) -> None:
         line += f" — {where}{state.failure.get('message')}"
     console.print(line)
     if outcome.status == WAITING_APPROVAL:
-        console.print(f"approve with: runbook approve {outcome.run_id}   "
-                      f"(or reject with --reason; then the run continues)")
+        console.print(
+            f"approve with: runbook approve {outcome.run_id}   "
+            f"(or reject with --reason; then the run continues)"
+        )
     if outcome.status == NEEDS_ATTENTION:
         choices = " | ".join(f"--{c}" for c in (state.attention or {}).get("choices", []))
         console.print(f"decide with: runbook resume {outcome.run_id} {choices}")
@@ -54,20 +69,48 @@ def _order(loaded: Any) -> list[str]:
 
 @click.command()
 @click.argument("ref")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="a runbook parameter; repeat for several")
-@click.option("--dry-run", is_flag=True, help="print the plan with rendered parameters; call nothing")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="a runbook parameter; repeat for several",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="print the plan with rendered parameters; call nothing"
+)
 @click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation on a terminal")
-@click.option("--no-wait", is_flag=True,
-              help="at an approval step, leave the run waiting and exit 5 instead of waiting")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-              envvar="RUNBOOK_LOG_FORMAT", help="json: one JSON event per line on stderr")
-@click.option("--inventory", "-i", type=click.Path(exists=True, dir_okay=False),
-              help="hosts inventory (YAML or Ansible INI); default RUNBOOK_INVENTORY or ./inventory.*")
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="at an approval step, leave the run waiting and exit 5 instead of waiting",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="RUNBOOK_LOG_FORMAT",
+    help="json: one JSON event per line on stderr",
+)
+@click.option(
+    "--inventory",
+    "-i",
+    type=click.Path(exists=True, dir_okay=False),
+    help="hosts inventory (YAML or Ansible INI); default RUNBOOK_INVENTORY or ./inventory.*",
+)
 @output_option
 @user_errors
-def run(ref: str, params: tuple[str, ...], dry_run: bool, yes: bool, no_wait: bool,
-        log_format: str, inventory: str | None, output: str) -> None:
+def run(
+    ref: str,
+    params: tuple[str, ...],
+    dry_run: bool,
+    yes: bool,
+    no_wait: bool,
+    log_format: str,
+    inventory: str | None,
+    output: str,
+) -> None:
     """Run a runbook by NAME, NAME@VERSION or PATH.
 
     Exit codes: 0 succeeded; 1 failed (rolled back); 2 invalid input; 3 rollback incomplete or
@@ -91,8 +134,14 @@ def run(ref: str, params: tuple[str, ...], dry_run: bool, yes: bool, no_wait: bo
             loaded = Catalog().resolve(ref, store)
         steps = build_plan(loaded, given, default_registry())
         if output == "json":
-            emit_json({"dry_run": True, "runbook": loaded.runbook.name,
-                       "version": loaded.runbook.version, "steps": steps})
+            emit_json(
+                {
+                    "dry_run": True,
+                    "runbook": loaded.runbook.name,
+                    "version": loaded.runbook.version,
+                    "steps": steps,
+                }
+            )
         else:
             print_plan(loaded, steps)
         return
@@ -104,10 +153,13 @@ def run(ref: str, params: tuple[str, ...], dry_run: bool, yes: bool, no_wait: bo
 
         resolved = resolve_params(loaded.runbook, given)
         if not yes and sys.stdin.isatty() and output == "text":
-            shown = ", ".join(f"{k}={v}" for k, v in redact_params(loaded.runbook, resolved).items())
+            shown = ", ".join(
+                f"{k}={v}" for k, v in redact_params(loaded.runbook, resolved).items()
+            )
             click.confirm(f"Run {loaded.ref} ({shown or 'no parameters'})?", abort=True)
-        outcome = engine.start(loaded, given, requester=current_user(),
-                               wait_for_approval=not no_wait)
+        outcome = engine.start(
+            loaded, given, requester=current_user(), wait_for_approval=not no_wait
+        )
         _finish(engine, outcome, output, _order(loaded))
 
 
@@ -116,13 +168,20 @@ def run(ref: str, params: tuple[str, ...], dry_run: bool, yes: bool, no_wait: bo
 @click.option("--retry", "choice", flag_value="retry", help="run the interrupted step again")
 @click.option("--skip", "choice", flag_value="skip", help="treat the interrupted step as done")
 @click.option("--rollback", "choice", flag_value="rollback", help="roll the run back")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="secret parameters are never stored: give them again")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="secret parameters are never stored: give them again",
+)
 @click.option("--no-wait", is_flag=True, help="do not wait at an approval step")
 @output_option
 @user_errors
-def resume(run_id: str, choice: str | None, params: tuple[str, ...], no_wait: bool,
-           output: str) -> None:
+def resume(
+    run_id: str, choice: str | None, params: tuple[str, ...], no_wait: bool, output: str
+) -> None:
     """Continue a run whose engine stopped (crash, kill -9, reboot) or that needs attention.
 
     Completed steps are never run again. A step that was in flight is re-run only when its action
@@ -134,13 +193,19 @@ def resume(run_id: str, choice: str | None, params: tuple[str, ...], no_wait: bo
     with open_store() as store:
         engine = make_engine(store, progress=output == "text", json_logs=False)
         record, loaded, _state = engine.state_of(run_id)
-        outcome = engine.resume(record.id, choice=choice, given=parse_assignments(params),
-                                by=current_user(), wait_for_approval=not no_wait)
+        outcome = engine.resume(
+            record.id,
+            choice=choice,
+            given=parse_assignments(params),
+            by=current_user(),
+            wait_for_approval=not no_wait,
+        )
         _finish(engine, outcome, output, _order(loaded))
 
 
-def _decide(run_id: str, approve: bool, reason: str, as_user: str | None, no_resume: bool,
-            output: str) -> None:
+def _decide(
+    run_id: str, approve: bool, reason: str, as_user: str | None, no_resume: bool, output: str
+) -> None:
     from engine.identity import current_user
 
     user = as_user or current_user()

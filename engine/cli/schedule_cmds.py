@@ -24,10 +24,18 @@ def schedules(count: int, output: str) -> None:
     for loaded in Catalog().latest():
         for index, when in upcoming(loaded, now, count):
             sched = loaded.runbook.schedule[index]
-            rows.append({"runbook": loaded.runbook.name, "version": loaded.runbook.version,
-                         "schedule": index, "cron": sched.cron, "timezone": sched.timezone,
-                         "missed": sched.missed, "params": sched.params,
-                         "next": when.isoformat()})
+            rows.append(
+                {
+                    "runbook": loaded.runbook.name,
+                    "version": loaded.runbook.version,
+                    "schedule": index,
+                    "cron": sched.cron,
+                    "timezone": sched.timezone,
+                    "missed": sched.missed,
+                    "params": sched.params,
+                    "next": when.isoformat(),
+                }
+            )
     if output == "json":
         emit_json(rows)
         return
@@ -43,15 +51,25 @@ def schedules(count: int, output: str) -> None:
     for r in rows:
         when = datetime.fromisoformat(r["next"])
         delta = when - now
-        table.add_row(f"{r['runbook']}@{r['version']}", r["cron"], r["timezone"], r["missed"],
-                      f"{when:%Y-%m-%d %H:%M:%S}", str(delta).split(".")[0])
+        table.add_row(
+            f"{r['runbook']}@{r['version']}",
+            r["cron"],
+            r["timezone"],
+            r["missed"],
+            f"{when:%Y-%m-%d %H:%M:%S}",
+            str(delta).split(".")[0],
+        )
     Console(soft_wrap=True).print(table)
 
 
 @click.command()
 @click.option("--since", default="7d", show_default=True, help="7d, 12h, 30m or an ISO date")
-@click.option("--slack", "slack_channel", metavar="CHANNEL",
-              help="also post the summary to this Slack channel (needs SLACK_BOT_TOKEN)")
+@click.option(
+    "--slack",
+    "slack_channel",
+    metavar="CHANNEL",
+    help="also post the summary to this Slack channel (needs SLACK_BOT_TOKEN)",
+)
 @output_option
 @user_errors
 def report(since: str, slack_channel: str | None, output: str) -> None:
@@ -79,8 +97,15 @@ def report(since: str, slack_channel: str | None, output: str) -> None:
     for r in reports:
         checks = ", ".join(f"{k} ×{v}" for k, v in r.failed_checks.most_common())
         style = "red" if r.failed else ""
-        table.add_row(r.runbook, str(r.passed), str(r.failed), str(r.running),
-                      str(r.skipped_ticks), checks, style=style)
+        table.add_row(
+            r.runbook,
+            str(r.passed),
+            str(r.failed),
+            str(r.running),
+            str(r.skipped_ticks),
+            checks,
+            style=style,
+        )
     console = Console(soft_wrap=True)
     console.print(f"compliance since {start:%Y-%m-%d %H:%M} UTC")
     console.print(table)

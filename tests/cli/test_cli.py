@@ -40,7 +40,10 @@ def write(path: Path, text: str) -> Path:
 
 def test_validate_ok_and_broken(workdir: Path) -> None:
     good = write(workdir / "runbooks" / "hello.yaml", HELLO.format(version=1))
-    bad = write(workdir / "bad.yaml", "apiVersion: runbook/v1\nname: x\nversion: 1\nsteps:\n  - id: a\n    acton: log\n")
+    bad = write(
+        workdir / "bad.yaml",
+        "apiVersion: runbook/v1\nname: x\nversion: 1\nsteps:\n  - id: a\n    acton: log\n",
+    )
     assert invoke("validate", str(good)).exit_code == 0
     result = invoke("validate", str(bad))
     assert result.exit_code == 2
@@ -68,7 +71,8 @@ def test_list_includes_shipped_and_local(workdir: Path) -> None:
         assert name in result.output
     data = json.loads(invoke("list", "-o", "json").output)
     assert {"name": "hello", "version": 2}.items() <= next(
-        r for r in data["runbooks"] if r["name"] == "hello").items()
+        r for r in data["runbooks"] if r["name"] == "hello"
+    ).items()
 
 
 def test_run_succeeds_and_is_recorded(workdir: Path) -> None:
@@ -131,7 +135,9 @@ def test_two_files_claiming_one_version(workdir: Path) -> None:
 
 def test_plan_renders_and_calls_nothing(workdir: Path) -> None:
     target = workdir / "flag"
-    write(workdir / "runbooks" / "w.yaml", f"""\
+    write(
+        workdir / "runbooks" / "w.yaml",
+        f"""\
 apiVersion: runbook/v1
 name: w
 version: 1
@@ -145,7 +151,8 @@ steps:
   - id: echo
     action: log
     with: {{message: "{{{{ steps.write.result.bytes }}}}"}}
-""")
+""",
+    )
     result = invoke("plan", "w", "-p", "text={{ 7*7 }}", "-p", "token=hunter2")
     assert result.exit_code == 0, result.output
     assert "{{ 7*7 }} ***" in result.output
@@ -158,7 +165,9 @@ steps:
 
 
 def test_approval_cli_flow(workdir: Path) -> None:
-    write(workdir / "runbooks" / "gate.yaml", """\
+    write(
+        workdir / "runbooks" / "gate.yaml",
+        """\
 apiVersion: runbook/v1
 name: gate
 version: 1
@@ -168,7 +177,8 @@ steps:
   - id: after
     action: log
     with: {message: "approved by {{ steps.ok.outputs.approved_by }}"}
-""")
+""",
+    )
     started = invoke("run", "gate", "--yes", "--no-wait", "-o", "json")
     assert started.exit_code == 5
     run_id = json.loads(started.output)["run_id"]
@@ -186,7 +196,9 @@ steps:
 
 def test_reject_rolls_back(workdir: Path) -> None:
     flag = workdir / "flag"
-    write(workdir / "runbooks" / "gate.yaml", f"""\
+    write(
+        workdir / "runbooks" / "gate.yaml",
+        f"""\
 apiVersion: runbook/v1
 name: gate
 version: 1
@@ -196,7 +208,8 @@ steps:
     with: {{path: "{flag}", content: "on"}}
   - id: ok
     approval: {{message: "go?"}}
-""")
+""",
+    )
     run_id = json.loads(invoke("run", "gate", "--yes", "--no-wait", "-o", "json").output)["run_id"]
     assert flag.read_text() == "on"
     assert invoke("reject", run_id, "--as", "bob").exit_code == 2  # --reason is required
@@ -207,14 +220,17 @@ steps:
 
 
 def test_cancel_waiting_run(workdir: Path) -> None:
-    write(workdir / "runbooks" / "gate.yaml", """\
+    write(
+        workdir / "runbooks" / "gate.yaml",
+        """\
 apiVersion: runbook/v1
 name: gate
 version: 1
 steps:
   - id: ok
     approval: {message: "go?"}
-""")
+""",
+    )
     run_id = json.loads(invoke("run", "gate", "--yes", "--no-wait", "-o", "json").output)["run_id"]
     result = invoke("cancel", run_id, "-o", "json")
     assert result.exit_code == 4
@@ -224,7 +240,9 @@ steps:
 
 
 def test_lock_refuses_second_run(workdir: Path) -> None:
-    write(workdir / "runbooks" / "locked.yaml", """\
+    write(
+        workdir / "runbooks" / "locked.yaml",
+        """\
 apiVersion: runbook/v1
 name: locked
 version: 1
@@ -234,7 +252,8 @@ concurrency: {lock: "locked-{{ params.target }}"}
 steps:
   - id: ok
     approval: {message: "go?"}
-""")
+""",
+    )
     first = invoke("run", "locked", "-p", "target=a", "--yes", "--no-wait", "-o", "json")
     assert first.exit_code == 5
     second = invoke("run", "locked", "-p", "target=a", "--yes", "--no-wait", "-o", "json")
@@ -246,7 +265,9 @@ steps:
 
 def test_json_logs(workdir: Path) -> None:
     write(workdir / "runbooks" / "hello.yaml", HELLO.format(version=1))
-    result = CliRunner().invoke(main, ["run", "hello", "--yes", "--log-format", "json", "-o", "json"])
+    result = CliRunner().invoke(
+        main, ["run", "hello", "--yes", "--log-format", "json", "-o", "json"]
+    )
     lines = [json.loads(x) for x in result.stderr.splitlines() if x.startswith("{")]
     assert lines, result.stderr
     assert all(x["run_id"] for x in lines)
@@ -257,6 +278,9 @@ def test_json_logs(workdir: Path) -> None:
 def test_unknown_runbook_and_action(workdir: Path) -> None:
     result = invoke("run", "disk-usage-chek", "--yes")
     assert result.exit_code == 2 and "did you mean 'disk-usage-check'" in result.output
-    write(workdir / "runbooks" / "x.yaml", "apiVersion: runbook/v1\nname: x\nversion: 1\nsteps:\n  - {id: a, action: shel.command}\n")
+    write(
+        workdir / "runbooks" / "x.yaml",
+        "apiVersion: runbook/v1\nname: x\nversion: 1\nsteps:\n  - {id: a, action: shel.command}\n",
+    )
     result = invoke("run", "x", "--yes")
     assert result.exit_code == 2 and "did you mean 'shell.command'" in result.output

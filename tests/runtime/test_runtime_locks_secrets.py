@@ -23,7 +23,6 @@ steps:
 
 
 def test_refuse_a_second_run_while_the_first_holds_the_lock(engine: Engine, store: Store) -> None:
-    loaded = runbook(LOCKED.format(how="refuse", first='approval, approval: {message: "go?"}'))
     loaded = runbook(
         LOCKED.format(how="refuse", first="log, with: {message: hi}").replace(
             "  - {id: last", '  - {id: ok, approval: {message: "go?"}}\n  - {id: last'
@@ -50,7 +49,7 @@ def test_refuse_a_second_run_while_the_first_holds_the_lock(engine: Engine, stor
 
 
 def test_wait_for_the_lock_then_run(engine: Engine, store: Store) -> None:
-    loaded = runbook(LOCKED.format(how="wait", first="sleep, with: {duration: 0.5}"))
+    loaded = runbook(LOCKED.format(how="wait", first="sleep, with: {duration: 0.3}"))
     results: dict[str, RunOutcome] = {}
 
     def first_run() -> None:

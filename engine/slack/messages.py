@@ -1,0 +1,291 @@
+"""What a run looks like in Slack: the run message (a step checklist with status and durations)
+and the replies in its thread (failures, rollback steps, the final summary).
+
+Pure functions of the run's state: the notifier can redraw a message from the log at any time,
+in any process, and get the same picture.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.core.state import (
+    STEP_FAILED,
+    STEP_INTERRUPTED,
+    STEP_PENDING,
+    STEP_RETRY_WAIT,
+    STEP_RUNNING,
+    STEP_SKIPPED,
+    STEP_SUCCEEDED,
+    STEP_WAITING,
+    RunState,
+    StepState,
+)
+from engine.core.statuses import (
+    CANCELLED,
+    FAILED,
+    NEEDS_ATTENTION,
+    PENDING,
+    REJECTED,
+    ROLLBACK_FAILED,
+    ROLLED_BACK,
+    ROLLING_BACK,
+    RUNNING,
+    SUCCEEDED,
+    WAITING_APPROVAL,
+)
+from engine.durations import format_duration
+from engine.runtime.bus import Event
+from engine.spec.loader import LoadedRunbook
+from engine.spec.models import ApprovalStep, iter_steps
+
+Block = dict[str, Any]
+
+#: Slack refuses a section text over 3000 characters; leave room for the ellipsis
+SECTION_LIMIT = 2900
+STDERR_LINES = 10
+
+STATUS_ICON = {
+    PENDING: ":white_circle:",
+    RUNNING: ":arrows_counterclockwise:",
+    WAITING_APPROVAL: ":raised_hand:",
+    NEEDS_ATTENTION: ":warning:",
+    ROLLING_BACK: ":leftwards_arrow_with_hook:",
+    SUCCEEDED: ":white_check_mark:",
+    FAILED: ":x:",
+    ROLLED_BACK: ":leftwards_arrow_with_hook:",
+    ROLLBACK_FAILED: ":rotating_light:",
+    CANCELLED: ":no_entry_sign:",
+    REJECTED: ":no_entry:",
+}
+
+STEP_ICON = {
+    STEP_PENDING: ":white_small_square:",
+    STEP_RUNNING: ":arrows_counterclockwise:",
+    STEP_RETRY_WAIT: ":repeat:",
+    STEP_WAITING: ":raised_hand:",
+    STEP_SUCCEEDED: ":white_check_mark:",
+    STEP_FAILED: ":x:",
+    STEP_SKIPPED: ":fast_forward:",
+    STEP_INTERRUPTED: ":warning:",
+}
+
+
+@dataclass(frozen=True)
+class RunView:
+    """Everything the run message shows, gathered by the notifier."""
+
+    run_id: str
+    runbook: str
+    version: int
+    requester: str
+    params: Mapping[str, Any]  # as stored: secret values are already ***
+    state: RunState
+    steps: tuple[tuple[str, int, bool], ...] = field(default=())  # (id, depth, is_approval)
+
+    @classmethod
+    def of(
+        cls,
+        run_id: str,
+        loaded: LoadedRunbook,
+        requester: str,
+        params: Mapping[str, Any],
+        state: RunState,
+    ) -> RunView:
+        steps = tuple(
+            (step.id, 0 if group is None else 1, isinstance(step, ApprovalStep))
+            for step, group in iter_steps(loaded.runbook)
+        )
+        rb = loaded.runbook
+        return cls(run_id, rb.name, rb.version, requester, dict(params), state, steps)
+
+
+def clip(text: str, limit: int = SECTION_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def mention(user: str) -> str:
+    """Slack user ids render as mentions; other names (from the CLI) stay plain."""
+    return f"<@{user}>" if user[:1] in "UW" and user[1:].isalnum() and user.isupper() else user
+
+
+def elapsed(state: RunState, now: float) -> float | None:
+    if state.started_at is None:
+        return None
+    return (state.finished_at or now) - state.started_at
+
+
+def _step_line(sid: str, depth: int, st: StepState, state: RunState, approval: bool) -> str:
+    icon = STEP_ICON.get(st.status, ":grey_question:")
+    line = f"{'    ' * depth}{icon} `{sid}`"
+    if st.status == STEP_SUCCEEDED and st.duration is not None:
+        line += f"  {format_duration(st.duration)}"
+    if st.attempt > 1:
+        line += f"  (attempt {st.attempt})"
+    if st.status == STEP_RUNNING:
+        line += "  running"
+    elif st.status == STEP_RETRY_WAIT:
+        line += "  waiting to retry"
+    elif st.status == STEP_WAITING:
+        line += "  waiting for approval"
+    elif st.status == STEP_SKIPPED:
+        line += "  skipped"
+    elif st.status == STEP_INTERRUPTED:
+        line += "  interrupted"
+    elif st.status == STEP_FAILED and st.error:
+        line += f"  {_one_line(str(st.error.get('message', 'failed')), 120)}"
+    if approval and st.status == STEP_SUCCEEDED:
+        by = ", ".join(mention(d.user) for d in state.approvals.get(sid, ()))
+        line += f"  approved by {by}" if by else "  approved"
+    if st.continued:
+        line += "  (failure ignored)"
+    undone = [c.rollback for c in state.completed if c.step == sid]
+    if undone and undone[-1] == "succeeded":
+        line += "  :leftwards_arrow_with_hook: rolled back"
+    elif undone and undone[-1] == "failed":
+        line += "  :rotating_light: rollback failed"
+    return line
+
+
+def _one_line(text: str, limit: int) -> str:
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return clip(first, limit)
+
+
+def headline(view: RunView, now: float) -> str:
+    state = view.state
+    took = elapsed(state, now)
+    icon = STATUS_ICON.get(state.status, ":grey_question:")
+    status = state.status.replace("_", " ")
+    text = f"{icon} *{view.runbook}@{view.version}* — {status}"
+    if took is not None:
+        text += f" ({'took' if state.finished_at else 'for'} {format_duration(took)})"
+    return text
+
+
+def run_message(view: RunView, now: float) -> tuple[str, list[Block]]:
+    """The run message: fallback text (notifications) and blocks (the checklist)."""
+    state = view.state
+    head = headline(view, now)
+    blocks: list[Block] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
+    params = ", ".join(f"{k}={_short(v)}" for k, v in view.params.items())
+    context = f"run `{view.run_id}` · started by {mention(view.requester)}"
+    if params:
+        context += f" · {params}"
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(context, 2000)}]}
+    )
+    lines = [
+        _step_line(sid, depth, state.step(sid), state, approval)
+        for sid, depth, approval in view.steps
+    ]
+    blocks.extend(_sections(lines))
+    if state.failure and state.status not in (SUCCEEDED,):
+        where = f"`{state.failure['step']}`: " if state.failure.get("step") else ""
+        message = _one_line(str(state.failure.get("message", "")), 500)
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*Failure* {where}{message}"}}
+        )
+    if state.status == NEEDS_ATTENTION:
+        choices = " | ".join(f"--{c}" for c in (state.attention or {}).get("choices", []))
+        hint = f"A person must decide: `runbook resume {view.run_id} {choices}`"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": hint}})
+    fallback = f"{view.runbook}@{view.version} run {view.run_id}: {state.status}"
+    return fallback, blocks
+
+
+def _sections(lines: list[str]) -> list[Block]:
+    """Lines packed into as few sections as Slack's per-section limit allows."""
+    out: list[Block] = []
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        line = clip(line, 300)
+        if chunk and size + len(line) + 1 > SECTION_LIMIT:
+            out.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk:
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
+    return out[:45]  # Slack allows 50 blocks a message; the header and footer need a few
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return clip(text, 60)
+
+
+def _code(text: str) -> str:
+    # a ``` inside would end the block early
+    return "```" + text.replace("```", "ʼʼʼ") + "```"
+
+
+# --------------------------------------------------------------------------- thread replies
+
+
+def failure_reply(event: Event, attempts: int | None = None) -> str:
+    """A step failed: where, how (exit code), the message and the last lines of stderr."""
+    d = event.data
+    err: dict[str, Any] = d.get("error") or {}
+    step = d.get("step", "?")
+    parts = [f":x: `{step}` failed"]
+    if err.get("host"):
+        parts.append(f"on `{err['host']}`")
+    if err.get("exit_code") is not None:
+        parts.append(f"with exit code {err['exit_code']}")
+    attempt = d.get("attempt")
+    if attempt:
+        parts.append(f"(attempt {attempt}{f' of {attempts}' if attempts else ''})")
+    text = " ".join(parts)
+    message = str(err.get("message") or "").strip()
+    if message:
+        text += f"\n> {_one_line(message, 500)}"
+    stderr = str(err.get("stderr") or "").rstrip()
+    if stderr:
+        tail = "\n".join(stderr.splitlines()[-STDERR_LINES:])
+        text += "\nLast lines of stderr:\n" + _code(clip(tail, 2000))
+    return clip(text)
+
+
+def rollback_reply(event: Event) -> str | None:
+    d = event.data
+    step = d.get("step", "?")
+    if event.type == "rollback.started":
+        return f":leftwards_arrow_with_hook: Rolling back ({d.get('reason', 'failed')})"
+    if event.type == "rollback.step_started":
+        how = "undo" if d.get("undo") else "rollback"
+        return f":leftwards_arrow_with_hook: `{step}`: {how} with `{d.get('action')}`"
+    if event.type == "rollback.step_succeeded":
+        return f":white_check_mark: `{step}` rolled back"
+    if event.type == "rollback.step_failed":
+        msg = _one_line(str((d.get("error") or {}).get("message", "")), 500)
+        return f":rotating_light: rollback of `{step}` failed: {msg}"
+    if event.type == "rollback.step_skipped":
+        return f":fast_forward: `{step}`: {d.get('reason', 'skipped')}"
+    return None
+
+
+def attention_reply(event: Event) -> str:
+    d = event.data
+    choices = " | ".join(f"--{c}" for c in d.get("choices", []))
+    return clip(
+        f":warning: Needs attention: {d.get('reason')}\n"
+        f"Decide with `runbook resume {event.run_id} {choices}`"
+    )
+
+
+def summary_reply(view: RunView, now: float) -> str:
+    state = view.state
+    done = sum(1 for sid, _, _ in view.steps if state.step(sid).status == STEP_SUCCEEDED)
+    text = f"{headline(view, now)}\n{done} of {len(view.steps)} steps succeeded"
+    if state.failure and state.status != SUCCEEDED:
+        where = f"`{state.failure['step']}`: " if state.failure.get("step") else ""
+        text += f"\n{where}{_one_line(str(state.failure.get('message', '')), 500)}"
+    if state.status == CANCELLED and state.cancelled_by:
+        text += f"\ncancelled by {mention(state.cancelled_by)}"
+    return clip(text)
+
