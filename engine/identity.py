@@ -1,8 +1,9 @@
 """Who is acting, and which groups they belong to.
 
-On the CLI the acting user is ``RUNBOOK_USER`` or the login name; Slack supplies verified user ids.
-Groups (``@sre-leads`` in ``permissions`` and ``approvers``) come from a YAML file mapping each group
-to its members: ``RUNBOOK_GROUPS``, else ``./groups.yaml`` when present. Slack user groups are
+On the CLI the acting user is ``RUNBOOK_USER`` or the login name; Slack supplies verified user
+ids.
+Groups (``@sre-leads`` in ``permissions`` and ``approvers``) come from a YAML file mapping each
+group to its members: ``RUNBOOK_GROUPS``, else ``./groups.yaml`` when present. Slack user groups are
 resolved by the Slack app and passed in as extra groups.
 """
 

@@ -9,10 +9,9 @@ from typing import Any
 
 from pydantic import ValidationError
 from rich.console import Console
-
-from actions import Registry
 from rich.markup import escape
 
+from actions import Registry
 from engine.errors import TemplateError
 from engine.runtime.invoke import validation_message
 from engine.spec.loader import LoadedRunbook
@@ -91,19 +90,30 @@ def _step(step: AnyStep, ctx: dict[str, Any], registry: Registry | None = None) 
             out["timeout"] = step.timeout
         out["on_failure"] = step.on_failure
         if step.rollback is not None:
-            out["rollback"] = {"action": step.rollback.action,
-                               "with": _render(step.rollback.with_, ctx, f"{step.id}.rollback")}
+            out["rollback"] = {
+                "action": step.rollback.action,
+                "with": _render(step.rollback.with_, ctx, f"{step.id}.rollback"),
+            }
     elif isinstance(step, ApprovalStep):
-        out.update(kind="approval", message=_render(step.approval.message, ctx, step.id),
-                   approvers=step.approval.approvers, required=step.approval.required)
+        out.update(
+            kind="approval",
+            message=_render(step.approval.message, ctx, step.id),
+            approvers=step.approval.approvers,
+            required=step.approval.required,
+        )
     elif isinstance(step, GotoStep):
         out.update(kind="goto", goto=step.goto)
     elif isinstance(step, BranchStep):
-        out.update(kind="branch", cases=[
-            {"if": _condition(c.if_, ctx, step.id), "goto": c.goto} for c in step.branch])
+        out.update(
+            kind="branch",
+            cases=[{"if": _condition(c.if_, ctx, step.id), "goto": c.goto} for c in step.branch],
+        )
     elif isinstance(step, ParallelStep):
-        out.update(kind="parallel", max_concurrency=step.max_concurrency,
-                   steps=[_step(child, ctx, registry) for child in step.parallel])
+        out.update(
+            kind="parallel",
+            max_concurrency=step.max_concurrency,
+            steps=[_step(child, ctx, registry) for child in step.parallel],
+        )
     return out
 
 
@@ -112,15 +122,19 @@ def build_plan(
 ) -> list[dict[str, Any]]:
     rb = loaded.runbook
     params = redact_params(rb, resolve_params(rb, given))
-    ctx = {"params": params, "run": {"id": "<run id>", "requester": "<you>",
-                                     "runbook": rb.name, "version": rb.version}}
+    ctx = {
+        "params": params,
+        "run": {"id": "<run id>", "requester": "<you>", "runbook": rb.name, "version": rb.version},
+    }
     return [_step(step, ctx, registry) for step in rb.steps]
 
 
 def print_plan(loaded: LoadedRunbook, steps: list[dict[str, Any]]) -> None:
     console = Console(soft_wrap=True, highlight=False)
     rb = loaded.runbook
-    console.print(f"[bold]plan for {rb.name}@{rb.version}[/bold] ({loaded.digest[:19]}) — nothing is called")
+    console.print(
+        f"[bold]plan for {rb.name}@{rb.version}[/bold] ({loaded.digest[:19]}) — nothing is called"
+    )
 
     def show(items: list[dict[str, Any]], indent: str) -> None:
         for n, s in enumerate(items, 1):
@@ -128,8 +142,18 @@ def print_plan(loaded: LoadedRunbook, steps: list[dict[str, Any]]) -> None:
             if s["kind"] == "action":
                 head += f" {s['action']}"
             console.print(escape(head))
-            for key in ("if", "call", "with", "message", "approvers", "goto", "cases", "retry",
-                        "timeout", "rollback"):
+            for key in (
+                "if",
+                "call",
+                "with",
+                "message",
+                "approvers",
+                "goto",
+                "cases",
+                "retry",
+                "timeout",
+                "rollback",
+            ):
                 if s.get(key) not in (None, [], {}):
                     console.print(escape(f"{indent}     {key}: {s[key]}"))
             if s["kind"] == "parallel":

@@ -71,7 +71,8 @@ def owner_id() -> str:
 
 
 def _owner_dead(owner: str | None) -> bool:
-    """An owner on this machine whose process is gone is dead now, not after the heartbeat timeout."""
+    """An owner on this machine whose process is gone is dead now, not after the heartbeat
+    timeout."""
     if not owner:
         return True
     host, _, pid = owner.rpartition(":")

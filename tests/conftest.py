@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ RUNBOOKS = REPO / "runbooks"
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh cwd with its own SQLite store; the shipped runbooks on RUNBOOK_PATH."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RUNBOOK_DB", str(tmp_path / "runbook.db"))
@@ -20,4 +19,4 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("RUNBOOK_USER", "alice")
     monkeypatch.delenv("RUNBOOK_GROUPS", raising=False)
     monkeypatch.delenv("RUNBOOK_LOG_FORMAT", raising=False)
-    yield tmp_path
+    return tmp_path

@@ -160,8 +160,8 @@ def schema() -> None:
 @user_errors
 def plan(ref: str, params: tuple[str, ...], output: str) -> None:
     """Dry run: print each step with its rendered parameters. Calls nothing."""
-    from engine.catalog import Catalog
     from actions import default_registry
+    from engine.catalog import Catalog
     from engine.plan import build_plan, print_plan
     from engine.spec.params import parse_assignments
 

@@ -95,7 +95,7 @@ def report(since: str, slack_channel: str | None, output: str) -> None:
     for col in ("runbook", "passed", "failed", "running", "skipped ticks", "failed checks"):
         table.add_column(col)
     for r in reports:
-        checks = ", ".join(f"{k} ×{v}" for k, v in r.failed_checks.most_common())
+        checks = ", ".join(f"{k} x{v}" for k, v in r.failed_checks.most_common())
         style = "red" if r.failed else ""
         table.add_row(
             r.runbook,

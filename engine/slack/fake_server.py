@@ -176,9 +176,7 @@ class FakeSlack:
         with self._lock:
             return self._messages.get((self._channel(channel), ts))
 
-    def wait_for(
-        self, predicate: Callable[[FakeSlack], Any], timeout: float = 10.0
-    ) -> Any:
+    def wait_for(self, predicate: Callable[[FakeSlack], Any], timeout: float = 10.0) -> Any:
         """Wait until ``predicate(self)`` is truthy (re-checked after every call); return it."""
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -212,9 +210,11 @@ class FakeSlack:
             status, headers, answer = self._api(method, token, params)
         else:
             method = "response_url"
-            status, headers, answer = self._record(method, params, 200, split.path), {}, {
-                "ok": True
-            }
+            status, headers, answer = (
+                self._record(method, params, 200, split.path),
+                {},
+                {"ok": True},
+            )
         data = json.dumps(answer).encode()
         req.send_response(status)
         req.send_header("Content-Type", "application/json; charset=utf-8")

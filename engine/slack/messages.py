@@ -288,4 +288,3 @@ def summary_reply(view: RunView, now: float) -> str:
     if state.status == CANCELLED and state.cancelled_by:
         text += f"\ncancelled by {mention(state.cancelled_by)}"
     return clip(text)
-

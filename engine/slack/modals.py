@@ -53,18 +53,26 @@ def _initial(param: Parameter, given: Mapping[str, str], name: str) -> str | Non
         return given[name]
     if "default" in param.model_fields_set and param.default is not None:
         value = param.default
-        return ", ".join(map(str, value)) if isinstance(value, list) else str(value).lower() if (
-            isinstance(value, bool)
-        ) else str(value)
+        return (
+            ", ".join(map(str, value))
+            if isinstance(value, list)
+            else str(value).lower()
+            if (isinstance(value, bool))
+            else str(value)
+        )
     return None
 
 
 def _element(name: str, param: Parameter, initial: str | None) -> Block:
     if param.type in ("enum", "boolean"):
-        choices = [str(c) for c in param.choices or []] if param.type == "enum" else [
-            "true",
-            "false",
-        ]
+        choices = (
+            [str(c) for c in param.choices or []]
+            if param.type == "enum"
+            else [
+                "true",
+                "false",
+            ]
+        )
         options = [{"text": _text(c, 75), "value": c} for c in choices]
         element: Block = {"type": "static_select", "action_id": "value", "options": options}
         if initial is not None and initial in choices:
@@ -164,6 +172,9 @@ def submitted_reason(view: Mapping[str, Any]) -> tuple[str, str, str, str]:
     meta = json.loads(view.get("private_metadata") or "{}")
     field = (view.get("state", {}).get("values") or {}).get(REASON_BLOCK, {}).get("value", {})
     reason = str(field.get("value") or "").strip()
-    return str(meta.get("run", "")), str(meta.get("step", "")), str(meta.get("channel", "")), (
-        reason
+    return (
+        str(meta.get("run", "")),
+        str(meta.get("step", "")),
+        str(meta.get("channel", "")),
+        (reason),
     )

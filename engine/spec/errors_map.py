@@ -174,11 +174,19 @@ def problems_from_validation(exc: ValidationError, marked: Marked, file: str) ->
                     if key in known:
                         continue
                     hint = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
-                    text = f"unknown field {key!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                    text = f"unknown field {key!r}" + (
+                        f"; did you mean {hint[0]!r}?" if hint else ""
+                    )
                     where = marked.mark((*path, key), key=True)
-                    problems.append(Problem(file, where.line if where else None,
-                                            where.column if where else None,
-                                            format_path((*path, key)), text))
+                    problems.append(
+                        Problem(
+                            file,
+                            where.line if where else None,
+                            where.column if where else None,
+                            format_path((*path, key)),
+                            text,
+                        )
+                    )
         elif "input" in err and kind not in ("model_type", "dict_type", "list_type", "value_error"):
             shown = repr(err["input"])
             if len(shown) <= 60 and not isinstance(err["input"], dict | list):
