@@ -32,6 +32,20 @@ def _age(when: datetime) -> str:
     return format_duration(max(0.0, (datetime.now(UTC) - when).total_seconds())) + " ago"
 
 
+def _status_text(record: Any) -> str:
+    """Say so when an active run has no live engine: it needs `runbook resume`."""
+    from engine.core.statuses import ACTIVE, NEEDS_ATTENTION, WAITING_APPROVAL
+    from engine.service import STALE_AFTER, _owner_dead
+
+    if record.status not in ACTIVE or record.status in (WAITING_APPROVAL, NEEDS_ATTENTION):
+        return str(record.status)
+    beat = record.heartbeat_at or record.updated_at
+    stale = (datetime.now(UTC) - beat).total_seconds() > STALE_AFTER
+    if _owner_dead(record.owner) or stale:
+        return f"{record.status} (no engine: runbook resume {record.id})"
+    return str(record.status)
+
+
 @click.command()
 @click.option("--status", multiple=True, help="only runs in this status (repeatable)")
 @click.option("--runbook", help="only runs of this runbook")
@@ -73,7 +87,9 @@ def runs(
     for col in ("id", "runbook", "status", "requester", "started"):
         table.add_column(col)
     for r in records:
-        table.add_row(r.id, f"{r.runbook}@{r.version}", r.status, r.requester, _age(r.created_at))
+        table.add_row(
+            r.id, f"{r.runbook}@{r.version}", _status_text(r), r.requester, _age(r.created_at)
+        )
     Console(soft_wrap=True).print(table)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -20,7 +21,7 @@ def schedules(count: int, output: str) -> None:
     from engine.schedule import upcoming
 
     now = datetime.now(UTC)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for loaded in Catalog().latest():
         for index, when in upcoming(loaded, now, count):
             sched = loaded.runbook.schedule[index]

@@ -1,0 +1,85 @@
+"""``runbook hosts PATTERN``: which hosts a pattern selects, and how they would be reached."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from engine.cli._common import emit_json, output_option
+from engine.core.statuses import EXIT_INVALID
+
+
+@click.command("hosts")
+@click.argument("pattern")
+@click.option(
+    "--inventory",
+    "-i",
+    "inventory_file",
+    metavar="PATH",
+    help="inventory file (default: $RUNBOOK_INVENTORY, else ./inventory.yaml|yml|ini)",
+)
+@click.option("--vars", "show_vars", is_flag=True, help="also show each host's variables")
+@output_option
+def hosts(pattern: str, inventory_file: str | None, show_vars: bool, output: str) -> None:
+    """List the hosts PATTERN matches: groups (web), hosts, lists (a,b), ranges (web[01:20]),
+    globs (web*), regexes (~web\\d+), exclusions (!db), intersections (&prod), all.
+
+    Hosts not in the inventory can be named directly (10.0.0.5, deploy@db1:2222). Exit 2 when
+    the inventory or the pattern is invalid or matches nothing.
+    """
+    from engine.inventory import InventoryError, inventory_path, load_file, select
+    from engine.inventory.model import Inventory
+
+    try:
+        path = inventory_path(inventory_file)
+        inventory = Inventory.empty() if path is None else load_file(path)
+        found = select(inventory, pattern)
+    except InventoryError as exc:
+        if output == "json":
+            emit_json({"error": str(exc)})
+        else:
+            click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    rows = []
+    for host in found:
+        try:
+            row = host.describe()
+        except InventoryError as exc:  # a bad port or flag in the host's variables
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_INVALID)
+        if show_vars:
+            row["vars"] = dict(host.vars)
+        rows.append(row)
+    if output == "json":
+        emit_json({"inventory": str(path) if path else None, "pattern": pattern, "hosts": rows})
+        return
+    _table(rows, show_vars)
+    where = f"inventory {path}" if path else "no inventory file"
+    click.echo(f"{len(rows)} host(s) ({where})")
+
+
+def _table(rows: list[dict[str, Any]], show_vars: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_edge=False, pad_edge=False)
+    columns = ["host", "address", "port", "user", "groups", "jump"]
+    if show_vars:
+        columns.append("vars")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        cells = [
+            str(row["name"]),
+            str(row["address"]),
+            str(row["port"]),
+            str(row["user"] or "-"),
+            ", ".join(row["groups"]),
+            str(row["jump"] or "-"),
+        ]
+        if show_vars:
+            cells.append(" ".join(f"{k}={v}" for k, v in row["vars"].items()))
+        table.add_row(*cells)
+    Console(soft_wrap=True, highlight=False).print(table)

@@ -1,0 +1,56 @@
+"""``runbook serve``: the Slack app and the run executor as one long-running process."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from engine.cli._common import user_errors
+
+
+@click.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="address to listen on (put a TLS-terminating proxy in front)",
+)
+@click.option(
+    "--port",
+    default=3000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="port to listen on; 0 picks a free one",
+)
+@click.option(
+    "--grace",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="seconds runs get to finish their current steps on SIGTERM",
+)
+@user_errors
+def serve(host: str, port: int, grace: float) -> None:
+    """Serve Slack (/runbook, approval buttons, live run messages) and run the runbooks.
+
+    Configuration: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (required), SLACK_APP_TOKEN (Socket
+    Mode), RUNBOOK_SLACK_API_URL, and RUNBOOK_DB for the store. See docs/slack.md.
+    On start, runs left in flight by a previous server are resumed.
+    """
+    from engine.server.serve import ServeOptions, Server
+    from engine.slack.settings import SlackSettings
+
+    server = Server(SlackSettings.from_env(), ServeOptions(host=host, port=port, grace=grace))
+    click.echo(
+        f"runbook serve: Slack requests at {server.url}/slack/events, "
+        f"health at {server.url}/healthz",
+        err=True,
+    )
+    settled = server.serve_forever()
+    click.echo(
+        "runbook serve: stopped"
+        + ("" if settled else " (some runs were mid-step; they resume on the next start)"),
+        err=True,
+    )
+    sys.exit(0)
