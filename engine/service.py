@@ -166,7 +166,7 @@ class Engine:
         self.preflight(loaded)
         self.check_run_permission(loaded, requester, extra_groups)
         params = resolve_params(loaded.runbook, given, from_text=from_text)
-        self._lock_key(loaded, params, requester)  # a broken lock template fails here, not later
+        self._lock_key(loaded, params, requester, "")  # a broken lock template fails here
         self.store.save_version(
             loaded.runbook.name,
             loaded.runbook.version,
@@ -254,7 +254,7 @@ class Engine:
                 f"that engine stops heartbeating ({STALE_AFTER:g}s)"
             )
         if state.status == PENDING and state.last_seq <= 1:
-            lock_key = self._lock_key(loaded, values, record.requester)
+            lock_key = self._lock_key(loaded, values, record.requester, record.id)
             if lock_key is not None:
                 refused = self._acquire(loaded, record.id, lock_key)
                 if refused is not None:
@@ -279,16 +279,18 @@ class Engine:
         )
 
     def _lock_key(
-        self, loaded: LoadedRunbook, params: dict[str, Any], requester: str
+        self, loaded: LoadedRunbook, params: dict[str, Any], requester: str, run_id: str
     ) -> str | None:
         conc = loaded.runbook.concurrency
         if conc is None:
             return None
-        key = render(
-            conc.lock,
-            {"params": params, "run": {"requester": requester, "runbook": loaded.runbook.name}},
-            field="concurrency.lock",
-        )
+        run = {
+            "id": run_id,
+            "requester": requester,
+            "runbook": loaded.runbook.name,
+            "version": loaded.runbook.version,
+        }
+        key = render(conc.lock, {"params": params, "run": run}, field="concurrency.lock")
         return str(key)
 
     def _acquire(self, loaded: LoadedRunbook, run_id: str, key: str) -> str | None:

@@ -141,10 +141,7 @@ def evaluate_condition(expr: str, context: Mapping[str, Any], *, field: str = "i
     value = render(condition_source(expr), context, field=field)
     if isinstance(value, str):
         # a condition rendered through text ("{{ a }} and {{ b }}") or a literal word
-        lowered = value.strip().lower()
-        if lowered in ("", "false", "no", "off", "0", "none"):
-            return False
-        return True
+        return value.strip().lower() not in ("", "false", "no", "off", "0", "none")
     return bool(value)
 
 

@@ -183,7 +183,8 @@ def check_document(marked: Marked, file: str) -> list[Problem]:
                 if target is None:
                     add(
                         path,
-                        f"reads steps.{target_id}, but there is no step {target_id!r}{suggest(target_id)}",
+                        f"reads steps.{target_id}, but there is no step "
+                        f"{target_id!r}{suggest(target_id)}",
                     )
                     continue
                 if target_id == own_id:
@@ -204,9 +205,8 @@ def check_document(marked: Marked, file: str) -> list[Problem]:
                 if not ran_before:
                     add(
                         path,
-                        f"reads steps.{target_id}.{section or ''} before step {target_id!r} can have run".replace(
-                            ". before", " before"
-                        ),
+                        f"reads steps.{target_id}.{section or ''} before step {target_id!r} "
+                        "can have run".replace(". before", " before"),
                     )
                     continue
                 if section == "outputs" and len(chain) > 2 and chain[2] not in target.outputs:

@@ -57,7 +57,7 @@ def _data_path(loc: tuple[str | int, ...], data: Any) -> tuple[Path, list[str | 
         if isinstance(node, dict) and part in node:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
+            node = node[part]  # same action, but mypy narrows each branch
         else:
             node = None
     return tuple(path), path
@@ -82,7 +82,7 @@ def _model_for(path: Path, data: Any) -> type[BaseModel] | None:
                 return None
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             field = next(
-                (f for n, f in tp.model_fields.items() if (f.alias or n) == part or n == part),
+                (f for n, f in tp.model_fields.items() if part in (f.alias or n, n)),
                 None,
             )
             if field is None:
@@ -166,7 +166,10 @@ def problems_from_validation(exc: ValidationError, marked: Marked, file: str) ->
         elif kind == "step_kind":
             present = [t for t in _TAGS if isinstance(err.get("input"), dict) and t in err["input"]]
             if len(present) > 1:
-                message = f"a step has exactly one of action, approval, goto, branch, parallel; found {', '.join(present)}"
+                message = (
+                    "a step has exactly one of action, approval, goto, branch, parallel; "
+                    f"found {', '.join(present)}"
+                )
             elif not present and isinstance(err.get("input"), dict):
                 # most often a misspelt kind key ("acton"): point at it and suggest the fix
                 known = {k for cls in _TAGS.values() for k in _keys_of(cls)}

@@ -48,6 +48,20 @@ def digest_of(document: Any) -> str:
     return "sha256:" + hashlib.sha256(text).hexdigest()
 
 
+def _yaml_kind(value: Any) -> str:
+    if value is None:
+        return "an empty document"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a single string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return f"a {type(value).__name__}"
+
+
 def load_text(text: str, file: str = "<string>") -> LoadedRunbook:
     """Validate ``text``; raise RunbookInvalid listing every problem found."""
     if len(text.encode(errors="replace")) > MAX_BYTES:
@@ -62,7 +76,7 @@ def load_text(text: str, file: str = "<string>") -> LoadedRunbook:
         raise RunbookInvalid([Problem(file, line, col, "", f"YAML syntax error: {exc}")]) from None
     data = marked.data
     if not isinstance(data, dict):
-        kind = type(data).__name__
+        kind = _yaml_kind(data)
         raise RunbookInvalid(
             [
                 Problem(
@@ -70,7 +84,7 @@ def load_text(text: str, file: str = "<string>") -> LoadedRunbook:
                     1,
                     1,
                     "",
-                    f"a runbook is a mapping (apiVersion, name, steps, ...), not a {kind}",
+                    f"a runbook is a mapping (apiVersion, name, steps, ...), not {kind}",
                 )
             ]
         )

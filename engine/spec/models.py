@@ -233,6 +233,14 @@ OnFailure = Literal["rollback", "continue", "abort"]
 
 class StepBase(Model):
     id: str = Field(pattern=STEP_ID, description="unique in the runbook; referenced as steps.<id>")
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == GOTO_END:
+            raise ValueError(f"{GOTO_END!r} is reserved: `goto: {GOTO_END}` finishes the run")
+        return value
+
     name: str = ""
     description: str = ""
     if_: str | None = Field(

@@ -1,9 +1,11 @@
-"""Run parameters: turn ``-p key=value`` text (or JSON values from Slack and schedules) into typed
-values checked against the runbook's declarations. Errors name the parameter and what it expected."""
+"""Run parameters: turn ``-p key=value`` text (or JSON values from Slack and schedules) into
+typed values checked against the runbook's declarations. Errors name the parameter and what it
+expected."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -42,16 +44,21 @@ def _scalar(kind: str, value: Any, from_text: bool) -> Any:
     if kind == "number":
         if isinstance(value, bool):
             raise ValueError("expected a number, got a boolean")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got {value!r}")
         if isinstance(value, int | float):
             return value
         if isinstance(value, str):
+            if re.fullmatch(r"\s*[-+]?\d+\s*", value):
+                return int(value)  # exact, and no overflow to inf for 400 digits
             try:
                 number = float(value)
             except ValueError:
                 pass
             else:
-                # int(value), not int(number): exact, and no OverflowError for 400 digits
-                return int(value) if re.fullmatch(r"\s*[-+]?\d+\s*", value) else number
+                if not math.isfinite(number):
+                    raise ValueError(f"expected a finite number, got {value!r}")
+                return number
         raise ValueError(f"expected a number, got {value!r}")
     raise ValueError(f"unknown type {kind}")
 
@@ -102,9 +109,12 @@ def _num(value: float) -> str:
 
 
 def _check_pattern(param: Parameter, value: Any) -> None:
-    if param.pattern is not None and isinstance(value, str):
-        if not re.fullmatch(param.pattern, value):
-            raise ValueError(f"expected text matching {param.pattern!r}, got {value!r}")
+    if (
+        param.pattern is not None
+        and isinstance(value, str)
+        and not re.fullmatch(param.pattern, value)
+    ):
+        raise ValueError(f"expected text matching {param.pattern!r}, got {value!r}")
 
 
 def _check_length(param: Parameter, length: int, unit: str) -> None:

@@ -25,6 +25,8 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+#: each example loads a whole runbook (~20 ms): fewer examples keep the suite fast
+FUZZ_RUNBOOK = settings(FUZZ, max_examples=200)
 
 BASE: dict[str, Any] = yaml.safe_load(FULL)
 Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -159,7 +161,7 @@ def test_random_data_as_yaml(data: Any, flow: bool) -> None:
     assert_loads_or_invalid(dump(data, flow=flow))
 
 
-@FUZZ
+@FUZZ_RUNBOOK
 @given(st.data())
 def test_mutated_runbook(data: st.DataObject) -> None:
     document = data.draw(mutated_data())
@@ -168,7 +170,7 @@ def test_mutated_runbook(data: st.DataObject) -> None:
     assert_loads_or_invalid(data.draw(text_mutations(text)))
 
 
-@FUZZ
+@FUZZ_RUNBOOK
 @given(st.data())
 def test_mutated_runbook_text(data: st.DataObject) -> None:
     assert_loads_or_invalid(data.draw(text_mutations(FULL)))

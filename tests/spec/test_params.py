@@ -300,3 +300,10 @@ def test_redaction_end_to_end(runbook: Runbook) -> None:
 def _with_params(block: str) -> Runbook:
     indented = "".join(f"  {line}\n" for line in block.splitlines())
     return load_text(MINIMAL.replace("steps:\n", f"parameters:\n{indented}steps:\n")).runbook
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e999"])
+def test_non_finite_numbers_are_refused(text: str) -> None:
+    rb = _with_params("n: {type: number}")
+    with pytest.raises(ParameterError, match="expected a finite number"):
+        resolve_params(rb, {"n": text})

@@ -1,0 +1,28 @@
+"""docs/runbook.schema.json (what the shipped runbooks' modelines point at) is current."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine.spec.schema import json_schema
+
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "runbook.schema.json"
+
+
+def test_schema_file_is_current() -> None:
+    on_disk = json.loads(SCHEMA_FILE.read_text())
+    assert on_disk == json_schema(), "regenerate with: runbook schema > docs/runbook.schema.json"
+
+
+def test_reserved_step_id_end() -> None:
+    from engine.errors import RunbookInvalid
+    from engine.spec import load_text
+
+    doc = "apiVersion: runbook/v1\nname: x\nversion: 1\nsteps:\n  - {id: end, action: log}\n"
+    try:
+        load_text(doc, "x.yaml")
+    except RunbookInvalid as exc:
+        assert any("reserved" in p.message and p.path == "steps[0].id" for p in exc.problems)
+    else:
+        raise AssertionError("a step named 'end' must be refused")
