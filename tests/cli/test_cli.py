@@ -284,3 +284,50 @@ def test_unknown_runbook_and_action(workdir: Path) -> None:
     )
     result = invoke("run", "x", "--yes")
     assert result.exit_code == 2 and "did you mean 'shell.command'" in result.output
+
+
+def test_logs_follow_streams_until_the_run_ends(workdir: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from engine.store import Store
+
+    write(
+        workdir / "runbooks" / "slow.yaml",
+        """\
+apiVersion: runbook/v1
+name: slow
+version: 1
+steps:
+  - id: talk
+    action: shell.command
+    with: {command: "echo first; sleep 1; echo second"}
+""",
+    )
+    # a real second process runs the runbook while this one follows its log
+    cli = Path(sys.executable).parent / "runbook"
+    proc = subprocess.Popen(
+        [str(cli), "run", "slow", "--yes"],
+        cwd=workdir,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        run_id = None
+        while run_id is None and time.monotonic() < deadline:
+            with Store.open() as store:
+                runs = store.list_runs(runbook="slow")
+            run_id = runs[0].id if runs else None
+            time.sleep(0.05)
+        assert run_id is not None
+        followed = invoke("logs", run_id, "--follow")
+    finally:
+        assert proc.wait(timeout=60) == 0
+    assert followed.exit_code == 0
+    assert "talk | first" in followed.output
+    assert "talk | second" in followed.output
