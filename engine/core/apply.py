@@ -94,6 +94,8 @@ def apply(
             started_at=ts,
             error=None,
             next_attempt_at=None,
+            action=str(data["action"]) if data.get("action") else st.action,
+            params=dict(data["with"]) if isinstance(data.get("with"), dict) else st.params,
         )
     if type_ == "group.started":
         state = _visit(state, sid).with_step(sid, status=STEP_RUNNING, started_at=ts, error=None)
@@ -236,6 +238,12 @@ def _resolve(layout: Layout, state: RunState, choice: str, ts: float) -> RunStat
     if choice == "retry":
         return state.with_step(sid, status=STEP_RETRY_WAIT, next_attempt_at=ts)
     if choice == "skip":
+        # "treat it as done": it took effect, so a later rollback must undo it like a completed
+        # step (its result is unknown)
+        st = state.step(sid)
+        if st.action:
+            entry = Completed(step=sid, action=st.action, params=dict(st.params or {}), result=None)
+            state = replace(state, completed=(*state.completed, entry))
         return _advance(state.with_step(sid, status=STEP_SKIPPED), layout, sid)
     # rollback: the step's effect is unknown; treat it as a failure that rolls back
     return state.with_step(

@@ -28,13 +28,23 @@ def check_decision(
     user: str,
     directory: Directory,
     extra_groups: Iterable[str] = (),
+    now: float | None = None,
 ) -> ApprovalStep:
-    """The approval step ``user`` may decide now, or ApprovalError saying why not."""
+    """The approval step ``user`` may decide now, or ApprovalError saying why not.
+
+    With ``now`` (seconds since the epoch), a decision after the step's deadline is refused: it
+    would not count (the approval's ``on_timeout`` decides then)."""
     step = waiting_step(runbook, state)
     approval = step.approval
+    deadline = state.step(step.id).deadline
+    if now is not None and deadline is not None and now > deadline:
+        raise ApprovalError(
+            f"the approval of step {step.id!r} timed out; on_timeout: {approval.on_timeout} applies"
+        )
     if user == requester and not approval.allow_requester:
         raise ApprovalError(
-            f"{user} started this run and cannot approve it (the runbook does not set allow_requester)"
+            f"{user} started this run and cannot approve it "
+            "(the runbook does not set allow_requester)"
         )
     approvers = approval.approvers or runbook.permissions.approve
     if not directory.allowed(user, approvers, extra_groups):

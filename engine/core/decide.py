@@ -24,6 +24,7 @@ from engine.core.state import (
     STEP_RETRY_WAIT,
     STEP_RUNNING,
     STEP_WAITING,
+    Completed,
     RunState,
     StepState,
 )
@@ -50,7 +51,8 @@ from engine.spec.models import (
     Runbook,
     iter_steps,
 )
-from engine.templating import evaluate_condition, render
+from engine.spec.params import REDACTED
+from engine.templating import evaluate_condition, render, strings_in
 
 # ---------------------------------------------------------------------------- commands
 
@@ -402,7 +404,10 @@ def _parallel(group: ParallelStep, state: RunState, env: Env) -> list[Command]:
 
 
 def _approval(step: ApprovalStep, st: StepState, state: RunState) -> list[Command]:
-    decisions = state.approvals.get(step.id, ())
+    # a decision recorded after the deadline is too late: the timeout decides (on_timeout)
+    decisions = tuple(
+        d for d in state.approvals.get(step.id, ()) if st.deadline is None or d.at <= st.deadline
+    )
     for d in decisions:
         if d.decision == "reject":
             reason = f": {d.reason}" if d.reason else ""
@@ -434,6 +439,21 @@ def _approval(step: ApprovalStep, st: StepState, state: RunState) -> list[Comman
     return [AwaitDecision(step.id, st.deadline)]
 
 
+def _params_used(step: AnyStep, entry: Completed, state: RunState, env: Env) -> dict[str, Any]:
+    """The parameters of the call being undone. The log keeps them with secrets masked; where a
+    mask shows, the step's ``with`` is rendered again with the run's real parameters, so that an
+    undo gets the secret its call got (it is masked again when the rollback is recorded)."""
+    if not isinstance(step, ActionStep) or not any(
+        REDACTED in text for text in strings_in(entry.params)
+    ):
+        return entry.params
+    try:
+        again = render(step.with_, template_context(state, env), field=f"{step.id}.with")
+    except TemplateError:
+        return entry.params
+    return again if isinstance(again, dict) else entry.params
+
+
 def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
     if any(c.rollback == "running" for c in state.completed):
         return []
@@ -452,8 +472,9 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
     index = state.rollback_queue[0]
     entry = state.completed[index]
     step = find_step(runbook, entry.step)
+    used = _params_used(step, entry, state, env)
     if isinstance(step, ActionStep) and step.rollback is not None:
-        ctx = template_context(state, env, result=entry.result, params_used=entry.params)
+        ctx = template_context(state, env, result=entry.result, params_used=used)
         try:
             params = render(step.rollback.with_, ctx, field=f"{step.id}.rollback.with")
         except TemplateError as exc:
@@ -481,7 +502,7 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
                 index,
                 entry.step,
                 entry.action,
-                entry.params,
+                used,
                 entry.result,
                 undo=True,
                 timeout=timeout,
@@ -493,7 +514,8 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
             {
                 "index": index,
                 "step": entry.step,
-                "reason": f"nothing to undo: no rollback block and {entry.action} has no automatic undo",
+                "reason": f"nothing to undo: no rollback block and {entry.action} "
+                "has no automatic undo",
             },
         )
     ]
@@ -549,8 +571,8 @@ def recover(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list
                     {
                         "step": entry.step,
                         "rollback_index": index,
-                        "reason": f"the rollback of step {entry.step!r} ({action}) was in flight when the "
-                        "engine stopped and is not idempotent",
+                        "reason": f"the rollback of step {entry.step!r} ({action}) was in "
+                        "flight when the engine stopped and is not idempotent",
                         "choices": ["retry", "skip"],
                     },
                 )

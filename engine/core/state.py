@@ -35,6 +35,9 @@ class StepState:
     deadline: float | None = None  # approval timeout
     timed_out: bool = False  # approval timeout reached
     target: str | None = None  # goto/branch: where it jumped
+    # the last call made (from step.started): a step skipped after a crash is rolled back with it
+    action: str | None = None
+    params: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,13 @@ period for the action to stop before it records the timeout."""
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -31,6 +33,27 @@ class Outcome:
     duration: float = 0.0
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` as the event log can keep it. Results are meant to be JSON, but a plugin that
+    passes on a client library's answer may hand back datetimes, sets or bytes: those become
+    text (ISO 8601 for times) instead of failing the write after the action took effect."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((json_safe(v) for v in value), key=repr)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="replace")
+    return str(value)
+
+
 def error_dict(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, ActionError):
         out: dict[str, Any] = {"message": str(exc), "kind": exc.kind, "retryable": exc.retryable}
@@ -40,7 +63,7 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
             out["retry_after"] = exc.retry_after
         for attr in ("exit_code", "stderr", "hosts"):
             if getattr(exc, attr, None) is not None:
-                out[attr] = getattr(exc, attr)
+                out[attr] = json_safe(getattr(exc, attr))
         return out
     # an unexpected exception in plugin code: recorded, never retried blindly
     return {"message": f"{type(exc).__name__}: {exc}", "kind": "crash", "retryable": False}
@@ -103,7 +126,9 @@ async def call_action(
     except Exception as exc:
         return Outcome(False, error=error_dict(exc), duration=time.monotonic() - started)
     return Outcome(
-        True, result=result if result is not None else {}, duration=time.monotonic() - started
+        True,
+        result=json_safe(result) if result is not None else {},
+        duration=time.monotonic() - started,
     )
 
 

@@ -30,9 +30,9 @@ from engine.core.decide import (
 )
 from engine.core.state import RunState
 from engine.core.statuses import NEEDS_ATTENTION, TERMINAL, WAITING_APPROVAL
-from engine.errors import TemplateError
+from engine.errors import StoreError, TemplateError
 from engine.runtime.bus import Bus, Event, RunInfo
-from engine.runtime.invoke import LineBuffer, Outcome, call_action
+from engine.runtime.invoke import STOP_GRACE, LineBuffer, Outcome, call_action
 from engine.spec.loader import LoadedRunbook
 from engine.spec.models import ActionStep
 from engine.spec.params import REDACTED, redact_text, secret_values
@@ -112,8 +112,10 @@ class Runner:
         self.pool = pool or ThreadPoolExecutor(max_workers=16, thread_name_prefix="action")
         self.tasks: dict[asyncio.Task[Outcome], Invoke | InvokeRollback] = {}
         self.contexts: dict[asyncio.Task[Outcome], ActionContext] = {}
+        self.stop_asked: dict[asyncio.Task[Outcome], float] = {}  # monotonic time of the cancel
         self.lines = LineBuffer()
         self.resources: dict[str, Any] = {}
+        self.lost = False  # another engine took the run over (our heartbeat went stale)
         self._last_flush = 0.0
 
     # ------------------------------------------------------------------ log & state
@@ -201,22 +203,28 @@ class Runner:
                 if not task.done():
                     ctx.cancelled.set()
                     task.cancel()
-            self.flush_lines(force=True)
             self._close_resources()
-            if self.state.status in TERMINAL:
-                self.store.release_locks_of(self.run_id)
-            self.store.set_owner(self.run_id, None)
+            if not self.lost:  # the new owner's run now: write nothing more
+                self.flush_lines(force=True)
+                if self.state.status in TERMINAL:
+                    self.store.release_locks_of(self.run_id)
+                self.store.set_owner(self.run_id, None)
             if self._own_pool:
                 self.pool.shutdown(wait=False, cancel_futures=True)
 
+    def _check_owner(self) -> None:
+        if self.lost:
+            raise StoreError(
+                f"run {self.run_id} was taken over by another engine (this one's heartbeat went "
+                "stale); stopped driving it"
+            )
+
     async def _loop(self) -> str:
         while True:
+            self._check_owner()
             self.flush_lines()
             if self.state.cancel_requested:
-                # stop the steps, never the rollback that the cancel itself starts
-                for task, ctx in self.contexts.items():
-                    if isinstance(self.tasks.get(task), Invoke):
-                        ctx.cancelled.set()
+                self._stop_steps()
             if self.state.status in TERMINAL:
                 return self.state.status
             commands = decide(self.runbook, self.layout, self.state, self.env())
@@ -238,6 +246,11 @@ class Runner:
                     self._start_rollback(cmd)
                     acted = True
                 elif isinstance(cmd, AwaitDecision):
+                    if cmd.deadline is not None and time.time() >= cmd.deadline:
+                        # also when not waiting: a run resumed after its deadline times out
+                        self.record("approval.timed_out", {"step": cmd.step})
+                        acted = True
+                        continue
                     if not self.wait_for_approval:
                         return WAITING_APPROVAL
                     await self._await_decision(cmd)
@@ -264,6 +277,38 @@ class Runner:
             timeout = POLL if wake_at is None else max(0.0, min(POLL, wake_at - time.time()))
             await self._wait_tasks(timeout)
             self.sync()
+
+    def _stop_steps(self) -> None:
+        """Ask every running step to stop; never the rollback that the cancel itself starts.
+
+        A step whose action ignores the request is given up on after ``STOP_GRACE``, as on a
+        timeout: its failure is recorded so that the rollback can begin, and its thread is left
+        to end on its own."""
+        now = time.monotonic()
+        for task, cmd in list(self.tasks.items()):
+            if not isinstance(cmd, Invoke) or task.done():
+                continue
+            self.contexts[task].cancelled.set()
+            asked = self.stop_asked.setdefault(task, now)
+            if now - asked < STOP_GRACE:
+                continue
+            del self.tasks[task]
+            del self.contexts[task]
+            del self.stop_asked[task]
+            task.cancel()
+            self.record(
+                "step.failed",
+                {
+                    "step": cmd.step,
+                    "attempt": cmd.attempt,
+                    "duration": round(now - asked, 3),
+                    "error": {
+                        "message": f"cancelled; the action did not stop within {STOP_GRACE:g}s",
+                        "kind": "cancelled",
+                        "retryable": False,
+                    },
+                },
+            )
 
     def _busy_steps(self) -> set[str]:
         return {cmd.step for cmd in self.tasks.values() if isinstance(cmd, Invoke)}
@@ -330,6 +375,7 @@ class Runner:
         for task in done:
             cmd = self.tasks.pop(task)
             self.contexts.pop(task, None)
+            self.stop_asked.pop(task, None)
             outcome = task.result()
             if isinstance(cmd, Invoke):
                 self._finish(cmd, outcome)
@@ -387,6 +433,7 @@ class Runner:
         """Wait until someone decides, the run is cancelled, or the approval times out."""
         seen = self.state.last_seq
         while True:
+            self._check_owner()
             self.sync()
             if self.state.last_seq != seen or self.state.status not in (WAITING_APPROVAL,):
                 return
@@ -401,9 +448,14 @@ class Runner:
         while True:
             await asyncio.sleep(HEARTBEAT_EVERY)
             try:
-                self.store.heartbeat(self.run_id, self.owner)
+                owned = self.store.heartbeat(self.run_id, self.owner)
             except Exception:
                 log.exception("heartbeat for run %s failed", self.run_id)
+                continue
+            if not owned:
+                log.error("run %s was taken over by another engine", self.run_id)
+                self.lost = True
+                return
 
     def _close_resources(self) -> None:
         for name, resource in list(self.resources.items()):

@@ -66,6 +66,8 @@ class Sim:
     idempotent: frozenset[str] = frozenset({"log"})
     undo: frozenset[str] = frozenset()
     random: float = 0.5
+    #: secret values masked in what is recorded, as the runtime does
+    secrets: tuple[str, ...] = ()
     now: float = 1000.0
     events: list[Ev] = field(default_factory=list)
     state: RunState = field(default_factory=RunState)
@@ -91,12 +93,24 @@ class Sim:
     # ------------------------------------------------------------------ log
 
     def record(self, type_: str, **data: Any) -> RunState:
+        data = self._mask(data)
         seq = len(self.events) + 1
         self.events.append(Ev(seq, type_, data, self.now))
         self.state = apply(self.layout, self.state, type_, data, self.now, seq)
         # the live fold and a replay of the log must never disagree
         assert replay(self.layout, self.events) == self.state
         return self.state
+
+    def _mask(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for secret in self.secrets:
+                value = value.replace(secret, "***")
+            return value
+        if isinstance(value, dict):
+            return {k: self._mask(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._mask(v) for v in value]
+        return value
 
     def types(self) -> list[str]:
         return [e.type for e in self.events]
@@ -196,7 +210,7 @@ class Sim:
             if self.state.status in TERMINAL:
                 return []
             commands = self.advance()
-            waits = [c for c in commands if isinstance(c, AwaitDecision)]
+            waits: list[Command] = [c for c in commands if isinstance(c, AwaitDecision)]
             if waits:
                 return waits
             for cmd in commands:
@@ -224,7 +238,10 @@ class Sim:
         return [str(e.data["step"]) for e in self.of_type("step.started")]
 
     def rolled_back(self) -> list[tuple[str, bool]]:
-        return [(str(e.data["step"]), bool(e.data["undo"])) for e in self.of_type("rollback.step_started")]
+        return [
+            (str(e.data["step"]), bool(e.data["undo"]))
+            for e in self.of_type("rollback.step_started")
+        ]
 
     def statuses(self, ids: Iterable[str]) -> dict[str, str]:
         return {i: self.state.step(i).status for i in ids}

@@ -29,7 +29,7 @@ steps:
 
 
 def waiting(body: str = TWO, **kw: object) -> Sim:
-    sim = Sim.of(body, params={"svc": "api"}, undo=UNDO, **kw)  # type: ignore[arg-type]
+    sim = Sim.of(body, params={"svc": "api"}, undo=UNDO, **kw)
     (wait,) = sim.drive()
     assert wait == AwaitDecision("ok", sim.state.step("ok").deadline)
     assert sim.state.status == WAITING_APPROVAL
@@ -85,9 +85,7 @@ def test_a_rejection_rolls_back_and_ends_rejected() -> None:
     assert sim.state.approvals["ok"][1].reason == "not now"
 
 
-@pytest.mark.parametrize(
-    ("on_timeout", "final"), [("approve", SUCCEEDED), ("reject", REJECTED)]
-)
+@pytest.mark.parametrize(("on_timeout", "final"), [("approve", SUCCEEDED), ("reject", REJECTED)])
 def test_timeout(on_timeout: str, final: str) -> None:
     sim = waiting(TWO.replace("timeout: 10m", f"timeout: 10m\n      on_timeout: {on_timeout}"))
     sim.record("approval.decided", step="ok", user="bob", decision="approve")
@@ -143,17 +141,21 @@ def test_approvers_by_name_and_by_group() -> None:
         check(sim, "carol")
     # a group the directory does not know about is passed in (Slack user groups)
     step = check_decision(
-        sim.rb, sim.state, requester="alice", user="carol", directory=Directory(),
+        sim.rb,
+        sim.state,
+        requester="alice",
+        user="carol",
+        directory=Directory(),
         extra_groups=["@sre"],
     )
     assert step.id == "ok"
 
 
 def test_the_requester_may_not_approve_unless_allowed() -> None:
-    sim = waiting(STEP_APPROVERS.replace('dave]', 'dave, alice]'))
+    sim = waiting(STEP_APPROVERS.replace("dave]", "dave, alice]"))
     with pytest.raises(ApprovalError, match="alice started this run"):
         check(sim, "alice")
-    allowed = waiting(STEP_APPROVERS.replace('dave]', "dave, alice]\n      allow_requester: true"))
+    allowed = waiting(STEP_APPROVERS.replace("dave]", "dave, alice]\n      allow_requester: true"))
     assert check(allowed, "alice") == "ok"
 
 
@@ -170,3 +172,58 @@ def test_no_decision_on_a_run_that_is_not_waiting() -> None:
         waiting_step(sim.rb, sim.state)
     ready = waiting(STEP_APPROVERS)
     assert waiting_step(ready.rb, ready.state).id == "ok"
+
+
+@pytest.mark.parametrize(
+    ("on_timeout", "late", "final"),
+    [("reject", "approve", REJECTED), ("approve", "reject", SUCCEEDED)],
+)
+def test_a_decision_after_the_deadline_does_not_count(
+    on_timeout: str, late: str, final: str
+) -> None:
+    sim = waiting(
+        TWO.replace("required: 2", "required: 1").replace(
+            "timeout: 10m", f"timeout: 10m\n      on_timeout: {on_timeout}"
+        )
+    )
+    deadline = sim.state.step("ok").deadline
+    assert deadline is not None
+    sim.now = deadline + 5  # nobody was waiting when the deadline passed
+    sim.record("approval.decided", step="ok", user="bob", decision=late, reason="late")
+    assert sim.decide() == [AwaitDecision("ok", deadline)]  # the runtime records the timeout
+    sim.record("approval.timed_out", step="ok")
+    sim.drive()
+    assert sim.state.status == final
+    if final == SUCCEEDED:
+        assert sim.state.step("ok").outputs == {"approved_by": [], "timed_out": True}
+
+
+def test_a_decision_on_time_counts_even_when_recorded_with_the_deadline() -> None:
+    sim = waiting(TWO.replace("required: 2", "required: 1"))
+    deadline = sim.state.step("ok").deadline
+    assert deadline is not None
+    sim.now = deadline
+    sim.record("approval.decided", step="ok", user="bob", decision="approve")
+    sim.drive()
+    assert sim.state.status == SUCCEEDED
+    assert sim.state.step("ok").outputs == {"approved_by": ["bob"]}
+
+
+def test_check_decision_refuses_a_late_decision_when_told_the_time() -> None:
+    sim = waiting(STEP_APPROVERS.replace("message: go", "message: go\n      timeout: 1m"))
+    deadline = sim.state.step("ok").deadline
+    assert deadline is not None
+
+    def at(now: float) -> str:
+        return check_decision(
+            sim.rb,
+            sim.state,
+            requester="alice",
+            user="bob",
+            directory=Directory({"sre": frozenset({"bob"})}),
+            now=now,
+        ).id
+
+    assert at(deadline - 1) == "ok"
+    with pytest.raises(ApprovalError, match="timed out; on_timeout: reject"):
+        at(deadline + 1)

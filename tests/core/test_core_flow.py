@@ -176,7 +176,9 @@ steps:
 
 
 @pytest.mark.parametrize(
-    ("level", "target"), [(9, "page"), (3, "ticket"), (1, "ignore")], ids=["first", "second", "default"]
+    ("level", "target"),
+    [(9, "page"), (3, "ticket"), (1, "ignore")],
+    ids=["first", "second", "default"],
 )
 def test_branch_takes_the_first_matching_case(level: int, target: str) -> None:
     sim = Sim.of(BRANCH, params={"level": level})
@@ -344,7 +346,8 @@ def test_outputs_flow_into_later_steps() -> None:
             outputs: {host: "{{ result.hosts[0] }}", count: "{{ result.hosts | length }}"}
           - id: use
             action: log
-            with: {message: "restart {{ steps.find.outputs.host }} of {{ steps.find.outputs.count }}"}
+            with:
+              message: "restart {{ steps.find.outputs.host }} of {{ steps.find.outputs.count }}"
         """
     )
     sim.drive(lambda cmd: {"hosts": ["web-1", "web-2"]} if cmd.step == "find" else {})

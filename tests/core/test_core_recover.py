@@ -34,7 +34,7 @@ IDEMPOTENT = frozenset({"log", "file.write", "safe"})
 def crashed_in(action: str) -> Sim:
     """A run whose engine died while step ``work`` (calling ``action``) was running."""
     sim = Sim.of(BODY.replace("{action}", action), undo=UNDO, idempotent=IDEMPOTENT)
-    write, = sim.advance()
+    (write,) = sim.advance()
     assert isinstance(write, Invoke)
     sim.start(write)
     sim.succeed(write)
@@ -106,6 +106,37 @@ def test_resolved_skip_goes_on_after_the_step() -> None:
     assert sim.state.status == SUCCEEDED
     assert sim.state.step("work").status == STEP_SKIPPED
     assert sim.invoked() == ["write", "work", "after"]
+
+
+def test_a_skipped_step_counts_as_done_and_is_rolled_back_later() -> None:
+    sim = Sim.of(
+        BODY.replace("{action}", "shell.command").replace(
+            "  - {id: after, action: log, with: {message: after}}",
+            "  - {id: after, action: fail, with: {}}",
+        ),
+        undo=UNDO | {"shell.command"},
+        idempotent=IDEMPOTENT,
+    )
+    (write,) = sim.advance()
+    assert isinstance(write, Invoke)
+    sim.start(write)
+    sim.succeed(write)
+    (work,) = sim.advance()
+    assert isinstance(work, Invoke)
+    sim.start(Invoke("work", "shell.command", {"command": "x"}, 1, None))
+    settle(sim)
+    sim.record("run.resolved", choice="skip", by="bob")
+    skipped = sim.state.completed[-1]
+    assert (skipped.step, skipped.action, skipped.params, skipped.result) == (
+        "work",
+        "shell.command",
+        {"command": "x"},
+        None,
+    )
+    sim.drive(lambda cmd: error("fail") if cmd.step == "after" else {})
+    # the skipped step's effect is undone too, in reverse order of completion
+    assert sim.rolled_back() == [("work", True), ("write", True)]
+    assert sim.state.status == ROLLED_BACK
 
 
 def test_resolved_rollback_rolls_back_what_completed() -> None:

@@ -47,7 +47,12 @@ def test_jitter_spreads_the_delay_evenly_around_it() -> None:
     sample=st.floats(0, 1, exclude_max=True),
 )
 def test_retry_delay_stays_within_its_bounds(
-    delay: float, backoff: float, max_delay: float | None, jitter: float, attempt: int, sample: float
+    delay: float,
+    backoff: float,
+    max_delay: float | None,
+    jitter: float,
+    attempt: int,
+    sample: float,
 ) -> None:
     step = action_step(
         f"{{attempts: 30, delay: {delay!r}, backoff: {backoff!r}, jitter: {jitter!r}"

@@ -27,7 +27,8 @@ steps:
     timeout: 10s
     rollback:
       action: http.request
-      with: {url: "http://api/scale?n={{ result.before }}&by={{ params.who }}&was={{ params_used.url }}"}
+      with:
+        url: "http://api/scale?n={{ result.before }}&by={{ params.who }}&was={{ params_used.url }}"
   - {id: note, action: log, with: {message: noted}}
   - {id: write2, action: file.write, with: {path: /b, content: "2"}, timeout: 3s}
   - {id: boom, action: fail, with: {message: broken}}
@@ -54,7 +55,11 @@ def test_rollback_runs_in_reverse_order_of_completion_with_the_right_kind_of_und
     assert started.data["reason"] == "failed"
     assert started.data["failure"]["step"] == "boom"
     # write2: automatic undo; note: nothing to undo (skipped); scale: its block; write1: undo
-    assert [(c.step, c.undo) for c in seen] == [("write2", True), ("scale", False), ("write1", True)]
+    assert [(c.step, c.undo) for c in seen] == [
+        ("write2", True),
+        ("scale", False),
+        ("write1", True),
+    ]
     write2, scale, write1 = seen
     assert (write2.action, write2.params, write2.timeout) == (
         "file.write",
@@ -139,7 +144,7 @@ def test_cancel_in_pending_finishes_without_starting() -> None:
 
 def test_cancel_while_running_waits_for_the_step_then_rolls_back() -> None:
     sim = Sim.of(SLOW, undo=UNDO)
-    write, = sim.advance()
+    (write,) = sim.advance()
     assert isinstance(write, Invoke)
     sim.start(write)
     sim.succeed(write)
@@ -152,7 +157,11 @@ def test_cancel_while_running_waits_for_the_step_then_rolls_back() -> None:
     (rec,) = sim.decide()
     assert isinstance(rec, Record)
     assert rec.type == "rollback.started"
-    assert rec.data == {"reason": "cancelled", "queue": [0], "failure": {"message": "cancelled by bob"}}
+    assert rec.data == {
+        "reason": "cancelled",
+        "queue": [0],
+        "failure": {"message": "cancelled by bob"},
+    }
     sim.drive()
     assert sim.rolled_back() == [("write", True)]
     assert sim.state.status == CANCELLED
@@ -203,3 +212,35 @@ def test_cancel_waits_for_every_running_parallel_child() -> None:
     assert rec.type == "rollback.started"
     sim.drive()
     assert sim.state.status == CANCELLED
+
+
+def test_an_undo_gets_the_secret_its_call_got_though_the_log_masks_it() -> None:
+    sim = Sim.of(
+        """
+        parameters: {token: {type: string, secret: true}}
+        steps:
+          - {id: auto, action: file.write, with: {path: /a, content: "t={{ params.token }}"}}
+          - id: block
+            action: log
+            with: {message: "m={{ params.token }}"}
+            rollback: {action: log, with: {message: "undo {{ params_used.message }}"}}
+          - {id: boom, action: fail, with: {}}
+        """,
+        params={"token": "hunter2"},
+        secrets=("hunter2",),
+        undo=UNDO,
+    )
+    seen: list[InvokeRollback] = []
+
+    def rollback(cmd: InvokeRollback) -> dict[str, object]:
+        seen.append(cmd)
+        return {}
+
+    sim.drive(lambda cmd: error("fail") if cmd.step == "boom" else {}, rollback)
+    assert sim.state.completed[0].params == {"path": "/a", "content": "t=***"}
+    assert [(c.step, c.params) for c in seen] == [
+        ("block", {"message": "undo m=hunter2"}),
+        ("auto", {"path": "/a", "content": "t=hunter2"}),
+    ]
+    assert all("hunter2" not in str(e.data) for e in sim.events)
+    assert sim.state.status == ROLLED_BACK

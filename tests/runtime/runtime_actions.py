@@ -104,6 +104,22 @@ class UndoableAction(Action):
         return {"undone": params.name}
 
 
+class KeepAction(Action):
+    """Like test.undoable, but its undo journals the ``value`` parameter it is given."""
+
+    name = "test.keep"
+    Params = NameParams
+    idempotent = True
+
+    def run(self, params: NameParams, ctx: ActionContext) -> Result:
+        BOARD.note("keep", params.name, params.value)
+        return {}
+
+    def undo(self, params: NameParams, result: Mapping[str, Any], ctx: ActionContext) -> Result:
+        BOARD.note("unkeep", params.name, params.value)
+        return {}
+
+
 class RecordAction(Action):
     """Journals its parameters; not idempotent, no undo (used in rollback blocks)."""
 
@@ -135,6 +151,7 @@ TEST_ACTIONS: tuple[type[Action], ...] = (
     FlakyAction,
     TrackAction,
     UndoableAction,
+    KeepAction,
     RecordAction,
     CountAction,
 )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 from runtime_actions import BOARD
-from runtime_helpers import of_type, runbook
+from runtime_helpers import of_type, runbook, wait_for
 
 from engine.errors import ApprovalError
 from engine.service import Engine
@@ -20,7 +21,9 @@ steps:
       message: "restart the api?"
       approvers: [bob, carol, dave]
       required: 2
-  - {id: after, action: log, with: {message: "approved by {{ steps.ok.outputs.approved_by | join(' and ') }}"}}
+  - id: after
+    action: log
+    with: {message: "approved by {{ steps.ok.outputs.approved_by | join(' and ') }}"}
 """
 
 
@@ -111,10 +114,6 @@ def test_approvers_by_group(engine: Engine, store: Store) -> None:
 def test_a_decision_from_another_process_reaches_a_waiting_engine(
     engine: Engine, store: Store
 ) -> None:
-    import threading
-
-    from runtime_helpers import wait_for
-
     loaded = runbook(
         """
         steps:
@@ -134,3 +133,28 @@ def test_a_decision_from_another_process_reaches_a_waiting_engine(
     approver.join()
     assert out.status == "succeeded"
     assert out.state.approvals["ok"][0].user == "carol"
+
+
+def test_an_approval_after_the_deadline_of_a_run_not_waited_on_is_too_late(
+    engine: Engine, store: Store
+) -> None:
+    loaded = runbook(
+        """
+        steps:
+          - {id: prep, action: test.undoable, with: {name: prep}}
+          - id: ok
+            approval: {message: "go?", timeout: 0.3s, on_timeout: reject}
+          - {id: after, action: log, with: {message: after}}
+        """
+    )
+    out = engine.start(loaded, {}, requester="alice", wait_for_approval=False)
+    assert out.status == "waiting_approval"
+    deadline = out.state.step("ok").deadline
+    assert deadline is not None
+    wait_for(lambda: time.time() > deadline + 0.05, what="the deadline to pass")
+    engine.decide(out.run_id, user="bob", approve=True)
+    done = engine.resume(out.run_id, by="bob", wait_for_approval=False)
+    assert done.status == "rejected"
+    assert of_type(store, out.run_id, "approval.timed_out", "ok")
+    assert (done.state.step("ok").error or {})["kind"] == "approval_timeout"
+    assert BOARD.journal == [("do", "prep", None), ("undo", "prep", "prep")]

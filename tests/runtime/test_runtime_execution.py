@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 from runtime_actions import BOARD
 from runtime_helpers import alive, of_type, runbook, types, wait_for
 
+from engine.core.apply import Layout, replay
 from engine.core.state import RunState
 from engine.service import Engine
 from engine.store import Store
 
 
-def test_a_step_timeout_really_stops_the_action(engine: Engine, store: Store, tmp_path: Path) -> None:
+def test_a_step_timeout_really_stops_the_action(
+    engine: Engine, store: Store, tmp_path: Path
+) -> None:
     pids = tmp_path / "pids"
     loaded = runbook(
         f"""
@@ -167,3 +171,27 @@ def test_the_stored_run_row_matches_the_replayed_state(engine: Engine, store: St
     assert {k: v.status for k, v in stored.steps.items()} == {
         k: v.status for k, v in out.state.steps.items()
     }
+
+
+def test_the_live_state_is_the_replay_of_the_log_and_round_trips(
+    engine: Engine, store: Store
+) -> None:
+    loaded = runbook(
+        """
+        steps:
+          - {id: one, action: test.undoable, with: {name: one}}
+          - id: fan
+            parallel:
+              - {id: p1, action: log, with: {message: p1}}
+              - id: p2
+                action: test.flaky
+                with: {key: p2, failures: 1}
+                retry: {attempts: 2, delay: 10ms}
+          - {id: boom, action: fail, with: {}}
+        """
+    )
+    out = engine.start(loaded, {}, requester="alice")
+    assert out.status == "rolled_back"
+    assert out.state == replay(Layout.of(loaded.runbook), store.events(out.run_id))
+    assert RunState.from_dict(out.state.to_dict()) == out.state
+    assert RunState.from_dict(json.loads(json.dumps(out.state.to_dict()))) == out.state

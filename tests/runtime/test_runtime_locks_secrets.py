@@ -70,7 +70,7 @@ def test_wait_for_the_lock_then_run(engine: Engine, store: Store) -> None:
     assert second_began.ts >= first_done.ts
 
 
-TOKEN = "s3cr3t-T0KEN-value"  # noqa: S105 - test data
+TOKEN = "s3cr3t-T0KEN-value"
 PIN = 918273645
 
 
@@ -85,6 +85,9 @@ def secret_run(engine: Engine, store: Store, tmp_path: Path) -> RunOutcome:
           - id: remember
             action: test.undoable
             with: {name: remember, value: "{{ params.pin }}"}
+          - id: keep
+            action: test.keep
+            with: {name: keep, value: "key={{ params.token }}"}
           - id: echo
             action: shell.command
             with:
@@ -112,6 +115,8 @@ def test_a_secret_never_reaches_the_store(
     # the actions did get the real values
     assert ("do", "remember", PIN) in BOARD.journal
     assert ("record", "undo-echo", TOKEN) in BOARD.journal
+    # an automatic undo gets the parameters its call got, secrets included
+    assert ("unkeep", "keep", f"key={TOKEN}") in BOARD.journal
 
     texts = [json.dumps(e.data) for e in store.events(out.run_id)]
     row = store.get_run(out.run_id)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from runtime_actions import BOARD
-from runtime_helpers import of_type, runbook, types, wait_for
+from runtime_helpers import alive, of_type, runbook, started, types, wait_for
 
 from actions import Registry
-from engine.errors import RunbookError
+from engine.errors import RunbookError, StoreError
+from engine.runtime import runner as runner_module
 from engine.runtime.bus import Bus
 from engine.runtime.runner import Runner
 from engine.service import Engine
@@ -27,21 +30,25 @@ steps:
 """
 
 
-def crashed(
-    store: Store, loaded: LoadedRunbook, run_id: str, work_with: dict[str, Any]
-) -> None:
+def crashed(store: Store, loaded: LoadedRunbook, run_id: str, work_with: dict[str, Any]) -> None:
     """Write the log a dead engine leaves behind: prep done, work started, nothing after."""
     rb = loaded.runbook
     store.save_version(rb.name, rb.version, loaded.digest, loaded.source, loaded.document)
     store.create_run(
-        run_id, runbook=rb.name, version=rb.version, digest=loaded.digest, params={},
+        run_id,
+        runbook=rb.name,
+        version=rb.version,
+        digest=loaded.digest,
+        params={},
         requester="alice",
     )
     prep = {"step": "prep", "attempt": 1, "action": "test.undoable", "with": {"name": "prep"}}
     store.append_event(run_id, "run.started", {}, status="running")
     store.append_event(run_id, "step.started", prep, step_id="prep")
     store.append_event(
-        run_id, "step.succeeded", {**prep, "result": {"done": "prep"}, "outputs": {}},
+        run_id,
+        "step.succeeded",
+        {**prep, "result": {"done": "prep"}, "outputs": {}},
         step_id="prep",
     )
     work = {"step": "work", "attempt": 1, "action": loaded.runbook.steps[1].action}  # type: ignore[union-attr]
@@ -78,7 +85,9 @@ def attention(engine: Engine, store: Store, tmp_path: Path) -> tuple[str, Path]:
     return "r2", marker
 
 
-def test_needs_attention_then_skip(engine: Engine, store: Store, attention: tuple[str, Path]) -> None:
+def test_needs_attention_then_skip(
+    engine: Engine, store: Store, attention: tuple[str, Path]
+) -> None:
     run_id, marker = attention
     with pytest.raises(RunbookError, match="choose one of"):
         engine.resume(run_id, choice="ignore", by="bob")
@@ -91,7 +100,37 @@ def test_needs_attention_then_skip(engine: Engine, store: Store, attention: tupl
     assert BOARD.journal == [("do", "after", None)]
 
 
-def test_needs_attention_then_retry(engine: Engine, store: Store, attention: tuple[str, Path]) -> None:
+def test_a_step_skipped_after_a_crash_is_rolled_back_like_a_done_one(
+    engine: Engine, store: Store, tmp_path: Path
+) -> None:
+    undone = tmp_path / "undone"
+    loaded = runbook(
+        f"""
+        steps:
+          - {{id: prep, action: test.undoable, with: {{name: prep}}}}
+          - id: work
+            action: shell.command
+            with: {{command: "true"}}
+            rollback:
+              action: shell.command
+              with: {{command: "echo {{{{ params_used.command }}}} >> {undone}"}}
+          - {{id: after, action: fail, with: {{message: broke}}}}
+        """
+    )
+    crashed(store, loaded, "r4", {"command": "true"})
+    assert engine.resume("r4", by="bob").status == "needs_attention"
+    out = engine.resume("r4", choice="skip", by="bob")
+    assert out.status == "rolled_back"
+    assert undone.read_text() == "true\n"
+    assert [e.data["step"] for e in of_type(store, "r4", "rollback.step_succeeded")] == [
+        "work",
+        "prep",
+    ]
+
+
+def test_needs_attention_then_retry(
+    engine: Engine, store: Store, attention: tuple[str, Path]
+) -> None:
     run_id, marker = attention
     out = engine.resume(run_id, choice="retry", by="bob")
     assert out.status == "succeeded"
@@ -115,9 +154,7 @@ def test_needs_attention_then_rollback(
     assert again.message == "the run has already finished"
 
 
-def test_a_choice_only_applies_to_a_run_that_needs_attention(
-    engine: Engine, store: Store
-) -> None:
+def test_a_choice_only_applies_to_a_run_that_needs_attention(engine: Engine, store: Store) -> None:
     out = engine.start(
         runbook('steps:\n  - {id: ok, approval: {message: "go?"}}\n'),
         {},
@@ -139,18 +176,29 @@ def test_resume_after_killing_a_real_runner_mid_step(
           - id: work
             action: shell.command
             with:
-              command: "if [ -e {first} ]; then echo second; else touch {first}; echo $$ > {pid_file}; exec sleep 30; fi"
+              command: >-
+                if [ -e {first} ]; then echo second;
+                else touch {first}; echo $$ > {pid_file}; exec sleep 30; fi
           - {{id: after, action: log, with: {{message: after}}}}
         """
     )
     rb = loaded.runbook
     store.save_version(rb.name, rb.version, loaded.digest, loaded.source, loaded.document)
-    store.create_run("r3", runbook=rb.name, version=1, digest=loaded.digest, params={},
-                     requester="alice")
+    store.create_run(
+        "r3", runbook=rb.name, version=1, digest=loaded.digest, params={}, requester="alice"
+    )
 
     async def run_and_die() -> None:
-        runner = Runner(store=store, registry=registry, loaded=loaded, run_id="r3", params={},
-                        requester="alice", bus=Bus(), owner="dead-host:1")
+        runner = Runner(
+            store=store,
+            registry=registry,
+            loaded=loaded,
+            run_id="r3",
+            params={},
+            requester="alice",
+            bus=Bus(),
+            owner="dead-host:1",
+        )
         task = asyncio.create_task(runner.run())
         while not pid_file.exists() or not pid_file.read_text().strip():
             await asyncio.sleep(0.02)
@@ -165,8 +213,6 @@ def test_resume_after_killing_a_real_runner_mid_step(
     assert row.owner is None
     assert types(store, "r3")[-1] in ("step.started", "step.output")
     pid = int(pid_file.read_text())
-    from runtime_helpers import alive
-
     wait_for(lambda: not alive(pid), timeout=5, what="the command to be stopped")
 
     stopped = engine.resume("r3", by="bob")
@@ -174,6 +220,36 @@ def test_resume_after_killing_a_real_runner_mid_step(
     assert stopped.state.step("work").status == "interrupted"
     done = engine.resume("r3", choice="retry", by="bob")
     assert done.status == "succeeded"
-    (second,) = [e for e in of_type(store, "r3", "step.succeeded", "work")]
+    (second,) = of_type(store, "r3", "step.succeeded", "work")
     assert second.data["result"]["stdout"] == "second\n"
     assert BOARD.journal == [("do", "prep", None)]  # prep ran once, before the crash
+
+
+def test_an_engine_whose_run_was_taken_over_stops_driving_it(
+    engine: Engine, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner_module, "HEARTBEAT_EVERY", 0.05)
+    loaded = runbook(
+        """
+        steps:
+          - {id: wait, action: sleep, with: {duration: 30}}
+          - {id: after, action: test.undoable, with: {name: after}}
+        """
+    )
+
+    def take_over() -> None:
+        wait_for(started(store, "r-lost", "wait"), what="the sleep")
+        store.set_owner("r-lost", "other-host:1")  # another engine claimed it
+
+    thief = threading.Thread(target=take_over)
+    thief.start()
+    began = time.monotonic()
+    with pytest.raises(StoreError, match="taken over by another engine"):
+        engine.start(loaded, {}, requester="alice", run_id="r-lost")
+    thief.join()
+    assert time.monotonic() - began < 10
+    row = store.get_run("r-lost")
+    assert row is not None
+    assert row.owner == "other-host:1"  # not cleared by the engine that lost it
+    assert types(store, "r-lost")[-1] == "step.started"  # nothing written after losing it
+    assert BOARD.journal == []

@@ -6,9 +6,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from runtime_actions import BOARD
 from runtime_helpers import of_type, runbook, started, types, wait_for
 
+from actions import Action, ActionContext, ActionParams, Registry, Result
+from engine.runtime import runner as runner_module
 from engine.service import Engine
 from engine.store import Store
 
@@ -176,3 +179,64 @@ def test_cancel_of_a_run_waiting_for_approval(engine: Engine, store: Store) -> N
     done = engine.resume(out.run_id, by="bob")
     assert done.status == "cancelled"
     assert BOARD.journal == [("do", "one", None), ("undo", "one", "one")]
+
+
+class Stubborn(Action):
+    """Ignores ctx.cancelled (a badly written plugin) until the test releases it."""
+
+    name = "test.stubborn"
+    Params = ActionParams
+    release = threading.Event()
+
+    def run(self, params: ActionParams, ctx: ActionContext) -> Result:
+        Stubborn.release.wait(30)
+        return {}
+
+
+def test_a_cancel_gives_up_on_an_action_that_does_not_stop(
+    engine: Engine, store: Store, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner_module, "STOP_GRACE", 0.3)
+    registry.register(Stubborn)
+    loaded = runbook(
+        """
+        steps:
+          - {id: one, action: test.undoable, with: {name: one}}
+          - {id: stuck, action: test.stubborn}
+        """
+    )
+
+    def cancel_when_stuck() -> None:
+        wait_for(started(store, "r-stuck", "stuck"), what="the stubborn step")
+        engine.cancel("r-stuck", by="bob")
+
+    canceller = threading.Thread(target=cancel_when_stuck)
+    canceller.start()
+    Stubborn.release.clear()
+    try:
+        began = time.monotonic()
+        out = engine.start(loaded, {}, requester="alice", run_id="r-stuck")
+        assert time.monotonic() - began < 10
+    finally:
+        Stubborn.release.set()
+        canceller.join()
+    assert out.status == "cancelled"
+    (failed,) = of_type(store, out.run_id, "step.failed", "stuck")
+    assert failed.data["error"]["kind"] == "cancelled"
+    assert "did not stop within 0.3s" in failed.data["error"]["message"]
+    assert BOARD.journal == [("do", "one", None), ("undo", "one", "one")]
+
+
+def test_cancel_of_a_pending_run_starts_nothing(engine: Engine, store: Store) -> None:
+    loaded = runbook("steps:\n  - {id: one, action: test.undoable, with: {name: one}}\n")
+    run_id, params = engine.create(loaded, {}, requester="alice")
+    engine.cancel(run_id, by="bob")
+    out = engine.execute(run_id, params=params)
+    assert out.status == "cancelled"
+    assert out.exit_code == 4
+    logged = types(store, run_id)
+    assert logged[:2] == ["run.created", "run.cancel_requested"]
+    assert logged[-1] == "run.finished"
+    assert "run.started" not in logged
+    assert "step.started" not in logged
+    assert BOARD.journal == []
