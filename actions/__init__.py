@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from actions._duration import parse_duration
 from actions._registry import (
+    BUILTINS,
     ENTRY_POINT_GROUP,
     PluginError,
     Registry,
@@ -18,6 +19,7 @@ from actions._registry import (
 from actions.base import Action, ActionContext, ActionParams, Result
 
 __all__ = [
+    "BUILTINS",
     "ENTRY_POINT_GROUP",
     "Action",
     "ActionContext",

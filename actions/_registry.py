@@ -20,6 +20,7 @@ from actions.base import Action, ActionParams
 from engine.errors import RunbookError
 
 __all__ = [
+    "BUILTINS",
     "ENTRY_POINT_GROUP",
     "PluginError",
     "Registry",
@@ -62,7 +63,37 @@ class Registry:
     def __init__(self) -> None:
         self._classes: dict[str, type[Action]] = {}
         self._origins: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._lazy: dict[str, str] = {}
+        self._lock = threading.RLock()
+
+    def register_lazy(self, name: str, target: str, *, origin: str = "built-in") -> None:
+        """Know ``name`` now, import ``"module:Class"`` when it is first used.
+
+        Built-ins are registered this way so that a runbook of shell steps does not pay for
+        importing boto3 or paramiko; they are validated on first use and by the test suite."""
+        with self._lock:
+            if name in self._classes or name in self._lazy:
+                raise PluginError(f"action name {name!r} is taken")
+            self._lazy[name] = target
+            self._origins[name] = origin
+
+    def _resolve(self, name: str) -> type[Action] | None:
+        with self._lock:
+            target = self._lazy.pop(name, None)
+            if target is None:
+                return self._classes.get(name)
+            origin = self._origins.pop(name, "built-in")
+        module_name, _, attr = target.partition(":")
+        try:
+            action_cls: type[Action] = getattr(importlib.import_module(module_name), attr)
+        except Exception as exc:
+            raise PluginError(f"cannot load action {name!r} from {target}: {exc}") from exc
+        if getattr(action_cls, "name", None) != name:
+            raise PluginError(
+                f"{target} is registered as {name!r} but is named "
+                f"{getattr(action_cls, 'name', None)!r}"
+            )
+        return self.register(action_cls, origin=origin)  # validates it like any plugin
 
     def register(self, action_cls: A, *, origin: str = "") -> A:
         """Validate ``action_cls`` and add it; returns it, so this also works as a decorator.
@@ -73,6 +104,13 @@ class Registry:
         _validate(action_cls)
         where = f" ({origin})" if origin else ""
         with self._lock:
+            if action_cls.name in self._lazy:
+                target = self._lazy[action_cls.name].replace(":", ".")
+                raise PluginError(
+                    f"action name {action_cls.name!r} is taken: {target} "
+                    f"({self._origins[action_cls.name]}) is already registered under it, "
+                    f"cannot also register {_qualname(action_cls)}{where}"
+                )
             existing = self._classes.get(action_cls.name)
             if existing is action_cls:
                 return action_cls
@@ -97,11 +135,11 @@ class Registry:
 
     def get_class(self, name: str) -> type[Action]:
         """The class of the action called ``name`` (e.g. to validate parameters early)."""
-        with self._lock:
-            found = self._classes.get(name)
-            known = sorted(self._classes)
+        found = self._resolve(name)
         if found is not None:
             return found
+        with self._lock:
+            known = sorted({*self._classes, *self._lazy})
         close = difflib.get_close_matches(name, known, n=1)
         if close:
             hint = f"did you mean {close[0]!r}?"
@@ -114,15 +152,15 @@ class Registry:
     def names(self) -> list[str]:
         """All registered names, sorted."""
         with self._lock:
-            return sorted(self._classes)
+            return sorted({*self._classes, *self._lazy})
 
     def __contains__(self, name: object) -> bool:
         with self._lock:
-            return name in self._classes
+            return name in self._classes or name in self._lazy
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._classes)
+            return len(self._classes) + len(self._lazy)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
@@ -240,22 +278,31 @@ def _check_signature(
         ) from exc
 
 
-def builtin_actions() -> tuple[type[Action], ...]:
-    """The action classes that ship with the engine."""
-    from actions.core import AssertAction, FailAction, LogAction, SleepAction
-    from actions.file import FileWriteAction
-    from actions.http import HttpRequestAction
-    from actions.shell import ShellCommandAction
+#: the engine's own actions, imported on first use (see ``Registry.register_lazy``)
+BUILTINS: dict[str, str] = {
+    "log": "actions.core:LogAction",
+    "sleep": "actions.core:SleepAction",
+    "assert": "actions.core:AssertAction",
+    "fail": "actions.core:FailAction",
+    "shell.command": "actions.shell:ShellCommandAction",
+    "http.request": "actions.http:HttpRequestAction",
+    "file.write": "actions.file:FileWriteAction",
+    "aws.call": "actions.aws.call:AwsCallAction",
+    "aws.wait": "actions.aws.wait:AwsWaitAction",
+    "aws.assert": "actions.aws.assertion:AwsAssertAction",
+    "scaling.asg": "actions.aws.scaling_asg:ScalingAsgAction",
+    "scaling.ecs": "actions.aws.scaling_ecs:ScalingEcsAction",
+    "ec2.instances": "actions.aws.ec2:Ec2InstancesAction",
+}
 
-    return (
-        LogAction,
-        SleepAction,
-        AssertAction,
-        FailAction,
-        ShellCommandAction,
-        HttpRequestAction,
-        FileWriteAction,
-    )
+
+def builtin_actions() -> tuple[type[Action], ...]:
+    """The action classes that ship with the engine (imports them all)."""
+    out: list[type[Action]] = []
+    for target in BUILTINS.values():
+        module_name, _, attr = target.partition(":")
+        out.append(getattr(importlib.import_module(module_name), attr))
+    return tuple(out)
 
 
 @functools.cache
@@ -266,7 +313,7 @@ def default_registry() -> Registry:
     installation is picked up by the next call.
     """
     registry = Registry()
-    for action_cls in builtin_actions():
-        registry.register(action_cls, origin="built-in")
+    for name, target in BUILTINS.items():
+        registry.register_lazy(name, target)
     registry.load_entry_points()
     return registry

@@ -14,27 +14,83 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import botocore.loaders
 import botocore.session
 from botocore import xform_name
 from botocore.exceptions import DataNotFoundError, UnknownServiceError
 from botocore.validate import ParamValidator
+from pydantic import ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 __all__ = [
     "ApiOperation",
+    "ApiProblem",
+    "ApiWaiter",
+    "botocore_session",
+    "can_paginate",
+    "check_call",
     "check_params",
+    "check_read_only",
     "operation",
     "waiter",
 ]
+
+Where = tuple[str | int, ...]
+
+
+class ApiProblem(ValueError):
+    """Parameters botocore would reject, each with the field it is about (``("params", "X")``).
+
+    A ``ValueError``, and convertible to a pydantic ``ValidationError`` whose locations name the
+    field, so the engine's messages say ``params.DesiredCapacty: ...`` rather than pointing at
+    the whole step."""
+
+    def __init__(self, problems: list[tuple[Where, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(message for _where, message in problems))
+
+    @classmethod
+    def at(cls, where: Where, message: str) -> ApiProblem:
+        return cls([(where, message)])
+
+    def validation_error(self, title: str, value: Any) -> ValidationError:
+        return ValidationError.from_exception_data(
+            title,
+            [
+                InitErrorDetails(
+                    type=PydanticCustomError("aws_api", "{message}", {"message": message}),
+                    loc=where,
+                    input=value,
+                )
+                for where, message in self.problems
+            ],
+        )
+
 
 # botocore sessions are not thread-safe while they load data; parallel steps validate at once.
 _LOCK = threading.Lock()
 
 
 @functools.cache
+def _loader() -> Any:
+    return botocore.loaders.create_loader()
+
+
+def botocore_session() -> Any:
+    """A new botocore session sharing one data loader with every other in the process.
+
+    Parsing a service model (EC2's is megabytes of JSON) takes most of a second; with a shared
+    loader each model is parsed once per process, not once per run, and validating a step's
+    parameters warms the cache its calls use."""
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _loader())
+    return session
+
+
+@functools.cache
 def _session() -> Any:
-    # A bare botocore session only reads the bundled JSON models here; credentials and config
-    # files are never consulted for validation.
-    return botocore.session.get_session()
+    # Only reads the bundled models: credentials and config files play no part in validation.
+    return botocore_session()
 
 
 @functools.cache
@@ -47,7 +103,7 @@ def _service_model(service: str) -> Any:
             known = session.get_available_services()
     close = difflib.get_close_matches(service, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"unknown AWS service {service!r}{hint}") from None
+    raise ApiProblem.at(("service",), f"unknown AWS service {service!r}{hint}") from None
 
 
 @functools.cache
@@ -69,7 +125,7 @@ class ApiOperation:
     @property
     def method(self) -> str:
         """The boto3 client method (``describe_instances``)."""
-        return xform_name(self.name)
+        return str(xform_name(self.name))
 
     @property
     def label(self) -> str:
@@ -94,44 +150,58 @@ def _operation_names(service: str) -> dict[str, str]:
 def operation(service: str, name: str) -> ApiOperation:
     """The operation called ``name`` (``DescribeInstances`` or ``describe_instances``).
 
-    Raises ``ValueError`` for an unknown service or operation, suggesting the closest name.
+    Raises ``ApiProblem`` for an unknown service or operation, suggesting the closest name.
     """
     names = _operation_names(service)
     found = names.get(name)
     if found is None:
         close = difflib.get_close_matches(name, list(names), n=1)
         hint = f"; did you mean {names[close[0]]!r}?" if close else ""
-        raise ValueError(f"{service} has no operation {name!r}{hint}")
+        raise ApiProblem.at(("operation",), f"{service} has no operation {name!r}{hint}")
     return ApiOperation(service, found)
 
 
 def check_params(op: ApiOperation, params: dict[str, Any]) -> None:
-    """Raise ``ValueError`` naming each parameter of ``params`` that ``op`` would reject."""
+    """Raise ``ApiProblem`` naming each parameter of ``params`` that ``op`` would reject."""
     shape = op.model.input_shape
     if shape is None:
         if params:
-            raise ValueError(f"{op.label} takes no parameters, got {', '.join(sorted(params))}")
+            raise ApiProblem.at(
+                ("params",), f"{op.label} takes no parameters, got {', '.join(sorted(params))}"
+            )
         return
     members = list(shape.members)
     # Top-level names are checked here first to suggest the intended spelling; botocore's own
     # report lists every valid name, which for EC2 is too long to spot the typo in.
     unknown = [key for key in params if key not in shape.members]
     if unknown:
-        problems = []
+        problems: list[tuple[Where, str]] = []
         for key in unknown:
             close = difflib.get_close_matches(key, members, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(f"unknown parameter {key!r}{hint}")
-        raise ValueError(f"{op.label}: {'; '.join(problems)}")
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append((("params", key), f"{op.label} has no parameter {key!r}{hint}"))
+        raise ApiProblem(problems)
     report = ParamValidator().validate(params, shape)
     if report.has_errors():
-        lines = report.generate_report().splitlines()
-        raise ValueError(f"{op.label}: {'; '.join(lines)}")
+        raise ApiProblem(
+            [(("params",), f"{op.label}: {line}") for line in report.generate_report().splitlines()]
+        )
 
 
-def waiter(service: str, name: str) -> tuple[Any, ApiOperation]:
-    """The waiter config called ``name`` (``InstanceRunning`` or ``instance_running``) and the
-    operation it polls. Raises ``ValueError`` when the service has no such waiter."""
+@dataclass(frozen=True)
+class ApiWaiter:
+    """A named boto3 waiter: its PascalCase ``name``, botocore's config (delay, max attempts,
+    acceptors) and the operation it polls."""
+
+    name: str
+    config: Any
+    operation: ApiOperation
+
+
+def waiter(service: str, name: str) -> ApiWaiter:
+    """The waiter called ``name`` (``InstanceRunning`` or ``instance_running``).
+
+    Raises ``ApiProblem`` when the service has no such waiter."""
     _service_model(service)  # unknown service: the clearer error first
     model = _waiter_model(service)
     names: dict[str, str] = {}
@@ -142,6 +212,53 @@ def waiter(service: str, name: str) -> tuple[Any, ApiOperation]:
     if found is None or model is None:
         close = difflib.get_close_matches(name, list(names), n=1)
         hint = f"; did you mean {names[close[0]]!r}?" if close else ""
-        raise ValueError(f"{service} has no waiter {name!r}{hint}")
+        raise ApiProblem.at(("waiter",), f"{service} has no waiter {name!r}{hint}")
     config = model.get_waiter(found)
-    return config, ApiOperation(service, config.operation)
+    return ApiWaiter(found, config, ApiOperation(service, config.operation))
+
+
+@functools.cache
+def _paginator_model(service: str) -> Any:
+    with _LOCK:
+        try:
+            return _session().get_paginator_model(service)
+        except DataNotFoundError:
+            return None
+
+
+def can_paginate(op: ApiOperation) -> bool:
+    """Whether botocore has a paginator for ``op`` (what ``client.can_paginate`` answers)."""
+    model = _paginator_model(op.service)
+    if model is None:
+        return False
+    try:
+        model.get_paginator(op.name)
+    except ValueError:
+        return False
+    return True
+
+
+def check_call(
+    service: str, name: str, params: dict[str, Any], paginate: bool | None = None
+) -> ApiOperation:
+    """The operation, after checking that it exists, takes ``params`` and, when ``paginate`` is
+    true, can paginate. ``ApiProblem`` naming the problem otherwise."""
+    op = operation(service, name)
+    check_params(op, params)
+    if paginate and not can_paginate(op):
+        raise ApiProblem.at(("paginate",), f"{op.label} cannot paginate; drop `paginate: true`")
+    return op
+
+
+_READ_ONLY_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search", "Lookup", "Query", "Scan")
+
+
+def check_read_only(op: ApiOperation, why: str) -> None:
+    """``ApiProblem`` unless ``op`` only reads, going by AWS's naming (Describe*, List*, Get*...).
+
+    ``why`` ends the message: what needs a read-only call (an action that is re-run freely)."""
+    if not op.name.startswith(_READ_ONLY_PREFIXES):
+        raise ApiProblem.at(
+            ("operation",),
+            f"{op.label} is not a read-only operation ({why}); use aws.call to change things",
+        )

@@ -8,6 +8,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from actions import (
+    BUILTINS,
     Action,
     ActionContext,
     ActionParams,
@@ -238,25 +239,47 @@ def test_builtins_register_and_instantiate() -> None:
     registry = Registry()
     for cls in builtin_actions():
         registry.register(cls)
-    assert registry.names() == [
-        "assert",
-        "fail",
-        "file.write",
-        "http.request",
-        "log",
-        "shell.command",
-        "sleep",
-    ]
+    assert registry.names() == sorted(BUILTINS)
     idempotent = {name: registry.get(name).idempotent for name in registry}
     assert idempotent == {
         "assert": True,
+        "aws.assert": True,
+        "aws.call": False,
+        "aws.wait": True,
+        "ec2.instances": False,
         "fail": True,
         "file.write": True,
         "http.request": False,
         "log": True,
+        "scaling.asg": False,
+        "scaling.ecs": False,
         "shell.command": False,
         "sleep": True,
     }
+
+
+def test_builtins_are_imported_on_first_use() -> None:
+    import subprocess
+    import sys
+
+    # a fresh interpreter: does knowing every built-in name import boto3? It must not.
+    code = (
+        "import sys; from actions import default_registry; r = default_registry(); "
+        "assert 'scaling.asg' in r; assert 'boto3' not in sys.modules, 'boto3 imported'; "
+        "r.get('scaling.asg'); assert 'boto3' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_lazy_builtin_with_a_wrong_target_is_a_plugin_error() -> None:
+    registry = Registry()
+    registry.register_lazy("x.y", "actions.core:NoSuchAction")
+    assert "x.y" in registry
+    with pytest.raises(PluginError, match=r"cannot load action 'x\.y'"):
+        registry.get("x.y")
+    registry.register_lazy("x.z", "actions.core:LogAction")
+    with pytest.raises(PluginError, match="is named 'log'"):
+        registry.get("x.z")
 
 
 def test_default_registry_is_cached_and_has_the_builtins() -> None:

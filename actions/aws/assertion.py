@@ -1,0 +1,65 @@
+"""``aws.assert``: fail the step unless an AWS resource has the property wanted, like SSM's
+``aws:assertAwsResourceProperty``. Compliance checks (no SSH open to the world) are one step."""
+
+from __future__ import annotations
+
+from pydantic import model_validator
+
+from actions.aws._api import AwsApi
+from actions.aws._conditions import Condition, show
+from actions.aws._model import ApiProblem, check_read_only
+from actions.aws._plan import describe_plan, dry_run_result
+from actions.aws.call import ApiCallParams, query_output
+from actions.base import Action, ActionContext, Result
+from engine.errors import ActionError
+
+__all__ = ["AwsAssertAction", "AwsAssertParams"]
+
+
+class AwsAssertParams(ApiCallParams):
+    """Parameters of ``aws.assert``: the call, and what its output must satisfy."""
+
+    that: Condition
+    #: shown when the assertion fails, followed by the actual value
+    message: str | None = None
+
+    @model_validator(mode="after")
+    def _reads_only(self) -> AwsAssertParams:
+        try:
+            check_read_only(self.api, "aws.assert checks, it does not change")
+        except ApiProblem as exc:
+            raise exc.validation_error(type(self).__name__, self.operation) from None
+        return self
+
+
+class AwsAssertAction(Action):
+    """Call a describe operation and check a condition on its output.
+
+    Result: ``{"actual": <the selected value>, "passed": true}``. When the condition does not
+    hold the step fails with ``kind="assert"``, not retryable, the actual value in the message.
+    """
+
+    name = "aws.assert"
+    Params = AwsAssertParams
+    idempotent = True  # only read-only operations are accepted: asserting twice reads twice
+    description = "Fail unless a JMESPath condition holds on an AWS API response."
+
+    def plan(self, params: AwsAssertParams) -> list[str]:
+        return [f"{params.call_line()}; expect {params.that.text()}"]
+
+    def describe(self, params: AwsAssertParams) -> str:
+        return describe_plan(self.plan(params), params.target_note())
+
+    def run(self, params: AwsAssertParams, ctx: ActionContext) -> Result:
+        if ctx.dry_run:
+            return dry_run_result(self.plan(params))
+        api = AwsApi(ctx, params)
+        op = params.api
+        output, _pages = api.collect(op, params.params, paginate=params.paginate)
+        actual = query_output(op.label, params.that.query, output)
+        if not params.that.holds(actual):
+            lead = params.message or f"{op.label}: expected {params.that.text()}"
+            # Not retryable: asking again a moment later gives the same answer.
+            raise ActionError(f"{lead} (actual: {show(actual)})", kind="assert", retryable=False)
+        ctx.log(f"ok: {params.that.text()} (actual: {show(actual)})")
+        return {"actual": actual, "passed": True}

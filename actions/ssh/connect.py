@@ -1,0 +1,189 @@
+"""Open one authenticated SSH connection: TCP (or a channel through a jump host), key
+exchange, host key check, public key authentication.
+
+Every wait here watches the step's cancel event, so a cancel or step timeout does not hang for
+the connect timeout on a host that black-holes packets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import paramiko
+
+from actions.ssh.errors import HostFailure, Stopped, classify
+from actions.ssh.hostkeys import KnownHosts, preferred_key_types
+from actions.ssh.keys import KeyRing, agent_keys
+from actions.ssh.targets import Target
+
+__all__ = ["KEEPALIVE", "Credentials", "handshake", "tcp_connect"]
+
+#: seconds between keepalive packets: idle pooled connections survive NAT and firewall timeouts
+KEEPALIVE = 30
+#: how often blocking waits look at the cancel event
+_TICK = 0.05
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a step authenticates with, besides the target's own ``key_file``."""
+
+    key_text: str | None = None
+    passphrase: str | None = None
+
+
+def tcp_connect(
+    address: str, port: int, timeout: float, cancelled: threading.Event
+) -> socket.socket:
+    """A connected TCP socket, trying each address the name resolves to, as ssh does."""
+    deadline = time.monotonic() + timeout
+    last: BaseException | None = None
+    for family, kind, proto, _name, sockaddr in socket.getaddrinfo(
+        address, port, type=socket.SOCK_STREAM
+    ):
+        sock = socket.socket(family, kind, proto)
+        try:
+            _connect_one(sock, sockaddr, deadline, cancelled)
+        except Stopped:
+            sock.close()
+            raise
+        except OSError as exc:
+            sock.close()
+            last = exc
+            continue
+        # Small packets both ways (requests, acknowledgements): Nagle would only add latency.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    raise last if last is not None else OSError(f"{address} resolves to no address")
+
+
+def _connect_one(
+    sock: socket.socket, sockaddr: object, deadline: float, cancelled: threading.Event
+) -> None:
+    sock.setblocking(False)
+    code = sock.connect_ex(sockaddr)  # type: ignore[arg-type]  # getaddrinfo's address tuple
+    while code not in (0, errno.EISCONN):
+        if code not in (errno.EINPROGRESS, errno.EALREADY, errno.EAGAIN):
+            raise OSError(code, os.strerror(code))
+        if cancelled.is_set():
+            raise Stopped("stopped while connecting")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("connection timed out")
+        _, writable, _ = select.select([], [sock], [], min(_TICK, left))
+        if writable:
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code == 0:
+                break
+    sock.setblocking(True)
+
+
+def handshake(
+    target: Target,
+    sock: socket.socket | paramiko.Channel,
+    *,
+    known_hosts: KnownHosts,
+    keys: KeyRing,
+    credentials: Credentials,
+    timeout: float,
+    cancelled: threading.Event,
+) -> paramiko.Transport:
+    """Negotiate, check the host key, authenticate. Raises ``HostFailure`` or ``Stopped``;
+    the socket is closed on failure."""
+    transport = paramiko.Transport(sock)
+    try:
+        transport.banner_timeout = timeout
+        transport.handshake_timeout = timeout
+        transport.auth_timeout = timeout
+        known = {}
+        if target.host_key_checking:
+            known = known_hosts.lookup(target.known_hosts, target.address, target.port)
+        options = transport.get_security_options()
+        options.key_types = preferred_key_types(known, list(options.key_types))
+        _negotiate(transport, timeout, cancelled)
+        if target.host_key_checking:
+            known_hosts.check(
+                target.known_hosts, target.address, target.port, transport.get_remote_server_key()
+            )
+        _authenticate(transport, target, keys, credentials)
+        transport.set_keepalive(KEEPALIVE)
+    except BaseException as exc:
+        transport.close()
+        if isinstance(exc, Stopped | HostFailure):
+            raise
+        raise classify(exc) from exc
+    return transport
+
+
+def _negotiate(transport: paramiko.Transport, timeout: float, cancelled: threading.Event) -> None:
+    done = threading.Event()
+    transport.start_client(event=done)
+    deadline = time.monotonic() + timeout
+    while not done.wait(_TICK):
+        if cancelled.is_set():
+            raise Stopped("stopped while connecting")
+        if time.monotonic() > deadline:
+            raise TimeoutError("SSH negotiation timed out")
+    if not transport.is_active():
+        failure = transport.get_exception()
+        raise failure if failure is not None else paramiko.SSHException("negotiation failed")
+
+
+def _authenticate(
+    transport: paramiko.Transport, target: Target, keys: KeyRing, credentials: Credentials
+) -> None:
+    explicit: list[tuple[str, paramiko.PKey]] = []
+    if credentials.key_text:
+        explicit.append(
+            ("the key parameter", keys.from_text(credentials.key_text, credentials.passphrase))
+        )
+    if target.key_file:
+        explicit.append((target.key_file, keys.from_file(target.key_file, credentials.passphrase)))
+    tried: list[str] = []
+    last: paramiko.AuthenticationException | None = None
+    for label, key in explicit:
+        tried.append(label)
+        try:
+            transport.auth_publickey(target.user, key)
+            return
+        except paramiko.AuthenticationException as exc:
+            last = exc
+    agent, agent_list = agent_keys()
+    try:
+        for key in agent_list:
+            tried.append(f"agent key {key.get_name()}")
+            try:
+                transport.auth_publickey(target.user, key)
+                return
+            except paramiko.AuthenticationException as exc:
+                last = exc
+    finally:
+        if agent is not None:
+            agent.close()
+    if not explicit:
+        for key in keys.defaults():
+            tried.append(f"~/.ssh key {key.get_name()}")
+            try:
+                transport.auth_publickey(target.user, key)
+                return
+            except paramiko.AuthenticationException as exc:
+                last = exc
+    detail = f" ({last})" if last is not None and str(last) else ""
+    what = "tried " + ", ".join(tried) if tried else "no key to try: give key, key_file or an agent"
+    raise HostFailure(
+        "auth", f"authentication refused for {target.user}; {what}{detail}", retryable=False
+    )
+
+
+def close_quietly(thing: object) -> None:
+    close = getattr(thing, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):
+            close()

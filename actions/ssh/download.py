@@ -1,0 +1,70 @@
+"""``ssh.download``: fetch a file from many hosts into ``dest/<host>/<file name>``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+from pathlib import Path
+from typing import Any
+
+from actions.base import Action, ActionContext, Result
+from actions.ssh.command import describe_fanout
+from actions.ssh.params import FanoutParams
+from actions.ssh.sftp import Progress, get, open_sftp
+from actions.ssh.step import finish, open_fleet, run_fleet
+from actions.ssh.targets import Target
+
+__all__ = ["SshDownloadAction", "SshDownloadParams"]
+
+
+class SshDownloadParams(FanoutParams):
+    """Parameters of ``ssh.download``."""
+
+    #: the remote file
+    src: str
+    #: a local directory; each host's copy goes to ``dest/<host>/<file name>``
+    dest: str
+
+
+class SshDownloadAction(Action):
+    """Download a file from many hosts. Result per host: ``path`` (local) and ``bytes``."""
+
+    name = "ssh.download"
+    Params = SshDownloadParams
+    idempotent = True  # downloading again overwrites the local copies with the same files
+    description = "Fetch a file from many hosts (SFTP) into a local directory per host."
+
+    def describe(self, params: SshDownloadParams) -> str:
+        return f"{self.name} {describe_fanout(params)}: {params.src} -> {params.dest}/<host>/"
+
+    def run(self, params: SshDownloadParams, ctx: ActionContext) -> Result:
+        fleet = open_fleet(params, ctx)
+        root = Path(params.dest).expanduser()
+        name = posixpath.basename(params.src.rstrip("/")) or "download"
+        timeout = params.connect_timeout
+
+        def work(target: Target) -> dict[str, Any]:
+            # A host name with a slash (none should have one) must not escape dest.
+            local = root / target.name.replace(os.sep, "_") / name
+            local.parent.mkdir(parents=True, exist_ok=True)
+            partial = local.with_name(f".{name}.partial")
+            with fleet.pool.connection(
+                target,
+                open_sftp(timeout),
+                credentials=fleet.credentials,
+                timeout=timeout,
+                cancelled=ctx.cancelled,
+            ) as (_, sftp):
+                try:
+                    with partial.open("wb") as sink:
+                        size = get(sftp, params.src, sink, Progress(ctx, params.timeout))
+                    os.replace(partial, local)
+                finally:
+                    with contextlib.suppress(FileNotFoundError):
+                        partial.unlink()
+                    sftp.close()
+            return {"path": str(local), "bytes": size}
+
+        report = run_fleet(fleet, work, blank={"path": None, "bytes": 0})
+        return finish(fleet, report, what=self.name)

@@ -1,0 +1,118 @@
+"""One host's output stream: logged line by line as it arrives, kept up to a cap.
+
+The cap is per host and per stream and smaller than ``shell.command``'s: a fan-out keeps the
+output of every host in its result (and so in the run's store), a thousand hosts at a time.
+"""
+
+from __future__ import annotations
+
+import codecs
+
+from actions._common import redact
+from actions.base import ActionContext
+from actions.ssh.wrapper import MARKER, PGID_LINE
+
+__all__ = ["MAX_OUTPUT", "HostOutput", "MarkerFilter"]
+
+#: bytes of stdout (and, separately, stderr) kept per host; the head is dropped beyond this
+MAX_OUTPUT = 256 * 1024
+#: a "line" longer than this is logged in pieces
+_MAX_LINE = 16 * 1024
+
+
+class HostOutput:
+    """Logs ``{host}: {line}`` (``{host}: stderr: {line}``) and keeps the tail of the stream."""
+
+    def __init__(self, ctx: ActionContext, host: str, *, stderr: bool = False) -> None:
+        self._ctx = ctx
+        self._prefix = f"{host}: stderr: " if stderr else f"{host}: "
+        self._raw = bytearray()
+        self._dropped = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending = ""
+
+    def feed(self, data: bytes) -> None:
+        self._raw += data
+        if len(self._raw) > 2 * MAX_OUTPUT:  # trim in bulk: amortised O(1) per byte
+            self._trim()
+        self._pending += self._decoder.decode(data)
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            self._emit(line)
+        while len(self._pending) > _MAX_LINE:
+            self._emit(self._pending[:_MAX_LINE])
+            self._pending = self._pending[_MAX_LINE:]
+
+    def finish(self) -> None:
+        self._pending += self._decoder.decode(b"", final=True)
+        if self._pending:
+            self._emit(self._pending)
+            self._pending = ""
+
+    def text(self) -> str:
+        self._trim()
+        text = redact(bytes(self._raw).decode("utf-8", errors="replace"), self._ctx.secrets)
+        if self._dropped:
+            return f"[... {self._dropped} bytes truncated ...]\n{text}"
+        return text
+
+    def _trim(self) -> None:
+        excess = len(self._raw) - MAX_OUTPUT
+        if excess > 0:
+            del self._raw[:excess]
+            self._dropped += excess
+
+    def _emit(self, line: str) -> None:
+        self._ctx.log(self._prefix + redact(line.removesuffix("\r"), self._ctx.secrets))
+
+
+class MarkerFilter:
+    """Takes the wrapper's process-group line out of stderr and remembers the id.
+
+    The marker is the first thing the wrapper writes, but a login script may write before it,
+    so stderr is held back only until the marker (or a first full line that cannot be its
+    start) has been seen.
+    """
+
+    def __init__(self, sink: HostOutput) -> None:
+        self._sink = sink
+        self._held = b""
+        self.pgid: int | None = None
+        self._done = False
+
+    def feed(self, data: bytes) -> None:
+        if self._done:
+            self._sink.feed(data)
+            return
+        self._held += data
+        found = PGID_LINE.search(self._held)
+        if found is not None:
+            self.pgid = int(found.group(1))
+            rest = self._held[: found.start()] + self._held[found.end() :]
+            self._release(rest)
+            return
+        start = self._held.find(MARKER[:1])
+        if start < 0:
+            # No marker in sight: pass complete lines through, hold a partial last line.
+            cut = self._held.rfind(b"\n") + 1
+            if cut:
+                self._sink.feed(self._held[:cut])
+                self._held = self._held[cut:]
+        elif start > 0:
+            self._sink.feed(self._held[:start])
+            self._held = self._held[start:]
+        if len(self._held) > 4096:
+            self._release(self._held)
+
+    def finish(self) -> None:
+        self._release(self._held)
+        self._sink.finish()
+
+    def text(self) -> str:
+        return self._sink.text()
+
+    def _release(self, data: bytes) -> None:
+        self._done = True
+        self._held = b""
+        if data:
+            self._sink.feed(data)

@@ -1,0 +1,161 @@
+"""Run one command on one connection: stream its output, feed its stdin, enforce its timeout.
+
+One thread per host in flight (the fan-out bounds them by ``forks``) waits on the channel's
+file descriptor, which paramiko signals for stdout, stderr and close alike, so output is logged
+as it arrives and a cancel is seen within ``_TICK`` seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import time
+from dataclasses import dataclass
+
+import paramiko
+
+from actions.base import ActionContext
+from actions.ssh.errors import HostFailure, Stopped
+from actions.ssh.output import HostOutput, MarkerFilter
+from actions.ssh.wrapper import kill_line
+
+__all__ = ["Finished", "RemoteCommand", "run_remote"]
+
+_TICK = 0.05
+_READ = 32 * 1024
+#: how long to wait for the wrapper's process-group line when stopping a command that just
+#: started (the marker is its first write, so it is at most a round trip away)
+_PGID_WAIT = 1.0
+#: the kill script's own limit: its SIGTERM grace plus a round trip
+_KILL_WAIT = 4.0
+
+
+@dataclass(frozen=True)
+class RemoteCommand:
+    line: str
+    stdin: bytes | None = None
+    timeout: float | None = None
+    sudo: bool = False
+
+
+@dataclass(frozen=True)
+class Finished:
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    duration: float
+
+
+def run_remote(
+    transport: paramiko.Transport,
+    channel: paramiko.Channel,
+    command: RemoteCommand,
+    *,
+    host: str,
+    ctx: ActionContext,
+) -> Finished:
+    """Run ``command`` on ``channel`` (a fresh session channel of ``transport``).
+
+    Raises ``HostFailure`` (kind ``timeout``) when the command's own timeout expires and
+    ``Stopped`` when ``ctx.cancelled`` is set; in both cases the remote processes were killed.
+    """
+    started = time.monotonic()
+    stdout = HostOutput(ctx, host)
+    stderr = MarkerFilter(HostOutput(ctx, host, stderr=True))
+    pending = command.stdin or b""
+    try:
+        channel.exec_command(command.line)
+        if not pending:
+            channel.shutdown_write()  # EOF at once: a command reading stdin must not hang
+        while True:
+            _drain(channel, stdout, stderr)
+            if pending and channel.send_ready():
+                sent = channel.send(pending[:_READ])
+                pending = pending[sent:]
+                if not pending:
+                    channel.shutdown_write()
+            if channel.exit_status_ready() and _finished(channel):
+                _drain(channel, stdout, stderr)
+                break
+            if ctx.cancelled.is_set():
+                killed = _stop(transport, channel, stderr, command)
+                raise Stopped(killed)
+            elapsed = time.monotonic() - started
+            if command.timeout is not None and elapsed >= command.timeout:
+                killed = _stop(transport, channel, stderr, command)
+                raise HostFailure(
+                    "timeout",
+                    f"timed out after {command.timeout:g}s; {killed}",
+                    retryable=True,
+                )
+            _wait(channel, _tick(command.timeout, elapsed))
+    finally:
+        stdout.finish()
+        stderr.finish()
+        channel.close()
+    status: int = channel.exit_status  # -1: no status (killed by a signal)
+    return Finished(
+        exit_code=None if status < 0 else status,
+        stdout=stdout.text(),
+        stderr=stderr.text(),
+        duration=round(time.monotonic() - started, 3),
+    )
+
+
+def _tick(timeout: float | None, elapsed: float) -> float:
+    if timeout is None:
+        return _TICK
+    return max(0.0, min(_TICK, timeout - elapsed))
+
+
+def _finished(channel: paramiko.Channel) -> bool:
+    """The exit status is in and every byte of output with it (EOF, or the channel closed)."""
+    return bool(channel.eof_received or channel.closed) and not (
+        channel.recv_ready() or channel.recv_stderr_ready()
+    )
+
+
+def _drain(channel: paramiko.Channel, stdout: HostOutput, stderr: MarkerFilter) -> None:
+    while channel.recv_ready():
+        stdout.feed(channel.recv(_READ))
+    while channel.recv_stderr_ready():
+        stderr.feed(channel.recv_stderr(_READ))
+
+
+def _wait(channel: paramiko.Channel, timeout: float) -> None:
+    if channel.eof_received:
+        # After EOF the channel's fd stays readable; wait for the exit status instead.
+        channel.status_event.wait(timeout)
+        return
+    select.select([channel], [], [], timeout)
+
+
+def _stop(
+    transport: paramiko.Transport,
+    channel: paramiko.Channel,
+    stderr: MarkerFilter,
+    command: RemoteCommand,
+) -> str:
+    """Kill the remote command and its descendants; returns what was done, for the message."""
+    give_up = time.monotonic() + _PGID_WAIT
+    while stderr.pgid is None and not channel.closed and time.monotonic() < give_up:
+        while channel.recv_stderr_ready():
+            stderr.feed(channel.recv_stderr(_READ))
+        if stderr.pgid is None:
+            channel.status_event.wait(_TICK)
+    if stderr.pgid is None:
+        channel.close()
+        return "the channel was closed (the command had not reported its process group)"
+    try:
+        killer = transport.open_session(timeout=_KILL_WAIT)
+        killer.exec_command(kill_line(stderr.pgid, sudo=command.sudo))
+        killer.shutdown_write()
+        killer.status_event.wait(_KILL_WAIT)
+        killer.close()
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        channel.close()
+        return f"killing the remote process group {stderr.pgid} failed ({exc})"
+    finally:
+        with contextlib.suppress(Exception):
+            channel.close()
+    return f"the remote process group {stderr.pgid} was killed"

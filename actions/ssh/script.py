@@ -1,0 +1,117 @@
+"""``ssh.script``: copy a script to each host by SFTP, run it with arguments, remove it.
+
+The script is written to a fresh name under ``remote_dir`` (mode 0700, readable by the login
+user only; 0755 when it runs as another, non-root user through ``sudo_user``) and removed
+afterwards whatever happened, a timeout included. A script starting with ``#!`` is executed
+directly (its interpreter decides); any other is run by ``/bin/sh``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import secrets
+import shlex
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from actions.base import Action, ActionContext, Result
+from actions.ssh.command import BLANK, check_exit, describe_fanout
+from actions.ssh.params import CommandOptions, FanoutParams
+from actions.ssh.remote import RemoteCommand, run_remote
+from actions.ssh.sftp import Progress, open_sftp, put, remote_errors
+from actions.ssh.step import finish, open_fleet, run_fleet
+from actions.ssh.targets import Target
+from actions.ssh.wrapper import command_line
+from engine.errors import ActionInputError
+
+__all__ = ["SshScriptAction", "SshScriptParams"]
+
+
+class SshScriptParams(FanoutParams, CommandOptions):
+    """Parameters of ``ssh.script``: exactly one of ``script`` and ``path``."""
+
+    #: the script's text
+    script: str | None = None
+    #: a local file holding the script
+    path: str | None = None
+    args: list[str] = Field(default_factory=list)
+    #: where the script is written on each host
+    remote_dir: str = "/tmp"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SshScriptParams:
+        if (self.script is None) == (self.path is None):
+            raise ValueError("give exactly one of script (the text) and path (a local file)")
+        return self
+
+
+class SshScriptAction(Action):
+    """Run a script on many hosts; the result is ``ssh.command``'s."""
+
+    name = "ssh.script"
+    Params = SshScriptParams
+    idempotent = False
+    description = "Copy a script to many hosts (SFTP), run it with arguments, remove it."
+
+    def describe(self, params: SshScriptParams) -> str:
+        source = params.path or f"<inline script, {len(params.script or '')} characters>"
+        args = f" {shlex.join(params.args)}" if params.args else ""
+        return f"{self.name} {describe_fanout(params)}: {source}{args}"
+
+    def run(self, params: SshScriptParams, ctx: ActionContext) -> Result:
+        body = _script_bytes(params)
+        fleet = open_fleet(params, ctx)
+        timeout = params.connect_timeout
+        shared = params.sudo and params.sudo_user not in (None, "root")
+
+        def work(target: Target) -> dict[str, Any]:
+            remote = f"{params.remote_dir.rstrip('/')}/.runbook-{secrets.token_hex(8)}"
+            run_line = [remote] if body.startswith(b"#!") else ["/bin/sh", remote]
+            command = RemoteCommand(
+                line=command_line(
+                    shlex.join([*run_line, *params.args]),
+                    env=params.env,
+                    cwd=params.cwd,
+                    sudo=params.sudo,
+                    sudo_user=params.sudo_user,
+                ),
+                stdin=params.stdin.encode() if params.stdin is not None else None,
+                timeout=params.timeout,
+                sudo=params.sudo,
+            )
+            with fleet.pool.connection(
+                target,
+                open_sftp(timeout),
+                credentials=fleet.credentials,
+                timeout=timeout,
+                cancelled=ctx.cancelled,
+            ) as (transport, sftp):
+                try:
+                    put(sftp, io.BytesIO(body), remote, len(body), Progress(ctx, params.timeout))
+                    with remote_errors(f"make {remote} executable"):
+                        sftp.chmod(remote, 0o755 if shared else 0o700)
+                    channel = transport.open_session(timeout=timeout)
+                    finished = run_remote(transport, channel, command, host=target.name, ctx=ctx)
+                finally:
+                    # Removed even after a timeout or a failure: nothing is left behind.
+                    with contextlib.suppress(Exception):
+                        sftp.remove(remote)
+                    sftp.close()
+            return check_exit(finished, params.accept_exit_codes)
+
+        report = run_fleet(fleet, work, blank=BLANK)
+        return finish(fleet, report, what=self.name)
+
+
+def _script_bytes(params: SshScriptParams) -> bytes:
+    if params.script is not None:
+        return params.script.encode()
+    assert params.path is not None
+    path = Path(params.path).expanduser()
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ActionInputError(f"cannot read the script {path}: {exc.strerror}") from None

@@ -1,0 +1,173 @@
+"""From a step's ``hosts`` pattern to the exact connections to make.
+
+Precedence, most specific first: what a literal host says (``deploy@db1:2222``), the step's
+parameters (``user``, ``jump``, ``host_key_checking``), the inventory's variables, then
+defaults (the local user name, port 22, host key checking on). ``known_hosts`` files add up.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from actions.base import ActionContext
+from actions.ssh.hostkeys import default_files
+from engine.errors import ActionInputError
+from engine.inventory import Host, Inventory, InventoryError, inventory_path, load_file, select
+from engine.inventory.literal import parse_literal
+
+__all__ = ["INVENTORY_RESOURCE", "Overrides", "Target", "inventory_for", "resolve_targets"]
+
+INVENTORY_RESOURCE = "inventory"
+#: jump chains longer than this are a loop in the inventory, not a network
+_MAX_JUMPS = 8
+
+
+@dataclass(frozen=True)
+class Target:
+    """One host to connect to, fully resolved. Hashable: the pool keys connections by it."""
+
+    name: str
+    address: str
+    port: int
+    user: str
+    key_file: str | None = None
+    known_hosts: tuple[Path, ...] = ()
+    host_key_checking: bool = True
+    jump: Target | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.user}@{self.address}:{self.port}"
+
+    @property
+    def connection_key(self) -> tuple[object, ...]:
+        """Connections are shared by user, address, port and route: an authenticated
+        session is as good for one step as for the next, whichever key opened it."""
+        jump = self.jump.connection_key if self.jump is not None else None
+        return (self.user, self.address, self.port, jump)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """The step's connection parameters (None: not given, the inventory decides)."""
+
+    user: str | None = None
+    key_file: str | None = None
+    known_hosts: str | None = None
+    host_key_checking: bool | None = None
+    jump: str | None = None
+
+
+def inventory_for(ctx: ActionContext) -> Inventory:
+    """The run's inventory, loaded once and shared by its steps."""
+    found = ctx.resources.get(INVENTORY_RESOURCE)
+    if isinstance(found, Inventory):
+        return found
+    try:
+        path = inventory_path()
+        inventory = Inventory.empty() if path is None else load_file(path)
+    except InventoryError as exc:
+        raise ActionInputError(str(exc)) from None
+    # setdefault: two parallel steps may load it at once; both then use the same one
+    stored = ctx.resources.setdefault(INVENTORY_RESOURCE, inventory)
+    assert isinstance(stored, Inventory)
+    return stored
+
+
+def resolve_targets(
+    pattern: str | Sequence[str], overrides: Overrides, inventory: Inventory
+) -> list[Target]:
+    """The targets ``pattern`` selects. Raises ``ActionInputError`` for a bad pattern, a bad
+    inventory variable or a missing known_hosts file."""
+    try:
+        hosts = select(inventory, pattern)
+        return [_target(host, overrides, inventory, seen=()) for host in hosts]
+    except InventoryError as exc:
+        raise ActionInputError(str(exc)) from None
+
+
+def _target(
+    host: Host, overrides: Overrides, inventory: Inventory, *, seen: tuple[str, ...]
+) -> Target:
+    explicit = (parse_literal(host.name) if host.literal else None) or {}
+    user = explicit.get("user") or overrides.user or host.user or getpass.getuser()
+    checking = (
+        overrides.host_key_checking
+        if overrides.host_key_checking is not None
+        else host.host_key_checking
+    )
+    jump_spec = overrides.jump if overrides.jump is not None else host.jump
+    jump = None
+    if jump_spec and jump_spec.lower() != "none":
+        jump = _jump(jump_spec, host, overrides, inventory, seen=(*seen, host.name))
+    return Target(
+        name=host.name,
+        address=host.address,
+        port=host.port,
+        user=str(user),
+        key_file=overrides.key_file or host.key_file,
+        known_hosts=_known_hosts(host, overrides),
+        host_key_checking=checking,
+        jump=jump,
+    )
+
+
+def _jump(
+    spec: str, of: Host, overrides: Overrides, inventory: Inventory, *, seen: tuple[str, ...]
+) -> Target | None:
+    """The jump host ``spec`` names: an inventory host, or ``[user@]host[:port]``; a chain
+    ``a,b`` goes through a, then b, as ``ssh -J a,b`` does."""
+    *before, last = [part.strip() for part in spec.split(",")]
+    hop = _jump_host(last, of.name, inventory)
+    if hop.name == of.name or (hop.address == of.address and hop.port == of.port):
+        # A fleet-wide "jump: bastion" reaches the bastion itself too: it connects directly.
+        return None
+    if hop.name in seen or len(seen) > _MAX_JUMPS:
+        chain = " -> ".join([*seen, hop.name])
+        raise InventoryError(f"host {of.name}: jump hosts loop or chain too deep: {chain}")
+    # The step's user and jump are for the target; a hop has its own, or the chain's rest.
+    hop_overrides = Overrides(
+        key_file=overrides.key_file,
+        known_hosts=overrides.known_hosts,
+        host_key_checking=overrides.host_key_checking,
+        jump=",".join(before) if before else None,
+    )
+    return _target(hop, hop_overrides, inventory, seen=seen)
+
+
+def _jump_host(text: str, of: str, inventory: Inventory) -> Host:
+    if inventory.has_host(text):
+        return inventory.host(text)
+    variables = parse_literal(text)
+    if variables is None:
+        # A bare inventory-style name that the inventory does not have.
+        variables = parse_literal(f"{text}:22") if text and "@" not in text else None
+    if variables is None:
+        raise InventoryError(
+            f"host {of}: jump host {text!r} is neither in the inventory nor [user@]host[:port]"
+        )
+    address = str(variables["address"])
+    if inventory.has_host(address):  # deploy@bastion:2222 with bastion in the inventory
+        base = inventory.host(address)
+        merged: dict[str, Any] = {
+            **base.vars,
+            **{k: v for k, v in variables.items() if k != "address"},
+        }
+        return Host(base.name, merged, base.groups)
+    return inventory.literal(text, variables)
+
+
+def _known_hosts(host: Host, overrides: Overrides) -> tuple[Path, ...]:
+    files = default_files()
+    for extra in (host.known_hosts, overrides.known_hosts):
+        if extra:
+            path = Path(extra).expanduser()
+            if not path.is_file():
+                raise InventoryError(f"host {host.name}: known_hosts file {path} does not exist")
+            if path not in files:
+                files.append(path)
+    return tuple(files)

@@ -1,0 +1,91 @@
+"""The command line sent to the remote shell, and the one that kills it.
+
+sshd runs an ``exec`` request as ``$SHELL -c LINE`` in a new session, so the login shell leads
+its own process group. The wrapper reports that group's id on stderr (a marker line the client
+removes), then ``exec``s the real command in place of the shell: every process the command
+starts stays in that group or below it. When the command must stop (its timeout, a step timeout,
+a cancel), closing the channel is not enough — sshd would leave a ``sleep 600`` running — so the
+client runs ``kill_line`` on a second channel of the same connection: SIGTERM to the group and
+to every descendant (``sudo`` moves the command into a session of its own), SIGKILL to whatever
+is left after a grace period.
+
+Environment variables are set with ``env`` rather than SSH ``env`` requests, which sshd refuses
+unless ``AcceptEnv`` lists them. The login shell is assumed to be POSIX (sh, bash, dash, zsh).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+
+__all__ = ["MARKER", "PGID_LINE", "command_line", "kill_line"]
+
+#: starts the line on which the wrapper reports the process group id (\x1e: record separator,
+#: a byte no sane command writes at the start of a stderr line)
+MARKER = b"\x1erunbook-pgid "
+PGID_LINE = re.compile(rb"\x1erunbook-pgid (\d+)\n")
+#: seconds between SIGTERM and SIGKILL, in tenths as the kill script counts them
+_GRACE_TENTHS = 15
+
+
+def command_line(
+    command: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    sudo: bool = False,
+    sudo_user: str | None = None,
+) -> str:
+    """The line to ``exec`` for ``command`` (a shell command string)."""
+    inner = ["/bin/sh", "-c", command]
+    if env:
+        inner = ["env", *(f"{k}={v}" for k, v in env.items()), *inner]
+    if sudo:
+        # -n: fail at once instead of waiting for a password nobody will type
+        inner = ["sudo", "-n", *(["-u", sudo_user] if sudo_user else []), "--", *inner]
+    # printf's \036 is the record separator MARKER starts with.
+    parts = ["printf '\\036runbook-pgid %s\\n' \"$$\" >&2"]
+    if cwd:
+        parts.append(f"cd -- {shlex.quote(cwd)} || exit 1")
+    parts.append("exec " + shlex.join(inner))
+    return "; ".join(parts)
+
+
+# The descendants of the group leader, found from ps in one pass: after the first SIGTERM,
+# orphans are re-parented to init and could no longer be found. "kill -TERM -123" and no "--":
+# dash's kill takes a negative pid that way and rejects "--".
+_KILL = r"""g=%(pgid)d
+t=$(ps -e -o pid= -o ppid= -o pgid= 2>/dev/null | awk -v g="$g" '
+  { pid[NR] = $1; parent[$1] = $2; group[$1] = $3 }
+  END {
+    keep[g] = 1
+    do {
+      grew = 0
+      for (i = 1; i <= NR; i++) {
+        p = pid[i]
+        if (!(p in keep) && ((parent[p] in keep) || group[p] == g)) { keep[p] = 1; grew = 1 }
+      }
+    } while (grew)
+    for (p in keep) if (p != g) printf "%%s ", p
+  }')
+# Alive means running: a zombie (re-parented to an init that does not reap) is already dead.
+alive() {
+  ps -e -o pgid= -o pid= -o stat= 2>/dev/null | awk -v g="$g" -v t=" $t " '
+    ($1 == g || index(t, " " $2 " ")) && $3 !~ /^Z/ { found = 1 }
+    END { exit !found }'
+}
+for x in -"$g" $t; do kill -TERM "$x" 2>/dev/null; done
+i=0
+while [ "$i" -lt %(tenths)d ] && alive; do sleep 0.1; i=$((i + 1)); done
+for x in -"$g" $t; do kill -KILL "$x" 2>/dev/null; done
+exit 0
+"""
+
+
+def kill_line(pgid: int, *, sudo: bool) -> str:
+    """A command that terminates process group ``pgid`` and its descendants, then SIGKILLs
+    the rest; run as root through ``sudo -n`` when the command itself ran under sudo."""
+    script = _KILL % {"pgid": pgid, "tenths": _GRACE_TENTHS}
+    line = shlex.join(["/bin/sh", "-c", script])
+    return f"sudo -n -- {line}" if sudo else line
