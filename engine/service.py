@@ -6,6 +6,7 @@ The CLI, the Slack app and workers all call these; none of them talks to the run
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import socket
 import time
@@ -41,7 +42,13 @@ from engine.runtime.bus import Bus, Subscriber
 from engine.runtime.runner import HEARTBEAT_EVERY, Runner
 from engine.spec.loader import LoadedRunbook, load_text
 from engine.spec.models import ActionStep, iter_steps
-from engine.spec.params import REDACTED, redact_params, resolve_params
+from engine.spec.params import (
+    REDACTED,
+    redact_params,
+    redact_text,
+    resolve_params,
+    secret_values,
+)
 from engine.store import RunRecord, Store
 from engine.templating import is_template, render, strings_in
 
@@ -256,7 +263,9 @@ class Engine:
         if state.status == PENDING and state.last_seq <= 1:
             lock_key = self._lock_key(loaded, values, record.requester, record.id)
             if lock_key is not None:
-                refused = self._acquire(loaded, record.id, lock_key)
+                refused = self._acquire(
+                    loaded, record.id, lock_key, secret_values(loaded.runbook, values)
+                )
                 if refused is not None:
                     self.store.append_event(
                         record.id,
@@ -275,7 +284,7 @@ class Engine:
             record.requester,
             owner,
             wait_for_approval,
-            resumed=state.last_seq > 1,
+            resumed=state.status != PENDING,
         )
 
     def _lock_key(
@@ -293,9 +302,15 @@ class Engine:
         key = render(conc.lock, {"params": params, "run": run}, field="concurrency.lock")
         return str(key)
 
-    def _acquire(self, loaded: LoadedRunbook, run_id: str, key: str) -> str | None:
+    def _acquire(
+        self, loaded: LoadedRunbook, run_id: str, key: str, secrets: tuple[str, ...]
+    ) -> str | None:
         conc = loaded.runbook.concurrency
         assert conc is not None  # only called with a lock key
+        shown = redact_text(key, secrets)
+        if shown != key:
+            # a key built from a secret must not sit readable in the locks table either
+            key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
         deadline = time.monotonic() + conc.wait_timeout
         announced = False
         while True:
@@ -305,10 +320,10 @@ class Engine:
             except LockHeld as exc:
                 if conc.on_conflict == "refuse" or time.monotonic() >= deadline:
                     how = "refused" if conc.on_conflict == "refuse" else "waited too long"
-                    return f"lock {key!r} is held by run {exc.holder} ({how})"
+                    return f"lock {shown!r} is held by run {exc.holder} ({how})"
                 if not announced:
                     self.store.append_event(
-                        run_id, "run.waiting_for_lock", {"lock": key, "holder": exc.holder}
+                        run_id, "run.waiting_for_lock", {"lock": shown, "holder": exc.holder}
                     )
                     announced = True
                 time.sleep(0.5)
@@ -419,6 +434,7 @@ class Engine:
             user=user,
             directory=self.directory,
             extra_groups=extra_groups,
+            now=time.time(),
         )
         if not approve and not reason.strip():
             raise ApprovalError("a rejection needs a reason (--reason)")

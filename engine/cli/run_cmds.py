@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from engine.cli._common import emit_json, make_engine, open_store, output_option, user_errors
+from engine.errors import ParameterError, RunbookError
 
 
 def _finish(engine: Any, outcome: Any, output: str, order: list[str]) -> None:
@@ -270,5 +271,12 @@ def cancel(run_id: str, reason: str, output: str) -> None:
                 emit_json({"run_id": record.id, "cancel_requested": True})
             return
         _, loaded, _ = engine.state_of(record.id)
-        outcome = engine.resume(record.id, by=current_user())
+        try:
+            outcome = engine.resume(record.id, by=current_user())
+        except ParameterError as exc:
+            # the cancel is recorded; rolling back needs the secret the run was started with
+            raise RunbookError(
+                f"cancel recorded, but the rollback cannot run here: {exc}; then run "
+                f"`runbook resume {record.id} -p {exc.name}=...`"
+            ) from None
         _finish(engine, outcome, output, _order(loaded))

@@ -11,21 +11,46 @@ from engine.cli._common import emit_json, make_engine, open_store, output_option
 
 
 @click.command()
-@click.option("--concurrency", "-c", type=click.IntRange(min=1), default=4, show_default=True,
-              help="runs this worker drives at once")
-@click.option("--metrics-port", type=click.IntRange(0, 65535), default=9464, show_default=True,
-              envvar="RUNBOOK_METRICS_PORT", help="serve Prometheus /metrics on this port; 0: off")
-@click.option("--metrics-addr", default="0.0.0.0", show_default=True,
-              help="address the metrics endpoint listens on")
-@click.option("--shutdown-timeout", type=click.FloatRange(min=0), default=60.0,
-              show_default=True,
-              help="on SIGTERM, seconds the runs in hand get to finish before other workers "
-                   "take them over")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-              envvar="RUNBOOK_LOG_FORMAT", help="json: one JSON object per line on stderr")
+@click.option(
+    "--concurrency",
+    "-c",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="runs this worker drives at once",
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=9464,
+    show_default=True,
+    envvar="RUNBOOK_METRICS_PORT",
+    help="serve Prometheus /metrics on this port; 0: off",
+)
+@click.option(
+    "--metrics-addr",
+    default="0.0.0.0",
+    show_default=True,
+    help="address the metrics endpoint listens on",
+)
+@click.option(
+    "--shutdown-timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="on SIGTERM, seconds the runs in hand get to finish before other workers take them over",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="RUNBOOK_LOG_FORMAT",
+    help="json: one JSON object per line on stderr",
+)
 @user_errors
-def worker(concurrency: int, metrics_port: int, metrics_addr: str, shutdown_timeout: float,
-           log_format: str) -> None:
+def worker(
+    concurrency: int, metrics_port: int, metrics_addr: str, shutdown_timeout: float, log_format: str
+) -> None:
     """Drive queued runs from the shared PostgreSQL store (RUNBOOK_DB=postgresql+psycopg://...).
 
     Start as many workers as you like, on any machines. Together they also fire schedules
@@ -36,18 +61,32 @@ def worker(concurrency: int, metrics_port: int, metrics_addr: str, shutdown_time
     from engine.worker.main import WorkerOptions, run_worker
 
     setup_logging(log_format)
-    sys.exit(run_worker(WorkerOptions(
-        concurrency=concurrency, metrics_port=metrics_port, metrics_addr=metrics_addr,
-        json_logs=log_format == "json", shutdown_timeout=shutdown_timeout,
-    )))
+    sys.exit(
+        run_worker(
+            WorkerOptions(
+                concurrency=concurrency,
+                metrics_port=metrics_port,
+                metrics_addr=metrics_addr,
+                json_logs=log_format == "json",
+                shutdown_timeout=shutdown_timeout,
+            )
+        )
+    )
 
 
 @click.command()
 @click.argument("ref")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="a runbook parameter; repeat for several")
-@click.option("--wait", is_flag=True,
-              help="follow the run until it finishes, then exit with its exit code")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="a runbook parameter; repeat for several",
+)
+@click.option(
+    "--wait", is_flag=True, help="follow the run until it finishes, then exit with its exit code"
+)
 @output_option
 @user_errors
 def submit(ref: str, params: tuple[str, ...], wait: bool, output: str) -> None:
@@ -71,12 +110,21 @@ def submit(ref: str, params: tuple[str, ...], wait: bool, output: str) -> None:
         enqueue([run_id], store.url)
         secret = [n for n, p in loaded.runbook.parameters.items() if p.secret]
         if secret:
-            click.echo(f"note: secret parameters are never stored; workers read "
-                       f"{', '.join('RUNBOOK_SECRET_' + n.upper() for n in secret)}", err=True)
+            click.echo(
+                f"note: secret parameters are never stored; workers read "
+                f"{', '.join('RUNBOOK_SECRET_' + n.upper() for n in secret)}",
+                err=True,
+            )
         if not wait:
             if output == "json":
-                emit_json({"run_id": run_id, "runbook": loaded.runbook.name,
-                           "version": loaded.runbook.version, "queued": True})
+                emit_json(
+                    {
+                        "run_id": run_id,
+                        "runbook": loaded.runbook.name,
+                        "version": loaded.runbook.version,
+                        "queued": True,
+                    }
+                )
             else:
                 click.echo(run_id)
             return
@@ -103,13 +151,21 @@ def _wait(engine: Any, store: Any, run_id: str, loaded: Any, output: str) -> Non
             reason = str(event.data.get("reason") or "")
         if progress is None:
             return
-        info = RunInfo(record.id, record.runbook, record.version, record.digest,
-                       record.requester)
-        progress.on_event(info, Event(event.run_id, event.seq, event.ts.timestamp(), event.type,
-                                      event.step_id, event.data or {}), RunState())
+        info = RunInfo(record.id, record.runbook, record.version, record.digest, record.requester)
+        progress.on_event(
+            info,
+            Event(
+                event.run_id,
+                event.seq,
+                event.ts.timestamp(),
+                event.type,
+                event.step_id,
+                event.data or {},
+            ),
+            RunState(),
+        )
 
     final = follow(store, run_id, show)
     _, _, state = engine.state_of(run_id)
     # the reason names a refused lock ("lock ... is held"), which RunOutcome maps to exit 6
-    _finish(engine, RunOutcome(run_id, final.status, state, message=reason), output,
-            _order(loaded))
+    _finish(engine, RunOutcome(run_id, final.status, state, message=reason), output, _order(loaded))

@@ -152,7 +152,8 @@ def test_an_approval_after_the_deadline_of_a_run_not_waited_on_is_too_late(
     deadline = out.state.step("ok").deadline
     assert deadline is not None
     wait_for(lambda: time.time() > deadline + 0.05, what="the deadline to pass")
-    engine.decide(out.run_id, user="bob", approve=True)
+    with pytest.raises(ApprovalError, match="timed out"):
+        engine.decide(out.run_id, user="bob", approve=True)
     done = engine.resume(out.run_id, by="bob", wait_for_approval=False)
     assert done.status == "rejected"
     assert of_type(store, out.run_id, "approval.timed_out", "ok")
