@@ -14,6 +14,7 @@ from engine.cli.catalog_cmds import diff, list_, plan, schema, validate
 from engine.cli.ops_cmds import logs, runs, show
 from engine.cli.run_cmds import approve, cancel, reject, resume, run
 from engine.cli.schedule_cmds import report, schedules
+from engine.cli.serve_cmd import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,6 +47,7 @@ for command in (
     logs,
     schedules,
     report,
+    serve,
 ):
     main.add_command(command)
 

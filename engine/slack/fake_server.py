@@ -14,8 +14,12 @@ other path as ``response_url`` webhooks::
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +32,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 JSON = dict[str, Any]
 
-DEFAULT_TOKEN = "xoxb-fake-token"  # noqa: S105 - a fake server's fixed test credential
+DEFAULT_TOKEN = "xoxb-fake-token"
+DEFAULT_APP_TOKEN = "xapp-fake-token"  # a fake server's fixed credential, not a secret
 
 
 @dataclass(frozen=True)
@@ -67,10 +72,12 @@ class FakeSlack:
         self,
         *,
         token: str = DEFAULT_TOKEN,
+        app_token: str = DEFAULT_APP_TOKEN,
         team_id: str = "T000FAKE",
         bot_user_id: str = "U000BOT",
     ) -> None:
         self.token = token
+        self.app_token = app_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self._lock = threading.Condition()
@@ -84,6 +91,7 @@ class FakeSlack:
         self._views = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._sockets: _SocketModeHub | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -106,9 +114,13 @@ class FakeSlack:
             target=self._server.serve_forever, name="fake-slack", daemon=True
         )
         self._thread.start()
+        self._sockets = _SocketModeHub(self)
         return self
 
     def stop(self) -> None:
+        if self._sockets is not None:
+            self._sockets.stop()
+            self._sockets = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -176,7 +188,7 @@ class FakeSlack:
         with self._lock:
             return self._messages.get((self._channel(channel), ts))
 
-    def wait_for(self, predicate: Callable[[FakeSlack], Any], timeout: float = 10.0) -> Any:
+    def wait_for(self, predicate: Callable[[FakeSlack], Any], timeout: float = 30.0) -> Any:
         """Wait until ``predicate(self)`` is truthy (re-checked after every call); return it."""
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -188,6 +200,23 @@ class FakeSlack:
                 if left <= 0:
                     raise TimeoutError(f"the fake Slack did not see it within {timeout:g}s")
                 self._lock.wait(min(left, 0.1))
+
+    # ------------------------------------------------------------------ Socket Mode
+
+    def socket_clients(self) -> int:
+        """How many Socket Mode connections are open."""
+        assert self._sockets is not None, "start() the fake first"
+        return self._sockets.clients()
+
+    def send_envelope(self, type_: str, payload: JSON) -> str:
+        """Deliver a request over Socket Mode, as Slack does; returns its envelope id."""
+        assert self._sockets is not None, "start() the fake first"
+        return self._sockets.send(type_, payload)
+
+    def socket_acks(self) -> list[JSON]:
+        """What the app answered over Socket Mode (``{"envelope_id": ..., "payload": ...}``)."""
+        with self._lock:
+            return [dict(c.params) for c in self._calls if c.method == "socket_mode.ack"]
 
     # ------------------------------------------------------------------ HTTP
 
@@ -249,7 +278,8 @@ class FakeSlack:
             )
             error = "ratelimited" if failure.status == HTTPStatus.TOO_MANY_REQUESTS else "fatal"
             return failure.status, headers, {"ok": False, "error": error}
-        if token != self.token:
+        expected = self.app_token if method == "apps.connections.open" else self.token
+        if token != expected:
             self._record(method, params, 200)
             return 200, {}, {"ok": False, "error": "invalid_auth"}
         handler = _METHODS.get(method)
@@ -345,6 +375,10 @@ class FakeSlack:
             return {"ok": False, "error": "no_such_subteam"}
         return {"ok": True, "users": list(found[1])}
 
+    def _connections_open(self, params: JSON) -> JSON:
+        assert self._sockets is not None
+        return {"ok": True, "url": self._sockets.url}
+
     def _users_info(self, params: JSON) -> JSON:
         user = self._users.get(str(params.get("user", "")))
         if user is None:
@@ -376,6 +410,7 @@ _METHODS: dict[str, Callable[[FakeSlack, JSON], JSON]] = {
     "usergroups.list": FakeSlack._usergroups_list,
     "usergroups.users.list": FakeSlack._usergroups_users_list,
     "users.info": FakeSlack._users_info,
+    "apps.connections.open": FakeSlack._connections_open,
 }
 
 
@@ -392,3 +427,130 @@ def iter_texts(blocks: list[JSON]) -> Iterator[str]:
                     stack.append(value)
         elif isinstance(item, list):
             stack.extend(item)
+
+
+class _SocketModeHub:
+    """Socket Mode's WebSocket end: enough of RFC 6455 for slack_sdk's built-in client
+    (handshake, text frames, ping/pong, close), plain ``ws://`` on 127.0.0.1."""
+
+    GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def __init__(self, fake: FakeSlack) -> None:
+        self.fake = fake
+        self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        self._ids = itertools.count(1)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._stopped = False
+        threading.Thread(target=self._accept, name="fake-slack-ws", daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        port = self._listener.getsockname()[1]
+        return f"ws://127.0.0.1:{port}/link/?ticket=fake"
+
+    def clients(self) -> int:
+        with self._lock:
+            return len(self._conns)
+
+    def send(self, type_: str, payload: JSON) -> str:
+        envelope_id = f"env-{next(self._ids)}"
+        message = {
+            "envelope_id": envelope_id,
+            "type": type_,
+            "payload": payload,
+            "accepts_response_payload": type_ != "events_api",
+        }
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            self._frame(conn, 0x1, json.dumps(message).encode())
+        return envelope_id
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._listener.close()
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            conn.close()
+
+    def _accept(self) -> None:
+        while not self._stopped:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                request += chunk
+            key = ""
+            for line in request.decode("latin-1").split("\r\n"):
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "sec-websocket-key":
+                    key = value.strip()
+            accept = base64.b64encode(hashlib.sha1((key + self.GUID).encode()).digest()).decode()
+            conn.sendall(
+                (
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                    f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+                ).encode()
+            )
+            with self._lock:
+                self._conns.append(conn)
+            hello = {"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"}}
+            self._frame(conn, 0x1, json.dumps(hello).encode())
+            while True:
+                opcode, data = self._read(conn)
+                if opcode == 0x8:  # close
+                    return
+                if opcode == 0x9:  # ping
+                    self._frame(conn, 0xA, data)
+                elif opcode == 0x1:
+                    self.fake._record("socket_mode.ack", json.loads(data), 200)
+        except (OSError, ValueError):
+            return
+        finally:
+            with self._lock:
+                if conn in self._conns:
+                    self._conns.remove(conn)
+            conn.close()
+
+    @staticmethod
+    def _exact(conn: socket.socket, size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = conn.recv(size - len(data))
+            if not chunk:
+                raise OSError("closed")
+            data += chunk
+        return data
+
+    def _read(self, conn: socket.socket) -> tuple[int, bytes]:
+        b1, b2 = self._exact(conn, 2)
+        length = b2 & 0x7F
+        if length == 126:
+            length = struct.unpack(">H", self._exact(conn, 2))[0]
+        elif length == 127:
+            length = struct.unpack(">Q", self._exact(conn, 8))[0]
+        mask = self._exact(conn, 4) if b2 & 0x80 else b"\0\0\0\0"
+        data = bytes(b ^ mask[i % 4] for i, b in enumerate(self._exact(conn, length)))
+        return b1 & 0x0F, data
+
+    def _frame(self, conn: socket.socket, opcode: int, data: bytes) -> None:
+        header = bytes([0x80 | opcode])
+        if len(data) < 126:
+            header += bytes([len(data)])
+        elif len(data) < 1 << 16:
+            header += bytes([126]) + struct.pack(">H", len(data))
+        else:
+            header += bytes([127]) + struct.pack(">Q", len(data))
+        with self._lock:
+            conn.sendall(header + data)

@@ -202,8 +202,8 @@ def _sections(lines: list[str]) -> list[Block]:
     out: list[Block] = []
     chunk: list[str] = []
     size = 0
-    for line in lines:
-        line = clip(line, 300)
+    for full in lines:
+        line = clip(full, 300)
         if chunk and size + len(line) + 1 > SECTION_LIMIT:
             out.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(chunk)}})
             chunk, size = [], 0
@@ -220,8 +220,8 @@ def _short(value: Any) -> str:
 
 
 def _code(text: str) -> str:
-    # a ``` inside would end the block early
-    return "```" + text.replace("```", "ʼʼʼ") + "```"
+    # a ``` inside would end the block early; a zero-width space keeps the backticks apart
+    return "```" + text.replace("```", "`\u200b`\u200b`") + "```"
 
 
 # --------------------------------------------------------------------------- thread replies
@@ -232,6 +232,8 @@ def failure_reply(event: Event, attempts: int | None = None) -> str:
     d = event.data
     err: dict[str, Any] = d.get("error") or {}
     step = d.get("step", "?")
+    if err.get("kind") in ("rejected", "approval_timeout"):
+        return clip(f":no_entry: approval `{step}`: {_one_line(str(err.get('message')), 500)}")
     parts = [f":x: `{step}` failed"]
     if err.get("host"):
         parts.append(f"on `{err['host']}`")

@@ -1,0 +1,159 @@
+"""Drive runs in background threads, one thread per run while it has work.
+
+Runs from Slack never park a thread at an approval (``wait_for_approval=False``): the thread
+ends when the run waits, and a decision asks for the run to be driven again. Every engine
+thread of this process shares one owner id (``host:pid``), so the store cannot tell them apart;
+this class makes sure a run is driven by at most one of them. A request that arrives while the
+run is being driven is remembered and served when that drive ends, so a decision recorded just
+as the previous drive was returning is never missed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from engine.core.statuses import TERMINAL
+from engine.errors import RunbookError, StoreError
+from engine.server.draining import Draining
+from engine.server.vault import SecretVault
+from engine.service import Engine, RunOutcome
+from engine.spec.loader import LoadedRunbook
+
+log = logging.getLogger("runbook.server.executor")
+
+Done = Callable[[RunOutcome | None, Exception | None], None]
+
+
+class RunExecutor:
+    def __init__(self, engine: Engine, vault: SecretVault | None = None) -> None:
+        self.engine = engine
+        self.vault = vault or SecretVault()
+        self._lock = threading.Condition()
+        self._driving: set[str] = set()
+        self._again: set[str] = set()
+        self._threads: dict[str, threading.Thread] = {}
+        self._closed = False
+
+    # ------------------------------------------------------------------ requests
+
+    def start(
+        self,
+        loaded: LoadedRunbook,
+        given: Mapping[str, Any],
+        *,
+        requester: str,
+        run_id: str,
+        extra_groups: Iterable[str] = (),
+        done: Done | None = None,
+    ) -> str:
+        """Record a run now (every check happens here: permission, parameters, a repeated
+        request with the same ``run_id`` — all raise) and drive it in the background.
+        ``done`` hears how the first drive ended."""
+        with self._lock:
+            if self._closed:
+                raise RunbookError("the server is stopping; ask again in a minute")
+        run_id, params = self.engine.create(
+            loaded, given, requester=requester, extra_groups=extra_groups, run_id=run_id
+        )
+        self.vault.keep(run_id, loaded.runbook, params)
+        if not self._launch(run_id, functools.partial(self._execute, run_id, params), done):
+            raise RunbookError(
+                f"run {run_id} is recorded but the server is stopping; "
+                "it starts when the server is back"
+            )
+        return run_id
+
+    def resume(self, run_id: str, *, by: str = "", done: Done | None = None) -> None:
+        """Drive ``run_id`` again (after a decision, a cancel, a crash, a timeout)."""
+        with self._lock:
+            if run_id in self._driving:
+                self._again.add(run_id)
+                return
+        self._launch(run_id, lambda: self._resume(run_id, by), done)
+
+    # ------------------------------------------------------------------ inspection
+
+    def driving(self) -> set[str]:
+        with self._lock:
+            return set(self._driving)
+
+    def wait_idle(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._driving:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(min(left, 0.1))
+            return True
+
+    def close(self, grace: float) -> bool:
+        """Take no more work and wait up to ``grace`` seconds for the runs being driven (the
+        store refuses new steps meanwhile, so they stop at a recorded point)."""
+        with self._lock:
+            self._closed = True
+        return self.wait_idle(grace)
+
+    # ------------------------------------------------------------------ threads
+
+    def _launch(self, run_id: str, drive: Callable[[], RunOutcome], done: Done | None) -> bool:
+        with self._lock:
+            if self._closed or run_id in self._driving:
+                return False
+            self._driving.add(run_id)
+            thread = threading.Thread(
+                target=self._run, args=(run_id, drive, done), name=f"run-{run_id}", daemon=True
+            )
+            self._threads[run_id] = thread
+        thread.start()
+        return True
+
+    def _run(self, run_id: str, first: Callable[[], RunOutcome], done: Done | None) -> None:
+        drive = first
+        while True:
+            outcome: RunOutcome | None = None
+            error: Exception | None = None
+            try:
+                outcome = drive()
+            except Draining as exc:
+                log.info("%s; it resumes when the server starts again", exc)
+            except StoreError as exc:
+                # typically: another engine process drives it and sees decisions by itself
+                log.info("run %s not driven here: %s", run_id, exc)
+                error = exc
+            except RunbookError as exc:
+                log.warning("run %s: %s", run_id, exc)
+                error = exc
+            except Exception as exc:
+                log.exception("driving run %s failed", run_id)
+                error = exc
+            if outcome is not None and outcome.status in TERMINAL:
+                self.vault.forget(run_id)
+            if done is not None:
+                try:
+                    done(outcome, error)
+                except Exception:
+                    log.exception("reporting on run %s failed", run_id)
+                done = None
+            with self._lock:
+                again = run_id in self._again and not self._closed
+                self._again.discard(run_id)
+                if not again:
+                    self._driving.discard(run_id)
+                    self._threads.pop(run_id, None)
+                    self._lock.notify_all()
+                    return
+            drive = functools.partial(self._resume, run_id, "")
+
+    def _execute(self, run_id: str, params: dict[str, Any]) -> RunOutcome:
+        return self.engine.execute(run_id, params=params, wait_for_approval=False)
+
+    def _resume(self, run_id: str, by: str) -> RunOutcome:
+        return self.engine.resume(
+            run_id, given=self.vault.given(run_id) or None, by=by, wait_for_approval=False
+        )

@@ -1,0 +1,167 @@
+"""``runbook serve``: the Slack app and the executor in one process, on one store.
+
+Start-up: open the store, check the bot token (``auth.test``), start the notifier, the HTTP
+listener (and Socket Mode when ``SLACK_APP_TOKEN`` is set), and the sweeper, whose first pass
+resumes the runs a previous server left in flight. Stop (SIGTERM/SIGINT): stop accepting
+requests, let runs reach a recorded point (no new step starts; steps in flight finish, up to
+``grace`` seconds), flush Slack updates, close the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.error import BoltError
+
+from engine.errors import RunbookError
+from engine.schedule import SCHEDULE_REQUESTER
+from engine.server.draining import DrainableStore
+from engine.server.executor import RunExecutor
+from engine.server.http import EVENTS_PATH, HttpServer, SlackHttpApp
+from engine.server.scheduling import ScheduleLoop
+from engine.server.sweeper import Sweeper
+from engine.server.vault import SecretVault
+from engine.service import Engine
+from engine.slack.app import build_app
+from engine.slack.client import make_client
+from engine.slack.groups import UserGroups
+from engine.slack.interactions import Interactions
+from engine.slack.notifier import SlackNotifier
+from engine.slack.settings import SlackSettings
+
+log = logging.getLogger("runbook.server")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    grace: float = 30.0  # seconds runs get to reach a recorded point on shutdown
+    sweep_interval: float = 5.0
+    update_interval: float = 1.0  # at most one update of a run message per this many seconds
+    db: str | None = None  # store URL or SQLite path; None: RUNBOOK_DB or the default
+
+
+class Server:
+    def __init__(self, settings: SlackSettings, options: ServeOptions | None = None) -> None:
+        self.settings = settings
+        self.options = options or ServeOptions()
+        self.store = DrainableStore.open_drainable(self.options.db)
+        self.client = make_client(settings)
+        self.vault = SecretVault()
+        self.notifier = SlackNotifier(
+            self.client,
+            self.store,
+            secrets=self.vault.texts,
+            min_interval=self.options.update_interval,
+        )
+        self.engine = Engine(store=self.store, subscribers=[self.notifier])
+        self.executor = RunExecutor(self.engine, self.vault)
+        self.jobs = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack-job")
+        self.interactions = Interactions(
+            self.engine, self.executor, self.client, UserGroups(self.client), self.notifier
+        )
+        try:
+            # App() calls auth.test: a wrong token stops the server here, not at a command
+            self.app = build_app(settings, self.client, self.interactions, self.jobs)
+            self.http = HttpServer(
+                self.options.host,
+                self.options.port,
+                SlackHttpApp(self.app, settings.signing_secret, self.health),
+            )
+        except BoltError as exc:
+            self._abort()
+            raise RunbookError(f"Slack refused SLACK_BOT_TOKEN: {exc}") from None
+        except OSError as exc:
+            self._abort()
+            where = f"{self.options.host}:{self.options.port}"
+            raise RunbookError(f"cannot listen on {where}: {exc}") from None
+        self.socket_mode: SocketModeHandler | None = None
+        if settings.app_token:
+            self.socket_mode = SocketModeHandler(self.app, settings.app_token)
+        self.sweeper = Sweeper(
+            self.engine, self.executor, self.notifier, interval=self.options.sweep_interval
+        )
+        # runbooks' `schedule:` entries fire here; each tick once, even beside workers
+        self.schedules = ScheduleLoop(
+            self.engine, lambda tick: self.executor.resume(tick.run_id, by=SCHEDULE_REQUESTER)
+        )
+        self._stopped = threading.Event()
+        self._stop_lock = threading.Lock()
+
+    def _abort(self) -> None:
+        """Undo a half-finished start-up."""
+        self.notifier.close(timeout=0)
+        self.jobs.shutdown(wait=False)
+        self.store.close()
+
+    @property
+    def url(self) -> str:
+        host, port = self.http.address
+        return f"http://{host}:{port}"
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        draining = self.store.draining
+        return not draining, {
+            "ok": not draining,
+            "draining": draining,
+            "runs_in_flight": len(self.executor.driving()),
+            "socket_mode": self.socket_mode is not None,
+        }
+
+    def start(self) -> None:
+        self.http.start()
+        if self.socket_mode is not None:
+            self.socket_mode.connect()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
+        self.sweeper.start()
+        self.schedules.start()
+        log.info("serving Slack at %s%s", self.url, EVENTS_PATH)
+
+    def stop(self) -> bool:
+        """Stop gracefully; True if every run reached a recorded point in time."""
+        with self._stop_lock:
+            if self._stopped.is_set():
+                return True
+            log.info("stopping: no new requests; runs finish their current steps")
+            if self.socket_mode is not None:
+                self.socket_mode.close()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
+            self.http.stop()
+            self.schedules.stop()
+            self.sweeper.stop()
+            self.jobs.shutdown(wait=True)
+            self.store.drain()
+            settled = self.executor.close(self.options.grace)
+            if not settled:
+                log.warning(
+                    "runs still busy after %gs: %s; they resume when the server starts again",
+                    self.options.grace,
+                    ", ".join(sorted(self.executor.driving())),
+                )
+            self.notifier.close(timeout=10.0)
+            if settled:
+                self.store.close()  # else running threads still use it; the exit closes it
+            self._stopped.set()
+            return settled
+
+    def serve_forever(self) -> bool:
+        """Run until SIGTERM or SIGINT, then stop gracefully."""
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start()
+            stop.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return self.stop()

@@ -1,0 +1,173 @@
+"""Periodic housekeeping of ``runbook serve``; its first pass, at start-up, is crash recovery.
+
+* **Orphans**: an active run whose engine is gone (its process died, or it stopped
+  heartbeating) is resumed here. After a restart, that is every run this server was driving.
+* **Approval timeouts**: runs from Slack wait for approval with no thread parked on them, so
+  nobody would notice a deadline pass. The sweeper records ``approval.timed_out`` (exactly what
+  a waiting runner records) and drives the run on, which applies ``on_timeout``.
+* **Runs moved elsewhere**: a run approved with ``runbook approve`` continues in the CLI's
+  process; the sweeper notices the run changed and has its Slack messages redrawn.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+from engine.core.approvals import waiting_step
+from engine.core.statuses import ACTIVE, PENDING, ROLLING_BACK, RUNNING, WAITING_APPROVAL
+from engine.errors import ApprovalError, ParameterError, RunbookError
+from engine.server.executor import Done, RunExecutor
+from engine.service import STALE_AFTER, Engine, RunOutcome, _owner_dead, owner_id
+from engine.slack.notifier import SlackNotifier
+from engine.store import RunRecord
+
+log = logging.getLogger("runbook.server.sweeper")
+
+#: a run without an owner this fresh is likely about to be driven by the process that created
+#: it; taking it would be safe (claiming a run is atomic) but would only contend
+ORPHAN_MIN_AGE = 0.5
+LIMIT = 500
+
+
+class Sweeper:
+    def __init__(
+        self,
+        engine: Engine,
+        executor: RunExecutor,
+        notifier: SlackNotifier | None = None,
+        *,
+        interval: float = 5.0,
+    ) -> None:
+        self.engine = engine
+        self.executor = executor
+        self.notifier = notifier
+        self.interval = interval
+        self.started = datetime.now(UTC)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="sweeper", daemon=True)
+        self._given_up: set[str] = set()
+        self._seen: dict[str, datetime] = {}
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sweep()
+            except Exception:
+                log.exception("sweep failed")
+            self._stop.wait(self.interval)
+
+    def sweep(self) -> None:
+        self.adopt_orphans()
+        self.apply_timeouts()
+        if self.notifier is not None:
+            self.follow()
+
+    # ------------------------------------------------------------------ orphans
+
+    def adopt_orphans(self) -> list[str]:
+        store = self.engine.store
+        driving = self.executor.driving()
+        me = owner_id()
+        now = datetime.now(UTC)
+        adopted = []
+        for record in store.list_runs(status=[PENDING, RUNNING, ROLLING_BACK], limit=LIMIT):
+            if record.id in driving or record.id in self._given_up:
+                continue
+            if not self._orphaned(record, me, now):
+                continue
+            log.info("resuming run %s (its engine %s is gone)", record.id, record.owner or "-")
+            self.executor.resume(record.id, done=self._report(record.id))
+            adopted.append(record.id)
+        return adopted
+
+    @staticmethod
+    def _orphaned(record: RunRecord, me: str, now: datetime) -> bool:
+        if record.owner is None:
+            return now - record.updated_at > timedelta(seconds=ORPHAN_MIN_AGE)
+        if record.owner == me:
+            return True  # this process does not drive it: a former life with the same pid
+        if _owner_dead(record.owner):
+            return True
+        beat = record.heartbeat_at
+        return beat is not None and now - beat > timedelta(seconds=STALE_AFTER)
+
+    def _report(self, run_id: str) -> Done:
+        def done(outcome: RunOutcome | None, error: Exception | None) -> None:
+            if isinstance(error, ParameterError):
+                # secrets are not stored: a person has to give them again
+                log.warning("run %s cannot resume here: %s (use runbook resume)", run_id, error)
+                self._given_up.add(run_id)
+
+        return done
+
+    # ------------------------------------------------------------------ approval timeouts
+
+    def apply_timeouts(self) -> list[str]:
+        store = self.engine.store
+        driving = self.executor.driving()
+        now = time.time()
+        expired = []
+        for record in store.list_runs(status=WAITING_APPROVAL, limit=LIMIT):
+            if record.id in driving or record.id in self._given_up:
+                continue
+            if not _deadline_passed(record, now) or self.engine.is_driven(record):
+                continue  # an engine waiting on the run applies the timeout itself
+            try:
+                _, loaded, state = self.engine.state_of(record.id)
+                step = waiting_step(loaded.runbook, state)
+            except (ApprovalError, RunbookError):
+                continue
+            st = state.step(step.id)
+            if st.deadline is None or st.deadline > now:
+                continue
+            if not st.timed_out:
+                store.append_event(
+                    record.id, "approval.timed_out", {"step": step.id}, step_id=step.id
+                )
+            log.info("approval %s of run %s timed out", step.id, record.id)
+            self.executor.resume(record.id, done=self._report(record.id))
+            expired.append(record.id)
+        return expired
+
+    # ------------------------------------------------------------------ runs moved elsewhere
+
+    def follow(self) -> None:
+        assert self.notifier is not None
+        store = self.engine.store
+        driving = self.executor.driving()
+        records = {r.id: r for r in store.list_runs(status=list(ACTIVE), limit=LIMIT)}
+        for r in store.list_runs(since=self.started, limit=LIMIT):
+            records.setdefault(r.id, r)
+        for run_id, record in records.items():
+            if run_id in driving:
+                continue  # our own bus keeps its messages current
+            if self._seen.get(run_id) == record.updated_at:
+                continue
+            self._seen[run_id] = record.updated_at
+            self.notifier.refresh(run_id)
+        for gone in set(self._seen) - set(records):
+            del self._seen[gone]
+
+
+def _deadline_passed(record: RunRecord, now: float) -> bool:
+    """A cheap look at the state the runner stored, before replaying the log."""
+    steps = (record.state or {}).get("steps") or {}
+    deadlines = [
+        s.get("deadline")
+        for s in steps.values()
+        if isinstance(s, dict) and s.get("status") == "waiting"
+    ]
+    if not deadlines:
+        return True  # no stored state to go by: look properly
+    return any(d is not None and d <= now for d in deadlines)

@@ -1,0 +1,344 @@
+"""What the app does about a slash command, a button click or a submitted modal.
+
+Everything here runs after Slack has been acknowledged, in a worker thread, with a user id that
+came from a request whose signature was checked. Permissions are the engine's own
+(``Engine.check_run_permission``, ``Engine.decide``), with the user's Slack user groups passed
+as extra groups, so a decision from Slack is held to the same rules as one from the CLI and
+lands in the same event log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from engine.catalog import SUFFIXES, Catalog
+from engine.core.approvals import check_decision, waiting_step
+from engine.core.state import RunState
+from engine.durations import format_duration
+from engine.errors import ApprovalError, CatalogError, ParameterError, RunbookError, StoreError
+from engine.server.executor import RunExecutor
+from engine.service import Engine, RunOutcome
+from engine.slack.client import webhook
+from engine.slack.commands import HELP, Command, CommandError, parse
+from engine.slack.groups import UserGroups
+from engine.slack.messages import Block, RunView, clip, mention, run_message
+from engine.slack.modals import RunRequest, reject_modal, run_modal, submitted_params
+from engine.slack.notifier import SlackNotifier
+from engine.slack.prompts import parse_button_value
+from engine.spec.loader import LoadedRunbook
+from engine.spec.models import ApprovalStep
+from engine.spec.params import parse_assignments, resolve_params
+
+log = logging.getLogger("runbook.slack.interactions")
+
+
+def slack_run_id(trigger_id: str) -> str:
+    """The run id for a request: the same request (a retry, a double submit) gets the same id,
+    and the store refuses to create a run twice."""
+    return hashlib.sha256(f"slack:{trigger_id}".encode()).hexdigest()[:12]
+
+
+def channel_ref(channel: str) -> str:
+    return f"<#{channel}>" if channel[:1] in "CG" and channel.isupper() else channel
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who asked, where, and how to answer them privately."""
+
+    user: str
+    channel: str
+    response_url: str | None = None
+    trigger_id: str | None = None
+
+
+class Replier:
+    """Ephemeral answers: through the request's ``response_url`` when there is one (works in
+    any channel), else ``chat.postEphemeral``."""
+
+    def __init__(self, client: WebClient, asker: Asker, *, prefer_ephemeral: bool = False) -> None:
+        self.client = client
+        self.asker = asker
+        self.prefer_ephemeral = prefer_ephemeral
+
+    def __call__(self, text: str, blocks: list[Block] | None = None) -> None:
+        try:
+            if self.asker.response_url and not self.prefer_ephemeral:
+                webhook(self.asker.response_url).send(
+                    text=text, blocks=blocks, response_type="ephemeral"
+                )
+            else:
+                self.client.chat_postEphemeral(
+                    channel=self.asker.channel, user=self.asker.user, text=text, blocks=blocks
+                )
+        except (SlackApiError, OSError) as exc:
+            log.warning("could not answer %s: %s", self.asker.user, exc)
+
+
+class Interactions:
+    def __init__(
+        self,
+        engine: Engine,
+        executor: RunExecutor,
+        client: WebClient,
+        groups: UserGroups,
+        notifier: SlackNotifier,
+        catalog: Callable[[], Catalog] = Catalog,
+    ) -> None:
+        self.engine = engine
+        self.executor = executor
+        self.client = client
+        self.groups = groups
+        self.notifier = notifier
+        # a fresh catalog per request: runbooks edited on disk show up without a restart
+        self.catalog = catalog
+
+    # ------------------------------------------------------------------ slash command
+
+    def command(self, asker: Asker, text: str) -> None:
+        reply = Replier(self.client, asker)
+        try:
+            cmd = parse(text)
+            handler = getattr(self, f"_cmd_{cmd.verb}")
+            handler(cmd, asker, reply)
+        except CommandError as exc:
+            reply(f":warning: {exc}")
+        except ApprovalError as exc:
+            reply(f":no_entry: {exc}")
+        except RunbookError as exc:
+            reply(f":warning: {exc}")
+
+    def _cmd_help(self, cmd: Command, asker: Asker, reply: Replier) -> None:
+        reply(HELP)
+
+    def _cmd_list(self, cmd: Command, asker: Asker, reply: Replier) -> None:
+        lines = []
+        for loaded in self.catalog().latest():
+            rb = loaded.runbook
+            allowed = self._may_run(loaded, asker.user)
+            required = [n for n, p in rb.parameters.items() if p.is_required]
+            line = f"{'' if allowed else ':lock: '}*{rb.name}*@{rb.version}"
+            if rb.description:
+                line += f" — {rb.description}"
+            if required:
+                line += f" (needs {', '.join(required)})"
+            lines.append(clip(line, 300))
+        reply("\n".join(lines) if lines else "No runbooks found.")
+
+    def _cmd_run(self, cmd: Command, asker: Asker, reply: Replier) -> None:
+        loaded = self._resolve(cmd.args[0])
+        self._check_may_run(loaded, asker.user)
+        given = parse_assignments(list(cmd.args[1:]))
+        trigger = asker.trigger_id or f"{asker.user}:{time.time_ns()}"
+        # the form runs exactly the version it was filled in for
+        ref = f"{loaded.runbook.name}@{loaded.runbook.version}"
+        request = RunRequest(slack_run_id(trigger), ref, asker.channel, asker.response_url)
+        missing = [
+            n for n, p in loaded.runbook.parameters.items() if p.is_required and n not in given
+        ]
+        if missing and asker.trigger_id:
+            self.client.views_open(
+                trigger_id=asker.trigger_id, view=run_modal(loaded, given, request)
+            )
+            return
+        resolve_params(loaded.runbook, given)  # refuse bad input now, in the user's words
+        self._start(loaded, given, request, asker.user, reply)
+
+    def _cmd_status(self, cmd: Command, asker: Asker, reply: Replier) -> None:
+        if cmd.args:
+            record, loaded, state = self.engine.state_of(cmd.args[0])
+            view = RunView.of(record.id, loaded, record.requester, record.params, state)
+            text, blocks = run_message(view, time.time())
+            reply(text, blocks)
+            return
+        runs = self.engine.store.list_runs(limit=10)
+        if not runs:
+            reply("No runs yet.")
+            return
+        now = time.time()
+        lines = [
+            f"`{r.id}` *{r.runbook}*@{r.version} {r.status.replace('_', ' ')} · "
+            f"{mention(r.requester)} · {format_duration(now - r.created_at.timestamp())} ago"
+            for r in runs
+        ]
+        reply("\n".join(lines))
+
+    def _cmd_approve(self, cmd: Command, asker: Asker, reply: Replier) -> None:
+        step = self.decide(asker.user, cmd.args[0], approve=True, reason=" ".join(cmd.args[1:]))
+        reply(f":white_check_mark: You approved step `{step}` of run `{cmd.args[0]}`.")
+
+    def _cmd_reject(self, cmd: Command, asker: Asker, reply: Replier) -> None:
+        step = self.decide(asker.user, cmd.args[0], approve=False, reason=" ".join(cmd.args[1:]))
+        reply(f":no_entry: You rejected step `{step}` of run `{cmd.args[0]}`.")
+
+    def _cmd_cancel(self, cmd: Command, asker: Asker, reply: Replier) -> None:
+        record = self.engine.run_record(cmd.args[0])
+        # whoever may run a runbook may stop its runs; nobody else
+        self._check_may_run(self.engine.loaded_for(record), asker.user)
+        self.engine.cancel(record.id, by=asker.user, reason=" ".join(cmd.args[1:]))
+        self.notifier.refresh(record.id)
+        self.executor.resume(record.id, by=asker.user)
+        reply(f":no_entry_sign: Cancel requested for run `{record.id}`; completed steps roll back.")
+
+    # ------------------------------------------------------------------ buttons and modals
+
+    def approve_clicked(self, asker: Asker, value: str) -> None:
+        reply = Replier(self.client, asker, prefer_ephemeral=True)
+        run_id, step = parse_button_value(value)
+        try:
+            self.decide(asker.user, run_id, approve=True, step=step)
+        except RunbookError as exc:
+            reply(f":no_entry: {exc}")
+
+    def reject_clicked(self, asker: Asker, value: str) -> None:
+        """Refuse a non-approver at once; ask an approver for the reason in a modal."""
+        reply = Replier(self.client, asker, prefer_ephemeral=True)
+        run_id, step = parse_button_value(value)
+        try:
+            record, loaded, state = self.engine.state_of(run_id)
+            current = self._current_step(loaded, state, step)
+            check_decision(
+                loaded.runbook,
+                state,
+                requester=record.requester,
+                user=asker.user,
+                directory=self.engine.directory,
+                extra_groups=self._approver_groups(loaded, current, asker.user),
+            )
+        except RunbookError as exc:
+            reply(f":no_entry: {exc}")
+            return
+        if asker.trigger_id:
+            self.client.views_open(
+                trigger_id=asker.trigger_id, view=reject_modal(record.id, step, asker.channel)
+            )
+
+    def reject_submitted(self, asker: Asker, run_id: str, step: str, reason: str) -> None:
+        reply = Replier(self.client, asker, prefer_ephemeral=True)
+        try:
+            self.decide(asker.user, run_id, approve=False, reason=reason, step=step)
+        except RunbookError as exc:
+            reply(f":no_entry: {exc}")
+
+    def form_errors(self, request: RunRequest, given: Mapping[str, str]) -> dict[str, str]:
+        """Problems with a submitted run form, by input block, shown inside the modal."""
+        try:
+            loaded = self._resolve(request.ref)
+            resolve_params(loaded.runbook, given)
+        except ParameterError as exc:
+            return {f"param:{exc.name}": str(exc)}
+        except RunbookError:
+            return {}  # not about a field: reported after the modal closes
+        return {}
+
+    def run_submitted(self, asker: Asker, request: RunRequest, view: Mapping[str, Any]) -> None:
+        asker = Asker(asker.user, request.channel, request.response_url)
+        reply = Replier(self.client, asker)
+        try:
+            loaded = self._resolve(request.ref)
+            self._check_may_run(loaded, asker.user)
+            given = submitted_params(view)
+            resolve_params(loaded.runbook, given)
+            self._start(loaded, given, request, asker.user, reply)
+        except RunbookError as exc:
+            reply(f":warning: {exc}")
+
+    # ------------------------------------------------------------------ shared
+
+    def decide(
+        self, user: str, run_ref: str, *, approve: bool, reason: str = "", step: str | None = None
+    ) -> str:
+        """Record ``user``'s decision on the step the run waits on (``step``: only if it is
+        still that one) and drive the run on; returns the step decided."""
+        record, loaded, state = self.engine.state_of(run_ref)
+        current = self._current_step(loaded, state, step)
+        record, decided = self.engine.decide(
+            record.id,
+            user=user,
+            approve=approve,
+            reason=reason,
+            extra_groups=self._approver_groups(loaded, current, user),
+        )
+        self.notifier.refresh(record.id)
+        self.executor.resume(record.id, by=user)
+        return decided
+
+    def _current_step(
+        self, loaded: LoadedRunbook, state: RunState, step: str | None
+    ) -> ApprovalStep:
+        current = waiting_step(loaded.runbook, state)
+        if step is not None and current.id != step:
+            raise ApprovalError(
+                f"this prompt is no longer current: the run waits on step {current.id!r} now"
+            )
+        return current
+
+    def _approver_groups(self, loaded: LoadedRunbook, step: ApprovalStep, user: str) -> set[str]:
+        entries = step.approval.approvers or loaded.runbook.permissions.approve
+        return self.groups.groups_of(user, entries)
+
+    def _resolve(self, ref: str) -> LoadedRunbook:
+        """A runbook of the catalog by NAME or NAME@VERSION. Never a file path: from Slack,
+        only the runbooks the server was given may run."""
+        if os.sep in ref or ref.endswith(SUFFIXES) or (os.altsep and os.altsep in ref):
+            raise CatalogError(f"{ref!r}: give a runbook name (see `/runbook list`), not a path")
+        return self.catalog().resolve(ref, self.engine.store)
+
+    def _may_run(self, loaded: LoadedRunbook, user: str) -> bool:
+        try:
+            self._check_may_run(loaded, user)
+        except ApprovalError:
+            return False
+        return True
+
+    def _check_may_run(self, loaded: LoadedRunbook, user: str) -> None:
+        groups = self.groups.groups_of(user, loaded.runbook.permissions.run)
+        self.engine.check_run_permission(loaded, user, groups)
+
+    def _start(
+        self,
+        loaded: LoadedRunbook,
+        given: Mapping[str, str],
+        request: RunRequest,
+        user: str,
+        reply: Replier,
+    ) -> None:
+        rb = loaded.runbook
+        self.notifier.route(request.run_id, request.channel)
+        groups = self.groups.groups_of(user, rb.permissions.run)
+
+        def report(outcome: RunOutcome | None, error: Exception | None) -> None:
+            if error is not None:
+                reply(f":x: run `{request.run_id}` of {rb.name} stopped: {error}")
+            elif outcome is not None and outcome.message:
+                reply(f":no_entry_sign: run `{outcome.run_id}`: {outcome.message}")
+
+        try:
+            self.executor.start(
+                loaded,
+                given,
+                requester=user,
+                run_id=request.run_id,
+                extra_groups=groups,
+                done=report,
+            )
+        except StoreError as exc:
+            if "already exists" not in str(exc):
+                raise
+            # the same request again (a retry, a second click on the form): it is running
+            log.info("run %s was already started by this request", request.run_id)
+            return
+        where = channel_ref(rb.notify.channel if rb.notify else request.channel)
+        reply(
+            f":rocket: Starting *{rb.name}*@{rb.version} as run `{request.run_id}` — "
+            f"progress in {where}."
+        )

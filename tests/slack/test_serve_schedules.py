@@ -1,0 +1,51 @@
+"""`runbook serve` fires runbooks' schedules: each tick once, runs recorded as by "schedule"."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from slack_helpers import FAST
+
+from engine.server.serve import Server
+from engine.slack.fake_server import FakeSlack
+from engine.slack.settings import SlackSettings
+
+TICKING = """\
+apiVersion: runbook/v1
+name: ticking
+version: 1
+parameters:
+  who: {type: string, default: nobody}
+schedule:
+  - {cron: "* * * * * *", params: {who: scheduler}}
+steps:
+  - id: say
+    action: log
+    with: {message: "tick for {{ params.who }}"}
+"""
+
+
+def test_serve_fires_each_tick_once(slack_env: Path, fake: FakeSlack) -> None:
+    (slack_env / "runbooks" / "ticking.yaml").write_text(TICKING)
+    servers = [Server(SlackSettings.from_env(), FAST) for _ in range(2)]
+    for srv in servers:
+        srv.start()
+    try:
+        time.sleep(4.5)
+    finally:
+        for srv in servers:
+            srv.stop()
+    from engine.store import Store
+
+    with Store.open() as store:
+        runs = store.list_runs(runbook="ticking")
+        ticks = [t for t in store.ticks("ticking") if t.outcome == "started"]
+        assert 3 <= len(runs) <= 6
+        assert sorted(r.id for r in runs) == sorted(t.run_id for t in ticks if t.run_id)
+        assert len({t.fire_at for t in ticks}) == len(ticks)  # two servers, one run per tick
+        for record in runs:
+            assert record.requester == "schedule"
+            assert record.params == {"who": "scheduler"}
+        finished = [r for r in runs if r.status == "succeeded"]
+        assert finished, [r.status for r in runs]
