@@ -245,7 +245,12 @@ def _resolve(layout: Layout, state: RunState, choice: str, ts: float) -> RunStat
             entry = Completed(step=sid, action=st.action, params=dict(st.params or {}), result=None)
             state = replace(state, completed=(*state.completed, entry))
         return _advance(state.with_step(sid, status=STEP_SKIPPED), layout, sid)
-    # rollback: the step's effect is unknown; treat it as a failure that rolls back
+    # rollback: the step's effect is unknown; treat it as a failure that rolls back, and undo
+    # the step itself too (its rollback block; an automatic undo cannot run without a result)
+    st = state.step(sid)
+    if st.action:
+        entry = Completed(step=sid, action=st.action, params=dict(st.params or {}), result=None)
+        state = replace(state, completed=(*state.completed, entry))
     return state.with_step(
         sid,
         status=STEP_FAILED,

@@ -495,6 +495,20 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
                 timeout=step.rollback.timeout or step.timeout,
             )
         ]
+    if env.has_undo(entry.action) and entry.result is None:
+        # the step was in flight when an engine died and a human chose skip or rollback: its
+        # result (what the automatic undo restores from) was never recorded
+        return [
+            Record(
+                "rollback.step_skipped",
+                {
+                    "index": index,
+                    "step": entry.step,
+                    "reason": f"{entry.action}'s automatic undo needs the step's result, which was "
+                    "never recorded (the step was interrupted); check it by hand",
+                },
+            )
+        ]
     if env.has_undo(entry.action):
         timeout = step.timeout if isinstance(step, ActionStep) else None
         return [
