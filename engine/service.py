@@ -241,6 +241,7 @@ class Engine:
         Takes ownership first: a run another live engine is driving is refused."""
         record, loaded, state = self.state_of(run_id)
         if record.status in TERMINAL:
+            self._release_dead_owner(record)
             return RunOutcome(
                 record.id, record.status, state, message="the run has already finished"
             )
@@ -389,6 +390,7 @@ class Engine:
         a step that was in flight (retry, skip, rollback)."""
         record, loaded, state = self.state_of(run_id)
         if record.status in TERMINAL:
+            self._release_dead_owner(record)
             return RunOutcome(
                 record.id, record.status, state, message="the run has already finished"
             )
@@ -457,6 +459,13 @@ class Engine:
             raise RunbookError(f"run {record.id} has already finished ({record.status})")
         self.store.append_event(record.id, "run.cancel_requested", {"by": by, "reason": reason})
         return record
+
+    def _release_dead_owner(self, record: RunRecord) -> None:
+        """An engine killed between recording the end of a run and letting go of it leaves its
+        name on the run; clear it so the run does not look driven."""
+        if record.owner is not None and _owner_dead(record.owner):
+            self.store.set_owner(record.id, None)
+            self.store.release_locks_of(record.id)
 
     def is_driven(self, record: RunRecord) -> bool:
         """Is a live engine process driving this run right now?"""
