@@ -323,6 +323,14 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     else:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)
+        # SIGKILL is delivered asynchronously: wait (briefly) until the group is really gone, so
+        # "the step timed out" also means "nothing of it is still running"
+        settle = time.monotonic() + 1.0
+        while time.monotonic() < settle:
+            proc.poll()
+            if not _group_alive(pgid):
+                break
+            time.sleep(0.01)
     proc.wait()
 
 
