@@ -254,9 +254,7 @@ def test_empty_file(text: str) -> None:
 )
 def test_document_that_is_not_a_mapping(text: str, kind: str) -> None:
     problem = one_problem(text)
-    assert problem.message == (
-        f"a runbook is a mapping (apiVersion, name, steps, ...), not {kind}"
-    )
+    assert problem.message == (f"a runbook is a mapping (apiVersion, name, steps, ...), not {kind}")
     assert (problem.line, problem.column) == (1, 1)
 
 

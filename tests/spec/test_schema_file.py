@@ -16,13 +16,12 @@ def test_schema_file_is_current() -> None:
 
 
 def test_reserved_step_id_end() -> None:
+    import pytest
+
     from engine.errors import RunbookInvalid
     from engine.spec import load_text
 
     doc = "apiVersion: runbook/v1\nname: x\nversion: 1\nsteps:\n  - {id: end, action: log}\n"
-    try:
+    with pytest.raises(RunbookInvalid) as info:
         load_text(doc, "x.yaml")
-    except RunbookInvalid as exc:
-        assert any("reserved" in p.message and p.path == "steps[0].id" for p in exc.problems)
-    else:
-        raise AssertionError("a step named 'end' must be refused")
+    assert any("reserved" in p.message and p.path == "steps[0].id" for p in info.value.problems)
