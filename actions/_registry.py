@@ -293,6 +293,10 @@ BUILTINS: dict[str, str] = {
     "scaling.asg": "actions.aws.scaling_asg:ScalingAsgAction",
     "scaling.ecs": "actions.aws.scaling_ecs:ScalingEcsAction",
     "ec2.instances": "actions.aws.ec2:Ec2InstancesAction",
+    "ssh.command": "actions.ssh.command:SshCommandAction",
+    "ssh.script": "actions.ssh.script:SshScriptAction",
+    "ssh.upload": "actions.ssh.upload:SshUploadAction",
+    "ssh.download": "actions.ssh.download:SshDownloadAction",
 }
 
 

@@ -59,7 +59,6 @@ class SshCommandAction(Action):
         return f"{self.name} {describe_fanout(params)}: {params.shell_command()}"
 
     def run(self, params: SshCommandParams, ctx: ActionContext) -> Result:
-        fleet = open_fleet(params, ctx)
         line = command_line(
             params.shell_command(),
             env=params.env,
@@ -74,12 +73,14 @@ class SshCommandAction(Action):
             sudo=params.sudo,
         )
 
-        def work(target: Target) -> dict[str, Any]:
-            finished = run_on(fleet, target, command)
-            return check_exit(finished, params.accept_exit_codes)
+        with open_fleet(params, ctx) as fleet:
 
-        report = run_fleet(fleet, work, blank=BLANK)
-        return finish(fleet, report, what=self.name)
+            def work(target: Target) -> dict[str, Any]:
+                finished = run_on(fleet, target, command)
+                return check_exit(finished, params.accept_exit_codes)
+
+            report = run_fleet(fleet, work, blank=BLANK)
+            return finish(fleet, report, what=self.name)
 
 
 def run_on(fleet: Fleet, target: Target, command: RemoteCommand) -> Finished:
@@ -96,7 +97,9 @@ def run_on(fleet: Fleet, target: Target, command: RemoteCommand) -> Finished:
         timeout=timeout,
         cancelled=fleet.ctx.cancelled,
     ) as (transport, channel):
-        return run_remote(transport, channel, command, host=target.name, ctx=fleet.ctx)
+        return run_remote(
+            transport, channel, command, host=target.name, ctx=fleet.ctx, wakeup=fleet.wakeup
+        )
 
 
 def check_exit(finished: Finished, accepted: list[int]) -> dict[str, Any]:

@@ -27,8 +27,11 @@ __all__ = ["KEEPALIVE", "Credentials", "handshake", "tcp_connect"]
 
 #: seconds between keepalive packets: idle pooled connections survive NAT and firewall timeouts
 KEEPALIVE = 30
-#: how often blocking waits look at the cancel event
-_TICK = 0.05
+#: how often an idle connection's reader thread wakes (see ``handshake``)
+_IDLE_POLL = 1.0
+#: how often blocking waits look at the cancel event (connecting is short; a cancel waits
+#: at most this long, and a hundred slow handshakes do not wake a hundred threads too often)
+_TICK = 0.2
 
 
 @dataclass(frozen=True)
@@ -114,11 +117,19 @@ def handshake(
             )
         _authenticate(transport, target, keys, credentials)
         transport.set_keepalive(KEEPALIVE)
-    except BaseException as exc:
+        # paramiko's reader thread wakes on every socket timeout (0.1 s by default) to look
+        # for a close; pooled connections mostly idle, and a thousand of them waking ten
+        # times a second cost half a core. Data still wakes it at once.
+        transport.sock.settimeout(_IDLE_POLL)
+    except (Stopped, HostFailure):
         transport.close()
-        if isinstance(exc, Stopped | HostFailure):
-            raise
+        raise
+    except Exception as exc:
+        transport.close()
         raise classify(exc) from exc
+    except BaseException:
+        transport.close()
+        raise
     return transport
 
 

@@ -12,7 +12,7 @@ from actions.base import Action, ActionContext, Result
 from actions.ssh.command import describe_fanout
 from actions.ssh.params import FanoutParams
 from actions.ssh.sftp import Progress, get, open_sftp
-from actions.ssh.step import finish, open_fleet, run_fleet
+from actions.ssh.step import Fleet, finish, open_fleet, run_fleet
 from actions.ssh.targets import Target
 
 __all__ = ["SshDownloadAction", "SshDownloadParams"]
@@ -39,32 +39,38 @@ class SshDownloadAction(Action):
         return f"{self.name} {describe_fanout(params)}: {params.src} -> {params.dest}/<host>/"
 
     def run(self, params: SshDownloadParams, ctx: ActionContext) -> Result:
-        fleet = open_fleet(params, ctx)
         root = Path(params.dest).expanduser()
-        name = posixpath.basename(params.src.rstrip("/")) or "download"
-        timeout = params.connect_timeout
+        with open_fleet(params, ctx) as fleet:
+            report = run_fleet(
+                fleet,
+                lambda target: _download(fleet, target, params, root),
+                blank={"path": None, "bytes": 0},
+            )
+            return finish(fleet, report, what=self.name)
 
-        def work(target: Target) -> dict[str, Any]:
-            # A host name with a slash (none should have one) must not escape dest.
-            local = root / target.name.replace(os.sep, "_") / name
-            local.parent.mkdir(parents=True, exist_ok=True)
-            partial = local.with_name(f".{name}.partial")
-            with fleet.pool.connection(
-                target,
-                open_sftp(timeout),
-                credentials=fleet.credentials,
-                timeout=timeout,
-                cancelled=ctx.cancelled,
-            ) as (_, sftp):
-                try:
-                    with partial.open("wb") as sink:
-                        size = get(sftp, params.src, sink, Progress(ctx, params.timeout))
-                    os.replace(partial, local)
-                finally:
-                    with contextlib.suppress(FileNotFoundError):
-                        partial.unlink()
-                    sftp.close()
-            return {"path": str(local), "bytes": size}
 
-        report = run_fleet(fleet, work, blank={"path": None, "bytes": 0})
-        return finish(fleet, report, what=self.name)
+def _download(
+    fleet: Fleet, target: Target, params: SshDownloadParams, root: Path
+) -> dict[str, Any]:
+    name = posixpath.basename(params.src.rstrip("/")) or "download"
+    # A host name with a slash (none should have one) must not escape dest.
+    local = root / target.name.replace(os.sep, "_") / name
+    local.parent.mkdir(parents=True, exist_ok=True)
+    partial = local.with_name(f".{name}.partial")
+    timeout = params.connect_timeout
+    with fleet.pool.connection(
+        target,
+        open_sftp(timeout),
+        credentials=fleet.credentials,
+        timeout=timeout,
+        cancelled=fleet.ctx.cancelled,
+    ) as (_, sftp):
+        try:
+            with partial.open("wb") as sink:
+                size = get(sftp, params.src, sink, Progress(fleet.ctx, params.timeout))
+            os.replace(partial, local)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
+            sftp.close()
+    return {"path": str(local), "bytes": size}

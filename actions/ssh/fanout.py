@@ -100,7 +100,7 @@ def fan_out(
             report.stop_reason = report.stop_reason or _stop_reason(ctx, failed, rollout)
     report.outcomes = [by_index[i] for i in sorted(by_index)]
     if report.skipped:
-        ctx.log(f"rollout stopped ({report.stop_reason}): {len(report.skipped)} hosts not started")
+        ctx.log(f"rollout stopped ({report.stop_reason}): {len(report.skipped)} not started")
     return report
 
 
@@ -108,7 +108,7 @@ def _stop_reason(ctx: ActionContext, failed: int, rollout: Rollout) -> str | Non
     if ctx.cancelled.is_set():
         return "the step was cancelled or timed out"
     if failed > rollout.tolerated:
-        return f"{failed} hosts failed, max_failures is {rollout.tolerated}"
+        return f"{failed} failed, max_failures is {rollout.tolerated}"
     return None
 
 
@@ -185,4 +185,4 @@ def _since(started: float) -> float:
 def _span(targets: Sequence[Target], batch: list[int]) -> str:
     first, last = targets[batch[0]].name, targets[batch[-1]].name
     names = first if first == last else f"{first} .. {last}"
-    return f"{len(batch)} hosts ({names})"
+    return f"{len(batch)} host{'' if len(batch) == 1 else 's'} ({names})"

@@ -187,6 +187,8 @@ class ConnectionPool:
         """Close the least recently used idle connections beyond ``max_open``."""
         victims: list[paramiko.Transport] = []
         with self._lock:
+            if len(self._slots) <= self.max_open:
+                return
             open_slots = [(k, s) for k, s in self._slots.items() if s.transport is not None]
             excess = len(open_slots) - self.max_open
             for key, slot in open_slots:  # OrderedDict order: least recently used first

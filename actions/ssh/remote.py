@@ -1,8 +1,9 @@
 """Run one command on one connection: stream its output, feed its stdin, enforce its timeout.
 
 One thread per host in flight (the fan-out bounds them by ``forks``) waits on the channel's
-file descriptor, which paramiko signals for stdout, stderr and close alike, so output is logged
-as it arrives and a cancel is seen within ``_TICK`` seconds.
+file descriptor, which paramiko signals for stdout, stderr and close alike, together with the
+step's cancel descriptor: output is logged as it arrives, a cancel is seen at once, and a host
+that takes its time costs no CPU while it does.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ import paramiko
 from actions.base import ActionContext
 from actions.ssh.errors import HostFailure, Stopped
 from actions.ssh.output import HostOutput, MarkerFilter
+from actions.ssh.wakeup import CancelWakeup
 from actions.ssh.wrapper import kill_line
 
 __all__ = ["Finished", "RemoteCommand", "run_remote"]
 
 _TICK = 0.05
+#: the longest wait when a cancel can interrupt it (a safety net, not a poll)
+_LONG_TICK = 1.0
 _READ = 32 * 1024
 #: how long to wait for the wrapper's process-group line when stopping a command that just
 #: started (the marker is its first write, so it is at most a round trip away)
@@ -53,6 +57,7 @@ def run_remote(
     *,
     host: str,
     ctx: ActionContext,
+    wakeup: CancelWakeup | None = None,
 ) -> Finished:
     """Run ``command`` on ``channel`` (a fresh session channel of ``transport``).
 
@@ -88,12 +93,17 @@ def run_remote(
                     f"timed out after {command.timeout:g}s; {killed}",
                     retryable=True,
                 )
-            _wait(channel, _tick(command.timeout, elapsed))
+            # While stdin is pending, no descriptor says when the send window reopens: poll.
+            _wait(channel, wakeup, _tick(command.timeout, elapsed, wakeup, bool(pending)))
     finally:
         stdout.finish()
         stderr.finish()
         channel.close()
-    status: int = channel.exit_status  # -1: no status (killed by a signal)
+    status: int = channel.exit_status  # -1: no status (killed by a signal, or connection lost)
+    if status < 0 and not transport.is_active():
+        raise HostFailure(
+            "unreachable", "the connection was lost while the command ran", retryable=True
+        )
     return Finished(
         exit_code=None if status < 0 else status,
         stdout=stdout.text(),
@@ -102,10 +112,15 @@ def run_remote(
     )
 
 
-def _tick(timeout: float | None, elapsed: float) -> float:
+def _tick(
+    timeout: float | None, elapsed: float, wakeup: CancelWakeup | None, sending: bool
+) -> float:
+    # With a wakeup descriptor a cancel interrupts the wait, so it can be long; without one,
+    # the wait is how often the cancel event is looked at.
+    tick = _LONG_TICK if wakeup is not None and not sending else _TICK
     if timeout is None:
-        return _TICK
-    return max(0.0, min(_TICK, timeout - elapsed))
+        return tick
+    return max(0.0, min(tick, timeout - elapsed))
 
 
 def _finished(channel: paramiko.Channel) -> bool:
@@ -122,12 +137,13 @@ def _drain(channel: paramiko.Channel, stdout: HostOutput, stderr: MarkerFilter) 
         stderr.feed(channel.recv_stderr(_READ))
 
 
-def _wait(channel: paramiko.Channel, timeout: float) -> None:
+def _wait(channel: paramiko.Channel, wakeup: CancelWakeup | None, timeout: float) -> None:
     if channel.eof_received:
-        # After EOF the channel's fd stays readable; wait for the exit status instead.
-        channel.status_event.wait(timeout)
+        # After EOF the channel's fd stays readable; wait for the exit status instead (it
+        # follows EOF within a round trip, so a short wait cannot delay a cancel much).
+        channel.status_event.wait(min(timeout, _TICK * 4))
         return
-    select.select([channel], [], [], timeout)
+    select.select([channel] if wakeup is None else [channel, wakeup], [], [], timeout)
 
 
 def _stop(

@@ -22,7 +22,7 @@ from actions.ssh.command import BLANK, check_exit, describe_fanout
 from actions.ssh.params import CommandOptions, FanoutParams
 from actions.ssh.remote import RemoteCommand, run_remote
 from actions.ssh.sftp import Progress, open_sftp, put, remote_errors
-from actions.ssh.step import finish, open_fleet, run_fleet
+from actions.ssh.step import Fleet, finish, open_fleet, run_fleet
 from actions.ssh.targets import Target
 from actions.ssh.wrapper import command_line
 from engine.errors import ActionInputError
@@ -63,47 +63,54 @@ class SshScriptAction(Action):
 
     def run(self, params: SshScriptParams, ctx: ActionContext) -> Result:
         body = _script_bytes(params)
-        fleet = open_fleet(params, ctx)
-        timeout = params.connect_timeout
-        shared = params.sudo and params.sudo_user not in (None, "root")
-
-        def work(target: Target) -> dict[str, Any]:
-            remote = f"{params.remote_dir.rstrip('/')}/.runbook-{secrets.token_hex(8)}"
-            run_line = [remote] if body.startswith(b"#!") else ["/bin/sh", remote]
-            command = RemoteCommand(
-                line=command_line(
-                    shlex.join([*run_line, *params.args]),
-                    env=params.env,
-                    cwd=params.cwd,
-                    sudo=params.sudo,
-                    sudo_user=params.sudo_user,
-                ),
-                stdin=params.stdin.encode() if params.stdin is not None else None,
-                timeout=params.timeout,
-                sudo=params.sudo,
+        with open_fleet(params, ctx) as fleet:
+            report = run_fleet(
+                fleet, lambda target: _run_script(fleet, target, params, body), blank=BLANK
             )
-            with fleet.pool.connection(
-                target,
-                open_sftp(timeout),
-                credentials=fleet.credentials,
-                timeout=timeout,
-                cancelled=ctx.cancelled,
-            ) as (transport, sftp):
-                try:
-                    put(sftp, io.BytesIO(body), remote, len(body), Progress(ctx, params.timeout))
-                    with remote_errors(f"make {remote} executable"):
-                        sftp.chmod(remote, 0o755 if shared else 0o700)
-                    channel = transport.open_session(timeout=timeout)
-                    finished = run_remote(transport, channel, command, host=target.name, ctx=ctx)
-                finally:
-                    # Removed even after a timeout or a failure: nothing is left behind.
-                    with contextlib.suppress(Exception):
-                        sftp.remove(remote)
-                    sftp.close()
-            return check_exit(finished, params.accept_exit_codes)
+            return finish(fleet, report, what=self.name)
 
-        report = run_fleet(fleet, work, blank=BLANK)
-        return finish(fleet, report, what=self.name)
+
+def _run_script(
+    fleet: Fleet, target: Target, params: SshScriptParams, body: bytes
+) -> dict[str, Any]:
+    ctx = fleet.ctx
+    timeout = params.connect_timeout
+    shared = params.sudo and params.sudo_user not in (None, "root")
+    remote = f"{params.remote_dir.rstrip('/')}/.runbook-{secrets.token_hex(8)}"
+    run_line = [remote] if body.startswith(b"#!") else ["/bin/sh", remote]
+    command = RemoteCommand(
+        line=command_line(
+            shlex.join([*run_line, *params.args]),
+            env=params.env,
+            cwd=params.cwd,
+            sudo=params.sudo,
+            sudo_user=params.sudo_user,
+        ),
+        stdin=params.stdin.encode() if params.stdin is not None else None,
+        timeout=params.timeout,
+        sudo=params.sudo,
+    )
+    with fleet.pool.connection(
+        target,
+        open_sftp(timeout),
+        credentials=fleet.credentials,
+        timeout=timeout,
+        cancelled=ctx.cancelled,
+    ) as (transport, sftp):
+        try:
+            put(sftp, io.BytesIO(body), remote, len(body), Progress(ctx, params.timeout))
+            with remote_errors(f"make {remote} executable"):
+                sftp.chmod(remote, 0o755 if shared else 0o700)
+            channel = transport.open_session(timeout=timeout)
+            finished = run_remote(
+                transport, channel, command, host=target.name, ctx=ctx, wakeup=fleet.wakeup
+            )
+        finally:
+            # Removed even after a timeout or a failure: nothing is left behind.
+            with contextlib.suppress(Exception):
+                sftp.remove(remote)
+            sftp.close()
+    return check_exit(finished, params.accept_exit_codes)
 
 
 def _script_bytes(params: SshScriptParams) -> bytes:

@@ -16,8 +16,10 @@ from actions.ssh.fanout import Report, Rollout, Work, fan_out
 from actions.ssh.params import FanoutParams, parse_amount
 from actions.ssh.pool import ConnectionPool, pool_for
 from actions.ssh.targets import Overrides, Target, inventory_for, resolve_targets
+from actions.ssh.wakeup import CancelWakeup
+from engine.errors import ActionInputError
 
-__all__ = ["STDERR_TAIL_LINES", "Fleet", "finish", "listing", "open_fleet", "run_fleet"]
+__all__ = ["STDERR_TAIL_LINES", "Fleet", "finish", "hosts", "listing", "open_fleet", "run_fleet"]
 
 #: lines of a failed host's stderr carried in the step's error
 STDERR_TAIL_LINES = 20
@@ -35,6 +37,14 @@ class Fleet:
     params: FanoutParams
     ctx: ActionContext
     started: float
+    #: readable when the step is cancelled: host threads wait on it instead of polling
+    wakeup: CancelWakeup
+
+    def __enter__(self) -> Fleet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wakeup.close()
 
     def rollout(self) -> Rollout:
         total = len(self.targets)
@@ -53,7 +63,8 @@ class Fleet:
 
 
 def open_fleet(params: FanoutParams, ctx: ActionContext) -> Fleet:
-    """Resolve ``params.hosts``; raises ``ActionInputError`` for a bad pattern."""
+    """Resolve ``params.hosts``; raises ``ActionInputError`` for a bad pattern. Use it as a
+    context manager: leaving it releases the step's cancel watcher."""
     started = time.monotonic()
     overrides = Overrides(
         user=params.user,
@@ -63,6 +74,8 @@ def open_fleet(params: FanoutParams, ctx: ActionContext) -> Fleet:
         jump=params.jump,
     )
     targets = resolve_targets(params.hosts, overrides, inventory_for(ctx))
+    pool = pool_for(ctx)
+    _check_keys(pool, params)
     unchecked = [t.name for t in targets if not _all_checked(t)]
     if unchecked:
         ctx.log(
@@ -72,12 +85,25 @@ def open_fleet(params: FanoutParams, ctx: ActionContext) -> Fleet:
         )
     return Fleet(
         targets=targets,
-        pool=pool_for(ctx),
+        pool=pool,
         credentials=Credentials(params.key, params.key_passphrase),
         params=params,
         ctx=ctx,
         started=started,
+        wakeup=CancelWakeup(ctx.cancelled),
     )
+
+
+def _check_keys(pool: ConnectionPool, params: FanoutParams) -> None:
+    """A key given to the step that cannot be loaded is the step's mistake: say so once,
+    before connecting anywhere, rather than once per host."""
+    try:
+        if params.key:
+            pool.keys.from_text(params.key, params.key_passphrase)
+        if params.key_file:
+            pool.keys.from_file(params.key_file, params.key_passphrase)
+    except HostFailure as exc:
+        raise ActionInputError(exc.message) from None
 
 
 def _all_checked(target: Target) -> bool:
@@ -131,7 +157,10 @@ def finish(
     }
     if tolerated is None:
         tolerated = fleet.rollout().tolerated
-    stopped = fleet.ctx.cancelled.is_set()
+    # A cancel that came after every host had finished changed nothing: report what happened.
+    stopped = fleet.ctx.cancelled.is_set() and (
+        bool(report.skipped) or any(o.stopped for o in report.outcomes)
+    )
     if not stopped and len(failed) <= tolerated:
         return result
     extra = before_failing(report) if before_failing is not None else ""
@@ -152,7 +181,7 @@ def _hosts_failed(report: Report, summary: str, tolerated: int, extra: str) -> H
         limit=_NAMED_FAILURES,
         separator="; ",
     )
-    message = f"{summary}; more than max_failures ({tolerated}): {named}"
+    message = f"{summary}; max_failures is {tolerated}: {named}"
     if extra:
         message += f". {extra}"
     exit_code = first.data.get("exit_code") if first.failure.kind == "exit" else None
@@ -178,7 +207,11 @@ def _summary(
         parts.append(f"{len(failed)} failed ({listing(failed)})")
     if skipped:
         parts.append(f"{len(skipped)} not started ({reason})")
-    return f"{total} hosts: " + ", ".join(parts)
+    return f"{hosts(total)}: " + ", ".join(parts)
+
+
+def hosts(count: int) -> str:
+    return f"{count} host" if count == 1 else f"{count} hosts"
 
 
 def listing(items: list[str], *, limit: int = 10, separator: str = ", ") -> str:

@@ -85,13 +85,19 @@ def resolve_targets(
     inventory variable or a missing known_hosts file."""
     try:
         hosts = select(inventory, pattern)
-        return [_target(host, overrides, inventory, seen=()) for host in hosts]
+        files = _KnownHostsFiles()
+        return [_target(host, overrides, inventory, files, seen=()) for host in hosts]
     except InventoryError as exc:
         raise ActionInputError(str(exc)) from None
 
 
 def _target(
-    host: Host, overrides: Overrides, inventory: Inventory, *, seen: tuple[str, ...]
+    host: Host,
+    overrides: Overrides,
+    inventory: Inventory,
+    files: _KnownHostsFiles,
+    *,
+    seen: tuple[str, ...],
 ) -> Target:
     explicit = (parse_literal(host.name) if host.literal else None) or {}
     user = explicit.get("user") or overrides.user or host.user or getpass.getuser()
@@ -103,21 +109,27 @@ def _target(
     jump_spec = overrides.jump if overrides.jump is not None else host.jump
     jump = None
     if jump_spec and jump_spec.lower() != "none":
-        jump = _jump(jump_spec, host, overrides, inventory, seen=(*seen, host.name))
+        jump = _jump(jump_spec, host, overrides, inventory, files, seen=(*seen, host.name))
     return Target(
         name=host.name,
         address=host.address,
         port=host.port,
         user=str(user),
         key_file=overrides.key_file or host.key_file,
-        known_hosts=_known_hosts(host, overrides),
+        known_hosts=files.of(host, overrides),
         host_key_checking=checking,
         jump=jump,
     )
 
 
 def _jump(
-    spec: str, of: Host, overrides: Overrides, inventory: Inventory, *, seen: tuple[str, ...]
+    spec: str,
+    of: Host,
+    overrides: Overrides,
+    inventory: Inventory,
+    files: _KnownHostsFiles,
+    *,
+    seen: tuple[str, ...],
 ) -> Target | None:
     """The jump host ``spec`` names: an inventory host, or ``[user@]host[:port]``; a chain
     ``a,b`` goes through a, then b, as ``ssh -J a,b`` does."""
@@ -136,7 +148,7 @@ def _jump(
         host_key_checking=overrides.host_key_checking,
         jump=",".join(before) if before else None,
     )
-    return _target(hop, hop_overrides, inventory, seen=seen)
+    return _target(hop, hop_overrides, inventory, files, seen=seen)
 
 
 def _jump_host(text: str, of: str, inventory: Inventory) -> Host:
@@ -161,13 +173,27 @@ def _jump_host(text: str, of: str, inventory: Inventory) -> Host:
     return inventory.literal(text, variables)
 
 
-def _known_hosts(host: Host, overrides: Overrides) -> tuple[Path, ...]:
-    files = default_files()
-    for extra in (host.known_hosts, overrides.known_hosts):
-        if extra:
-            path = Path(extra).expanduser()
-            if not path.is_file():
-                raise InventoryError(f"host {host.name}: known_hosts file {path} does not exist")
-            if path not in files:
-                files.append(path)
-    return tuple(files)
+class _KnownHostsFiles:
+    """The known_hosts files of each host; a fleet shares a few files, each checked once."""
+
+    def __init__(self) -> None:
+        self._defaults = default_files()
+        self._checked: dict[str, Path] = {}
+
+    def of(self, host: Host, overrides: Overrides) -> tuple[Path, ...]:
+        files = list(self._defaults)
+        for extra in (host.known_hosts, overrides.known_hosts):
+            if extra:
+                path = self._check(host, extra)
+                if path not in files:
+                    files.append(path)
+        return tuple(files)
+
+    def _check(self, host: Host, name: str) -> Path:
+        found = self._checked.get(name)
+        if found is None:
+            found = Path(name).expanduser()
+            if not found.is_file():
+                raise InventoryError(f"host {host.name}: known_hosts file {found} does not exist")
+            self._checked[name] = found
+        return found

@@ -11,12 +11,14 @@ changed before it reports the failure: a failed upload leaves no host half-updat
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import posixpath
 import secrets
 import shlex
 import stat
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -87,15 +89,15 @@ class SshUploadAction(Action):
     def run(self, params: SshUploadParams, ctx: ActionContext) -> Result:
         data = _content(params)
         digest = hashlib.sha256(data).hexdigest()
-        fleet = open_fleet(params, ctx)
-
-        def work(target: Target) -> dict[str, Any]:
-            return _upload(fleet, target, params, data) | {"sha256": digest}
-
-        report = run_fleet(fleet, work, blank=_BLANK)
-        return finish(
-            fleet, report, what=self.name, before_failing=lambda r: _restore_changed(fleet, r)
-        )
+        with open_fleet(params, ctx) as fleet:
+            report = run_fleet(
+                fleet,
+                lambda target: _upload(fleet, target, params, data) | {"sha256": digest},
+                blank=_BLANK,
+            )
+            return finish(
+                fleet, report, what=self.name, before_failing=lambda r: _restore_changed(fleet, r)
+            )
 
     def undo(
         self, params: SshUploadParams, result: Mapping[str, Any], ctx: ActionContext
@@ -103,15 +105,15 @@ class SshUploadAction(Action):
         changed = {h["host"]: h for h in result.get("hosts", ()) if h.get("ok")}
         if not changed:
             return None
-        fleet = open_fleet(params, ctx)
-        fleet = _only(fleet, changed)
-        report = run_fleet(
-            fleet,
-            lambda target: _restore(fleet, target, changed[target.name]),
-            blank={"restored": None},
-            rollout=_everyone(fleet),
-        )
-        return finish(fleet, report, what=f"undo of {self.name}", tolerated=0)
+        with open_fleet(params, ctx) as everyone:
+            fleet = _only(everyone, changed)
+            report = run_fleet(
+                fleet,
+                lambda target: _restore(fleet, target, changed[target.name]),
+                blank={"restored": None},
+                rollout=_everyone(fleet),
+            )
+            return finish(fleet, report, what=f"undo of {self.name}", tolerated=0)
 
 
 def _content(params: SshUploadParams) -> bytes:
@@ -185,7 +187,9 @@ def _copy(transport: paramiko.Transport, target: Target, src: str, dest: str, fl
         line=command_line(shlex.join(["cp", "-p", "--", src, dest])),
         timeout=fleet.params.timeout,
     )
-    finished = run_remote(transport, channel, command, host=target.name, ctx=fleet.ctx)
+    finished = run_remote(
+        transport, channel, command, host=target.name, ctx=fleet.ctx, wakeup=fleet.wakeup
+    )
     if finished.exit_code != 0:
         reason = finished.stderr.strip() or f"exit code {finished.exit_code}"
         raise HostFailure("remote", f"cannot back up {src}: {reason}", retryable=False)
@@ -224,7 +228,10 @@ def _restore_changed(fleet: Fleet, report: Report) -> str:
     if not changed:
         return ""
     fleet.ctx.log(f"restoring {len(changed)} host(s) changed before the failure")
-    subset = _only(fleet, changed)
+    # Restoring is the safe direction: it goes on after a cancel or step timeout too (with
+    # an event of its own), as long as the run's connections stay open.
+    calm = dataclasses.replace(fleet.ctx, cancelled=threading.Event())
+    subset = dataclasses.replace(_only(fleet, changed), ctx=calm)
     undone = run_fleet(
         subset,
         lambda target: _restore(subset, target, changed[target.name]),
@@ -238,8 +245,7 @@ def _restore_changed(fleet: Fleet, report: Report) -> str:
 
 
 def _only(fleet: Fleet, names: Mapping[str, Any]) -> Fleet:
-    targets = [t for t in fleet.targets if t.name in names]
-    return Fleet(targets, fleet.pool, fleet.credentials, fleet.params, fleet.ctx, fleet.started)
+    return dataclasses.replace(fleet, targets=[t for t in fleet.targets if t.name in names])
 
 
 def _everyone(fleet: Fleet) -> Rollout:

@@ -66,7 +66,7 @@ class Setup:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=100)
-    parser.add_argument("--forks", type=int, default=100, help="this engine's forks")
+    parser.add_argument("--forks", type=int, default=16, help="this engine's forks (default 16)")
     parser.add_argument("--venvs", type=Path, default=Path("/tmp/bench-venvs"))
     parser.add_argument("--only", nargs="*", help="run only these clients (by name prefix)")
     args = parser.parse_args()
@@ -81,6 +81,7 @@ def main() -> None:
     clients: list[tuple[str, Callable[[Setup], Prepared]]] = [
         ("engine: runbook run, 1 step", lambda s: engine_cli(s, steps=1)),
         ("engine: ssh.command action", engine_action),
+        ("engine: ssh.command action, forks=100", lambda s: engine_action(s, forks=100)),
         ("engine: runbook run, 5 steps", lambda s: engine_cli(s, steps=5)),
         ("ansible -m raw", lambda s: ansible(s, "raw")),
         ("ansible -m command", lambda s: ansible(s, "command")),
@@ -106,6 +107,18 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     print()
     print(table(rows, args.hosts))
+    print()
+    print(
+        json.dumps(
+            {
+                "hosts": args.hosts,
+                "forks": args.forks,
+                "load": os.getloadavg(),
+                "rows": [row.__dict__ for row in rows],
+            },
+            indent=2,
+        )
+    )
 
 
 def measure(name: str, argv: list[str], env: dict[str, str], answered: Callable[[str], int]) -> Row:
@@ -207,8 +220,14 @@ def runbook_command(setup: Setup) -> list[str]:
     return [PYTHON, str(shim)]
 
 
-def engine_action(setup: Setup) -> Prepared:
-    argv = [PYTHON, str(HERE / "drivers.py"), "action", str(setup.hosts_file), str(setup.forks)]
+def engine_action(setup: Setup, forks: int | None = None) -> Prepared:
+    argv = [
+        PYTHON,
+        str(HERE / "drivers.py"),
+        "action",
+        str(setup.hosts_file),
+        str(forks or setup.forks),
+    ]
     return argv, engine_env(setup), lambda out: int(out.split()[-1])
 
 

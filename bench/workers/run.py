@@ -9,10 +9,13 @@ For each worker count, in a fresh PostgreSQL schema (dropped afterwards):
    measure each run's ``run.created`` -> ``run.started`` (the time a queued run waits for a
    worker to pick it up and claim it), p50 and p99.
 
-The runbook is one ``log`` step, so the figures are the engine's and the queue's own cost per
-run. Not run in CI; prints its figures as JSON.
+The runbook is a ``sleep`` of ``--sleep`` seconds (default 0) and a ``log`` step: with 0 the
+figures are the engine's and the queue's own cost per run (CPU-bound); with a sleep they show
+how throughput grows with slots (workers x concurrency) when runs mostly wait, as real ones do
+on SSH and AWS. Not run in CI; prints its figures as JSON.
 
     .venv/bin/python bench/workers/run.py                      # 1, 2 and 4 workers
+    .venv/bin/python bench/workers/run.py --sleep 1             # runs that mostly wait
     .venv/bin/python bench/workers/run.py --workers 2 --runs 50
 """
 
@@ -44,6 +47,9 @@ apiVersion: runbook/v1
 name: bench-workers
 version: 1
 steps:
+  - id: wait
+    action: sleep
+    with: {duration: SLEEP}
   - id: hello
     action: log
     with: {message: "hello from {{ run.id }}"}
@@ -74,7 +80,9 @@ def wait_until(check: Any, timeout: float, what: str) -> None:
 class Setup:
     """N workers on a fresh schema."""
 
-    def __init__(self, base: str, workers: int, concurrency: int, workdir: Path) -> None:
+    def __init__(
+        self, base: str, workers: int, concurrency: int, sleep: float, workdir: Path
+    ) -> None:
         self.schema = f"bench_{uuid.uuid4().hex[:10]}"
         self.admin = psycopg.connect(conninfo_from_url(base), autocommit=True)
         self.admin.execute(f'CREATE SCHEMA "{self.schema}"')
@@ -82,7 +90,7 @@ class Setup:
         self.url = f"{base}{sep}options=-csearch_path%3D{self.schema}"
         self.store = Store.open(self.url)
         self.engine = Engine(store=self.store)
-        self.loaded = load_text(RUNBOOK, "bench-workers.yaml")
+        self.loaded = load_text(RUNBOOK.replace("SLEEP", str(sleep)), "bench-workers.yaml")
         env = {**os.environ, "RUNBOOK_DB": self.url, "RUNBOOK_PATH": str(workdir)}
         env.pop("RUNBOOK_LOG_FORMAT", None)
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -179,16 +187,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100, help="runs in the burst")
     parser.add_argument("--paced", type=int, default=40, help="runs for the latency figures")
     parser.add_argument("--rate", type=float, default=2.0, help="paced runs per second")
+    parser.add_argument("--sleep", type=float, default=0.0, help="seconds each run sleeps")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for workers in args.workers:
-            setup = Setup(args.pg, workers, args.concurrency, Path(tmp))
+            setup = Setup(args.pg, workers, args.concurrency, args.sleep, Path(tmp))
             try:
                 figures = measure(setup, args.runs, args.paced, args.rate)
             finally:
                 setup.close()
-            results.append({"workers": workers, "concurrency": args.concurrency, **figures})
+            results.append(
+                {"workers": workers, "concurrency": args.concurrency, "sleep": args.sleep} | figures
+            )
             print(json.dumps(results[-1]), file=sys.stderr)
     print(json.dumps({"cpus": os.cpu_count(), "results": results}, indent=2))
 

@@ -11,6 +11,7 @@ import os
 import click
 
 from engine.cli.catalog_cmds import diff, list_, plan, schema, validate
+from engine.cli.hosts_cmd import hosts
 from engine.cli.ops_cmds import logs, runs, show
 from engine.cli.run_cmds import approve, cancel, reject, resume, run
 from engine.cli.schedule_cmds import report, schedules
@@ -48,6 +49,7 @@ for command in (
     schedules,
     report,
     serve,
+    hosts,
 ):
     main.add_command(command)
 

@@ -178,10 +178,21 @@ def run(
     help="secret parameters are never stored: give them again",
 )
 @click.option("--no-wait", is_flag=True, help="do not wait at an approval step")
+@click.option(
+    "--inventory",
+    "-i",
+    type=click.Path(exists=True, dir_okay=False),
+    help="hosts inventory (YAML or Ansible INI); default RUNBOOK_INVENTORY or ./inventory.*",
+)
 @output_option
 @user_errors
 def resume(
-    run_id: str, choice: str | None, params: tuple[str, ...], no_wait: bool, output: str
+    run_id: str,
+    choice: str | None,
+    params: tuple[str, ...],
+    no_wait: bool,
+    inventory: str | None,
+    output: str,
 ) -> None:
     """Continue a run whose engine stopped (crash, kill -9, reboot) or that needs attention.
 
@@ -190,6 +201,11 @@ def resume(
     """
     from engine.identity import current_user
     from engine.spec.params import parse_assignments
+
+    if inventory:
+        import os
+
+        os.environ["RUNBOOK_INVENTORY"] = os.path.abspath(inventory)
 
     with open_store() as store:
         engine = make_engine(store, progress=output == "text", json_logs=False)

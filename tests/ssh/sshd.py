@@ -44,6 +44,8 @@ def free_port() -> int:
 
 
 def keygen(path: Path, kind: str = "ed25519") -> Path:
+    for old in (path, path.with_suffix(".pub")):
+        old.unlink(missing_ok=True)  # ssh-keygen asks before overwriting
     subprocess.run(
         ["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", path.name, "-f", str(path)],
         check=True,
@@ -74,6 +76,8 @@ class Sshd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
 
 
 @dataclass
@@ -95,6 +99,8 @@ class Fleet:
         shutil.copy(self.client_key.with_suffix(".pub"), self.authorized_keys)
         self.known_hosts = self.root / "known_hosts"
         self.known_hosts.write_text("")
+        self.home = self.root / "home"
+        self.home.mkdir(exist_ok=True)
         self._count = 0
 
     def public_host_key(self, *, other: bool = False) -> str:
@@ -102,7 +108,9 @@ class Fleet:
         kind, blob, *_ = key.with_suffix(".pub").read_text().split()
         return f"{kind} {blob}"
 
-    def known_hosts_line(self, address: str, port: int | None = None, *, other: bool = False) -> str:
+    def known_hosts_line(
+        self, address: str, port: int | None = None, *, other: bool = False
+    ) -> str:
         return f"[{address}]:{port or self.port} {self.public_host_key(other=other)}\n"
 
     def start(
@@ -132,6 +140,7 @@ class Fleet:
         name = f"sshd{self._count}"
         config = self.root / f"{name}.conf"
         log = self.root / f"{name}.log"
+        log.unlink(missing_ok=True)  # sshd -E appends
         listen = "\n".join(f"ListenAddress {address}:{port}" for address in chunk)
         config.write_text(
             f"""{listen}
@@ -150,6 +159,9 @@ UseDNS no
 MaxStartups 1000
 MaxSessions 64
 Subsystem sftp {SFTP_SERVER}
+# A clean HOME for the sessions: Debian's bash sources ~/.bashrc for every ssh command, and
+# a developer's root .bashrc (pyenv init...) costs more than the rest of a session together.
+SetEnv HOME={self.home}
 {extra}
 """
         )

@@ -1,0 +1,47 @@
+"""A file descriptor that becomes readable when the step is cancelled.
+
+A host's thread waits for its channel with ``select``; putting this descriptor in the same
+``select`` lets a cancel (or step timeout) wake every host at once, without each of a hundred
+threads polling ``ctx.cancelled`` twenty times a second while slow hosts take their time.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+__all__ = ["CancelWakeup"]
+
+#: how often the watcher looks whether the step is over (it sleeps on the event in between)
+_WATCH = 1.0
+
+
+class CancelWakeup:
+    """Readable once ``event`` is set; ``close`` when the step is done."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self._event = event
+        self._read, self._write = os.pipe()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._watch, name="ssh-cancel", daemon=True)
+        self._thread.start()
+
+    def fileno(self) -> int:
+        return self._read
+
+    def _watch(self) -> None:
+        while not self._closed:
+            if self._event.wait(_WATCH):
+                with self._lock:
+                    if not self._closed:
+                        os.write(self._write, b"x")
+                return
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            os.close(self._write)
+            os.close(self._read)
