@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -79,6 +80,10 @@ class FanoutParams(ActionParams):
     host_key_checking: bool | None = None
     #: a jump host (``[user@]host[:port]``, an inventory host, or a chain ``a,b``)
     jump: str | None = None
+    #: with ``hosts: "ec2:tag:Role=web"``: the region to look in (default: AWS's own setting)
+    ec2_region: str | None = None
+    #: with ``hosts: "ec2:..."``: reach instances by their private or public address
+    ec2_address: Literal["private", "public"] = "private"
 
     @field_validator("hosts")
     @classmethod

@@ -73,7 +73,14 @@ def open_fleet(params: FanoutParams, ctx: ActionContext) -> Fleet:
         host_key_checking=params.host_key_checking,
         jump=params.jump,
     )
-    targets = resolve_targets(params.hosts, overrides, inventory_for(ctx))
+    targets = resolve_targets(
+        params.hosts,
+        overrides,
+        inventory_for(ctx),
+        ec2_region=params.ec2_region,
+        ec2_address=params.ec2_address,
+        run_id=ctx.run_id,
+    )
     pool = pool_for(ctx)
     _check_keys(pool, params)
     unchecked = [t.name for t in targets if not _all_checked(t)]

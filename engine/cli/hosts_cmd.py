@@ -29,14 +29,20 @@ def hosts(pattern: str, inventory_file: str | None, show_vars: bool, output: str
     Hosts not in the inventory can be named directly (10.0.0.5, deploy@db1:2222). Exit 2 when
     the inventory or the pattern is invalid or matches nothing.
     """
+    from engine.errors import ActionError
     from engine.inventory import InventoryError, inventory_path, load_file, select
     from engine.inventory.model import Inventory
 
     try:
         path = inventory_path(inventory_file)
         inventory = Inventory.empty() if path is None else load_file(path)
-        found = select(inventory, pattern)
-    except InventoryError as exc:
+        if pattern.strip().startswith("ec2:"):
+            from actions.ssh.targets import ec2_hosts
+
+            found = ec2_hosts(pattern.strip(), region=None, address="private", inventory=inventory)
+        else:
+            found = select(inventory, pattern)
+    except (InventoryError, ActionError) as exc:
         if output == "json":
             emit_json({"error": str(exc)})
         else:
