@@ -261,7 +261,9 @@ class Engine:
                 f"run {record.id} is being driven by {record.owner}; it is taken over when "
                 f"that engine stops heartbeating ({STALE_AFTER:g}s)"
             )
-        if state.status == PENDING and state.last_seq <= 1:
+        # still pending: the lock was never taken, or its taker died waiting for it (after
+        # run.waiting_for_lock); taking it again is a no-op for the run that holds it
+        if state.status == PENDING:
             lock_key = self._lock_key(loaded, values, record.requester, record.id)
             if lock_key is not None:
                 refused = self._acquire(
@@ -328,6 +330,9 @@ class Engine:
                     )
                     announced = True
                 time.sleep(0.5)
+                # the runner does not heartbeat yet: keep the claim fresh while waiting, or
+                # after STALE_AFTER a reaper hands the run to a second engine
+                self.store.heartbeat(run_id, owner_id())
 
     def _drive(
         self,

@@ -16,6 +16,7 @@ from engine.cli.ops_cmds import logs, runs, show
 from engine.cli.run_cmds import approve, cancel, reject, resume, run
 from engine.cli.schedule_cmds import report, schedules
 from engine.cli.serve_cmd import serve
+from engine.cli.worker_cmds import submit, worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,6 +51,8 @@ for command in (
     report,
     serve,
     hosts,
+    worker,
+    submit,
 ):
     main.add_command(command)
 

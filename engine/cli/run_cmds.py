@@ -237,6 +237,15 @@ def _decide(
             if output == "json":
                 emit_json({"run_id": record.id, "step": step, "decision": verb, "user": user})
             return
+        from engine.worker.queue import enqueue_if_queued
+
+        if enqueue_if_queued(store, record.id):  # RUNBOOK_EXECUTOR=queue: a worker continues it
+            if output == "json":
+                decided = {"run_id": record.id, "step": step, "decision": verb, "user": user}
+                emit_json({**decided, "queued": True})
+            else:
+                click.echo(f"run {record.id} queued: a worker continues it")
+            return
         _, loaded, _state = engine.state_of(record.id)
         # no engine is waiting on this run: continue it here (it stops again at the next approval)
         outcome = engine.resume(record.id, by=user, wait_for_approval=False)
@@ -285,6 +294,14 @@ def cancel(run_id: str, reason: str, output: str) -> None:
         if engine.is_driven(record):
             if output == "json":
                 emit_json({"run_id": record.id, "cancel_requested": True})
+            return
+        from engine.worker.queue import enqueue_if_queued
+
+        if enqueue_if_queued(store, record.id):  # RUNBOOK_EXECUTOR=queue: a worker rolls back
+            if output == "json":
+                emit_json({"run_id": record.id, "cancel_requested": True, "queued": True})
+            else:
+                click.echo(f"run {record.id} queued: a worker rolls it back")
             return
         _, loaded, _ = engine.state_of(record.id)
         try:

@@ -29,6 +29,7 @@ log = logging.getLogger("runbook.server.http")
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 MAX_BODY = 1 << 20  # Slack payloads are a few KiB; anything this big is not Slack
 
 Health = Callable[[], tuple[bool, dict[str, Any]]]
@@ -37,10 +38,17 @@ Health = Callable[[], tuple[bool, dict[str, Any]]]
 class SlackHttpApp:
     """A WSGI application: routes, signature checks and retry handling around bolt."""
 
-    def __init__(self, app: App, signing_secret: str, health: Health) -> None:
+    def __init__(
+        self,
+        app: App,
+        signing_secret: str,
+        health: Health,
+        metrics: Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]] | None = None,
+    ) -> None:
         self.app = app
         self.signing_secret = signing_secret
         self.health = health
+        self.metrics = metrics
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -48,6 +56,8 @@ class SlackHttpApp:
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             ok, details = self.health()
             return _reply(start_response, 200 if ok else 503, details)
+        if path == METRICS_PATH and method == "GET" and self.metrics is not None:
+            return self.metrics(environ, start_response)
         if path != EVENTS_PATH:
             return _reply(start_response, 404, {"error": "not found"})
         if method != "POST":

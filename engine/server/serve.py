@@ -21,6 +21,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
 
 from engine.errors import RunbookError
+from engine.metrics import Metrics, metrics_wsgi_app
 from engine.schedule import SCHEDULE_REQUESTER
 from engine.server.draining import DrainableStore
 from engine.server.executor import RunExecutor
@@ -62,7 +63,10 @@ class Server:
             secrets=self.vault.texts,
             min_interval=self.options.update_interval,
         )
-        self.engine = Engine(store=self.store, subscribers=[self.notifier])
+        # Prometheus: runs, step durations, errors by action family; approvals waiting on scrape
+        self.metrics = Metrics()
+        self.metrics.watch_store(self.store)
+        self.engine = Engine(store=self.store, subscribers=[self.notifier, self.metrics])
         self.executor = RunExecutor(self.engine, self.vault)
         self.jobs = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack-job")
         self.interactions = Interactions(
@@ -74,7 +78,12 @@ class Server:
             self.http = HttpServer(
                 self.options.host,
                 self.options.port,
-                SlackHttpApp(self.app, settings.signing_secret, self.health),
+                SlackHttpApp(
+                    self.app,
+                    settings.signing_secret,
+                    self.health,
+                    metrics_wsgi_app(self.metrics),
+                ),
             )
         except BoltError as exc:
             self._abort()

@@ -49,3 +49,24 @@ def test_serve_fires_each_tick_once(slack_env: Path, fake: FakeSlack) -> None:
             assert record.params == {"who": "scheduler"}
         finished = [r for r in runs if r.status == "succeeded"]
         assert finished, [r.status for r in runs]
+
+
+def test_serve_exposes_metrics(server: Server) -> None:
+    import urllib.request
+
+    from engine.service import Engine
+    from engine.spec import load_text
+
+    runbook = load_text(
+        TICKING.replace("schedule:", "x-unused:").split("x-unused")[0]
+        + "steps:\n  - {id: say, action: log, with: {message: hi}}\n",
+        "m.yaml",
+    )
+    Engine(store=server.store, subscribers=[server.metrics]).start(runbook, {}, requester="alice")
+    with urllib.request.urlopen(f"{server.url}/metrics") as response:
+        text = response.read().decode()
+    assert 'runbook_runs_finished_total{runbook="ticking",status="succeeded"} 1.0' in text
+    assert "runbook_step_duration_seconds_bucket" in text
+    assert "runbook_approvals_waiting" in text
+    with urllib.request.urlopen(f"{server.url}/healthz") as response:
+        assert response.status == 200
