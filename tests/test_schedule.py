@@ -191,3 +191,32 @@ def test_upcoming() -> None:
         (0, datetime(2026, 1, 2, 6, tzinfo=UTC)),
         (0, datetime(2026, 1, 3, 6, tzinfo=UTC)),
     ]
+
+
+def test_report_posts_a_summary_to_slack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.slack.fake_server import FakeSlack
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RUNBOOK_DB", str(tmp_path / "r.db"))
+    monkeypatch.delenv("RUNBOOK_PATH", raising=False)
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "nightly.yaml").write_text(
+        DOC.format(cron="0 6 * * *", tz="UTC", missed="skip")
+    )
+    with FakeSlack() as fake:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", fake.token)
+        monkeypatch.setenv("RUNBOOK_SLACK_API_URL", fake.api_url)
+        result = CliRunner().invoke(main, ["report", "--since", "1d", "--slack", "#compliance"])
+        assert result.exit_code == 0, result.output
+        (message,) = fake.messages("#compliance")
+    assert "nightly: 0 passed, 0 failed" in message.text
+    assert "Compliance since" in message.text
+
+
+def test_report_to_slack_needs_a_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RUNBOOK_DB", str(tmp_path / "r.db"))
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    result = CliRunner().invoke(main, ["report", "--slack", "#compliance"])
+    assert result.exit_code == 1
+    assert "needs SLACK_BOT_TOKEN" in result.output
