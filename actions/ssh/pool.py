@@ -12,6 +12,7 @@ connections; beyond that the least recently used idle one is closed.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -31,7 +32,10 @@ from actions.ssh.targets import Target
 __all__ = ["MAX_OPEN", "POOL_RESOURCE", "ConnectionPool", "pool_for"]
 
 POOL_RESOURCE = "ssh.pool"
-MAX_OPEN = 1024
+#: open connections kept per run. paramiko runs one reader thread per connection, so this
+#: bounds the threads a step over a big fleet can create (1,000 hosts must not mean 1,000
+#: threads); fleets larger than this reconnect to the least recently used hosts in later steps.
+MAX_OPEN = int(os.environ.get("RUNBOOK_SSH_MAX_CONNECTIONS", "256"))
 
 T = TypeVar("T")
 
