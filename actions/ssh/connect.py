@@ -194,6 +194,15 @@ def _authenticate(
 
 
 def close_quietly(thing: object) -> None:
+    if isinstance(thing, paramiko.Transport):
+        # shutdown() wakes the transport's reader thread out of its blocking read at once;
+        # close() alone leaves it alive until its idle poll times out, so an evicting pool
+        # would pile up dying threads on a big fleet
+        sock = getattr(thing, "sock", None)
+        shutdown = getattr(sock, "shutdown", None)
+        if callable(shutdown):
+            with contextlib.suppress(Exception):
+                shutdown(socket.SHUT_RDWR)
     close = getattr(thing, "close", None)
     if callable(close):
         with contextlib.suppress(Exception):
