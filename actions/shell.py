@@ -11,7 +11,6 @@ helper threads that could block forever on a pipe held open by a stray grandchil
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import os
 import selectors
@@ -23,7 +22,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from actions._common import PositiveSeconds, redact, stop_error
+from actions._common import PositiveSeconds, stop_error
+from actions._output import OutputCapture
 from actions.base import Action, ActionContext, ActionParams, Result
 from engine.errors import ActionError, ActionInputError, ActionTimeout, CommandFailed
 
@@ -110,8 +110,8 @@ class ShellCommandAction(Action):
 
         started = time.monotonic()
         proc = _spawn(argv, params)
-        stdout = _Capture(ctx, prefix="")
-        stderr = _Capture(ctx, prefix="stderr: ")
+        stdout = _capture(ctx, prefix="")
+        stderr = _capture(ctx, prefix="stderr: ")
         try:
             _pump(
                 proc,
@@ -180,8 +180,8 @@ def _pump(
     proc: subprocess.Popen[bytes],
     *,
     stdin_text: str | None,
-    stdout: _Capture,
-    stderr: _Capture,
+    stdout: OutputCapture,
+    stderr: OutputCapture,
     ctx: ActionContext,
     started: float,
     limit: float | None,
@@ -247,7 +247,7 @@ def _pump(
                         stdin_fd = None
                     continue
                 data = os.read(key.fd, _READ_SIZE)
-                capture: _Capture = key.data
+                capture: OutputCapture = key.data
                 if data:
                     capture.feed(data)
                 else:
@@ -255,53 +255,9 @@ def _pump(
                     readers -= 1
 
 
-class _Capture:
-    """One output stream: logs it line by line and keeps its last ``MAX_CAPTURE`` bytes."""
-
-    def __init__(self, ctx: ActionContext, *, prefix: str) -> None:
-        self._ctx = ctx
-        self._prefix = prefix
-        self._raw = bytearray()
-        self._dropped = 0
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._pending = ""
-
-    def feed(self, data: bytes) -> None:
-        self._raw += data
-        # Trim only once the buffer is twice the cap, so trimming stays amortised O(1) per byte.
-        if len(self._raw) > 2 * MAX_CAPTURE:
-            self._trim()
-        self._pending += self._decoder.decode(data)
-        *lines, self._pending = self._pending.split("\n")
-        for line in lines:
-            self._emit(line)
-        while len(self._pending) > _MAX_LINE:
-            self._emit(self._pending[:_MAX_LINE])
-            self._pending = self._pending[_MAX_LINE:]
-
-    def finish(self) -> None:
-        """Log a last line that had no newline."""
-        self._pending += self._decoder.decode(b"", final=True)
-        if self._pending:
-            self._emit(self._pending)
-            self._pending = ""
-
-    def text(self) -> str:
-        """Everything kept, decoded and redacted, with a note when the head was dropped."""
-        self._trim()
-        text = redact(bytes(self._raw).decode("utf-8", errors="replace"), self._ctx.secrets)
-        if self._dropped:
-            return f"[... {self._dropped} bytes truncated ...]\n{text}"
-        return text
-
-    def _trim(self) -> None:
-        excess = len(self._raw) - MAX_CAPTURE
-        if excess > 0:
-            del self._raw[:excess]
-            self._dropped += excess
-
-    def _emit(self, line: str) -> None:
-        self._ctx.log(self._prefix + redact(line.removesuffix("\r"), self._ctx.secrets))
+def _capture(ctx: ActionContext, *, prefix: str) -> OutputCapture:
+    """One output stream of the local command: ``MAX_CAPTURE`` bytes kept."""
+    return OutputCapture(ctx, prefix=prefix, max_bytes=MAX_CAPTURE, max_line=_MAX_LINE)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -6,9 +6,7 @@ output of every host in its result (and so in the run's store), a thousand hosts
 
 from __future__ import annotations
 
-import codecs
-
-from actions._common import redact
+from actions._output import OutputCapture
 from actions.base import ActionContext
 from actions.ssh.wrapper import MARKER, PGID_LINE
 
@@ -20,50 +18,12 @@ MAX_OUTPUT = 256 * 1024
 _MAX_LINE = 16 * 1024
 
 
-class HostOutput:
+class HostOutput(OutputCapture):
     """Logs ``{host}: {line}`` (``{host}: stderr: {line}``) and keeps the tail of the stream."""
 
     def __init__(self, ctx: ActionContext, host: str, *, stderr: bool = False) -> None:
-        self._ctx = ctx
-        self._prefix = f"{host}: stderr: " if stderr else f"{host}: "
-        self._raw = bytearray()
-        self._dropped = 0
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._pending = ""
-
-    def feed(self, data: bytes) -> None:
-        self._raw += data
-        if len(self._raw) > 2 * MAX_OUTPUT:  # trim in bulk: amortised O(1) per byte
-            self._trim()
-        self._pending += self._decoder.decode(data)
-        *lines, self._pending = self._pending.split("\n")
-        for line in lines:
-            self._emit(line)
-        while len(self._pending) > _MAX_LINE:
-            self._emit(self._pending[:_MAX_LINE])
-            self._pending = self._pending[_MAX_LINE:]
-
-    def finish(self) -> None:
-        self._pending += self._decoder.decode(b"", final=True)
-        if self._pending:
-            self._emit(self._pending)
-            self._pending = ""
-
-    def text(self) -> str:
-        self._trim()
-        text = redact(bytes(self._raw).decode("utf-8", errors="replace"), self._ctx.secrets)
-        if self._dropped:
-            return f"[... {self._dropped} bytes truncated ...]\n{text}"
-        return text
-
-    def _trim(self) -> None:
-        excess = len(self._raw) - MAX_OUTPUT
-        if excess > 0:
-            del self._raw[:excess]
-            self._dropped += excess
-
-    def _emit(self, line: str) -> None:
-        self._ctx.log(self._prefix + redact(line.removesuffix("\r"), self._ctx.secrets))
+        prefix = f"{host}: stderr: " if stderr else f"{host}: "
+        super().__init__(ctx, prefix=prefix, max_bytes=MAX_OUTPUT, max_line=_MAX_LINE)
 
 
 class MarkerFilter:

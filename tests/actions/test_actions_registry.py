@@ -255,6 +255,10 @@ def test_builtins_register_and_instantiate() -> None:
         "scaling.ecs": False,
         "shell.command": False,
         "sleep": True,
+        "ssh.command": False,
+        "ssh.download": True,
+        "ssh.script": False,
+        "ssh.upload": False,
     }
 
 
