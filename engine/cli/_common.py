@@ -36,6 +36,18 @@ def output_option(f: F) -> F:
     )(f)
 
 
+def params_option(f: F) -> F:
+    """``-p key=value``, repeatable: a runbook parameter."""
+    return click.option(
+        "-p",
+        "--param",
+        "params",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="a runbook parameter; repeat for several",
+    )(f)
+
+
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str, sort_keys=False))
 

@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from engine.cli._common import emit_json, make_engine, open_store, output_option, user_errors
+from engine.cli._common import (
+    emit_json,
+    make_engine,
+    open_store,
+    output_option,
+    params_option,
+    user_errors,
+)
 from engine.errors import ParameterError, RunbookError
 
 
@@ -70,14 +77,7 @@ def _order(loaded: Any) -> list[str]:
 
 @click.command()
 @click.argument("ref")
-@click.option(
-    "-p",
-    "--param",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="a runbook parameter; repeat for several",
-)
+@params_option
 @click.option(
     "--dry-run", is_flag=True, help="print the plan with rendered parameters; call nothing"
 )

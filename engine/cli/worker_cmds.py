@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from engine.cli._common import emit_json, make_engine, open_store, output_option, user_errors
+from engine.cli._common import (
+    emit_json,
+    make_engine,
+    open_store,
+    output_option,
+    params_option,
+    user_errors,
+)
 
 
 @click.command()
@@ -76,14 +83,7 @@ def worker(
 
 @click.command()
 @click.argument("ref")
-@click.option(
-    "-p",
-    "--param",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="a runbook parameter; repeat for several",
-)
+@params_option
 @click.option(
     "--wait", is_flag=True, help="follow the run until it finishes, then exit with its exit code"
 )

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 from engine.catalog import Catalog
 from engine.core.state import STEP_WAITING
 from engine.core.statuses import PENDING, ROLLING_BACK, RUNNING, WAITING_APPROVAL
-from engine.errors import StoreError
-from engine.schedule import SCHEDULE_REQUESTER, Scheduler, Tick
+from engine.schedule import Scheduler, Tick
+from engine.server.scheduling import create_scheduled_run
 from engine.service import STALE_AFTER, Engine, _owner_dead
 from engine.spec.loader import LoadedRunbook
 from engine.store import RunRecord, Store
@@ -141,19 +141,7 @@ class Housekeeper:
         return created
 
     def _create(self, tick: Tick) -> bool:
-        try:
-            self.engine.create(
-                tick.loaded,
-                tick.schedule.params,
-                requester=SCHEDULE_REQUESTER,
-                from_text=False,
-                run_id=tick.run_id,
-            )
-        except StoreError:
-            if self.store.get_run(tick.run_id) is not None:
-                return False  # another pass created this tick's run first
-            raise
-        return True
+        return create_scheduled_run(self.engine, tick)
 
     # ------------------------------------------------------------------ reaper
 
