@@ -6,6 +6,7 @@ The CLI, the Slack app and workers all call these; none of them talks to the run
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import socket
@@ -53,6 +54,10 @@ from engine.store import RunRecord, Store
 from engine.templating import is_template, render, strings_in
 
 STALE_AFTER = HEARTBEAT_EVERY * 3
+
+#: stored versions never change, so parsing each once per process is enough (a worker drives
+#: the same few versions over and over; validation is most of the cost of picking a run up)
+_load_stored = functools.lru_cache(maxsize=256)(load_text)
 
 
 @dataclass(frozen=True)
@@ -375,7 +380,7 @@ class Engine:
             raise StoreError(
                 f"run {record.id}: version {record.runbook}@{record.version} is not in the store"
             )
-        return load_text(stored.source, f"<store {stored.name}@{stored.version}>")
+        return _load_stored(stored.source, f"<store {stored.name}@{stored.version}>")
 
     def state_of(self, run_id: str) -> tuple[RunRecord, LoadedRunbook, RunState]:
         record = self.run_record(run_id)
