@@ -34,19 +34,32 @@ from engine.cli._common import user_errors
 def serve(host: str, port: int, grace: float) -> None:
     """Serve Slack (/runbook, approval buttons, live run messages) and run the runbooks.
 
-    Configuration: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (required), SLACK_APP_TOKEN (Socket
-    Mode), RUNBOOK_SLACK_API_URL, and RUNBOOK_DB for the store. See docs/slack.md.
+    Configuration: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (without them, serve runs schedules
+    and resumes runs without Slack), SLACK_APP_TOKEN (Socket Mode), RUNBOOK_SLACK_API_URL, and
+    RUNBOOK_DB for the store. See docs/slack.md.
     On start, runs left in flight by a previous server are resumed.
     """
+    import os
+
     from engine.server.serve import ServeOptions, Server
     from engine.slack.settings import SlackSettings
 
-    server = Server(SlackSettings.from_env(), ServeOptions(host=host, port=port, grace=grace))
-    click.echo(
-        f"runbook serve: Slack requests at {server.url}/slack/events, "
-        f"health at {server.url}/healthz",
-        err=True,
-    )
+    slack = None
+    if os.environ.get("SLACK_BOT_TOKEN") or os.environ.get("SLACK_SIGNING_SECRET"):
+        slack = SlackSettings.from_env()  # one of them set: both are needed, say which is missing
+    server = Server(slack, ServeOptions(host=host, port=port, grace=grace))
+    if slack is None:
+        click.echo(
+            "runbook serve: no SLACK_BOT_TOKEN: serving without Slack (schedules, runs left in "
+            f"flight, {server.url}/healthz and /metrics)",
+            err=True,
+        )
+    else:
+        click.echo(
+            f"runbook serve: Slack requests at {server.url}/slack/events, "
+            f"health at {server.url}/healthz, metrics at {server.url}/metrics",
+            err=True,
+        )
     settled = server.serve_forever()
     click.echo(
         "runbook serve: stopped"

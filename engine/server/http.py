@@ -40,7 +40,7 @@ class SlackHttpApp:
 
     def __init__(
         self,
-        app: App,
+        app: App | None,
         signing_secret: str,
         health: Health,
         metrics: Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]] | None = None,
@@ -60,6 +60,8 @@ class SlackHttpApp:
             return self.metrics(environ, start_response)
         if path != EVENTS_PATH:
             return _reply(start_response, 404, {"error": "not found"})
+        if self.app is None:
+            return _reply(start_response, 404, {"error": "Slack is not configured on this server"})
         if method != "POST":
             return _reply(start_response, 405, {"error": "POST only"})
         try:

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
 
 from engine.errors import RunbookError
 from engine.metrics import Metrics, metrics_wsgi_app
+from engine.runtime.bus import Subscriber
 from engine.schedule import SCHEDULE_REQUESTER
 from engine.server.draining import DrainableStore
 from engine.server.executor import RunExecutor
@@ -51,36 +53,44 @@ class ServeOptions:
 
 
 class Server:
-    def __init__(self, settings: SlackSettings, options: ServeOptions | None = None) -> None:
+    def __init__(self, settings: SlackSettings | None, options: ServeOptions | None = None) -> None:
+        """``settings`` None: no Slack, only the executor, schedules, /healthz and /metrics."""
         self.settings = settings
         self.options = options or ServeOptions()
         self.store = DrainableStore.open_drainable(self.options.db)
-        self.client = make_client(settings)
         self.vault = SecretVault()
-        self.notifier = SlackNotifier(
-            self.client,
-            self.store,
-            secrets=self.vault.texts,
-            min_interval=self.options.update_interval,
-        )
         # Prometheus: runs, step durations, errors by action family; approvals waiting on scrape
         self.metrics = Metrics()
         self.metrics.watch_store(self.store)
-        self.engine = Engine(store=self.store, subscribers=[self.notifier, self.metrics])
-        self.executor = RunExecutor(self.engine, self.vault)
         self.jobs = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack-job")
-        self.interactions = Interactions(
-            self.engine, self.executor, self.client, UserGroups(self.client), self.notifier
-        )
+        self.notifier: SlackNotifier | None = None
+        self.app: App | None = None
+        self.socket_mode: SocketModeHandler | None = None
+        subscribers: list[Subscriber] = [self.metrics]
+        if settings is not None:
+            self.client = make_client(settings)
+            self.notifier = SlackNotifier(
+                self.client,
+                self.store,
+                secrets=self.vault.texts,
+                min_interval=self.options.update_interval,
+            )
+            subscribers.insert(0, self.notifier)
+        self.engine = Engine(store=self.store, subscribers=subscribers)
+        self.executor = RunExecutor(self.engine, self.vault)
         try:
-            # App() calls auth.test: a wrong token stops the server here, not at a command
-            self.app = build_app(settings, self.client, self.interactions, self.jobs)
+            if settings is not None and self.notifier is not None:
+                interactions = Interactions(
+                    self.engine, self.executor, self.client, UserGroups(self.client), self.notifier
+                )
+                # App() calls auth.test: a wrong token stops the server here, not at a command
+                self.app = build_app(settings, self.client, interactions, self.jobs)
             self.http = HttpServer(
                 self.options.host,
                 self.options.port,
                 SlackHttpApp(
                     self.app,
-                    settings.signing_secret,
+                    settings.signing_secret if settings is not None else "",
                     self.health,
                     metrics_wsgi_app(self.metrics),
                 ),
@@ -92,8 +102,7 @@ class Server:
             self._abort()
             where = f"{self.options.host}:{self.options.port}"
             raise RunbookError(f"cannot listen on {where}: {exc}") from None
-        self.socket_mode: SocketModeHandler | None = None
-        if settings.app_token:
+        if settings is not None and settings.app_token and self.app is not None:
             self.socket_mode = SocketModeHandler(self.app, settings.app_token)
         self.sweeper = Sweeper(
             self.engine, self.executor, self.notifier, interval=self.options.sweep_interval
@@ -107,7 +116,8 @@ class Server:
 
     def _abort(self) -> None:
         """Undo a half-finished start-up."""
-        self.notifier.close(timeout=0)
+        if self.notifier is not None:
+            self.notifier.close(timeout=0)
         self.jobs.shutdown(wait=False)
         self.store.close()
 
@@ -153,7 +163,8 @@ class Server:
                     self.options.grace,
                     ", ".join(sorted(self.executor.driving())),
                 )
-            self.notifier.close(timeout=10.0)
+            if self.notifier is not None:
+                self.notifier.close(timeout=10.0)
             if settled:
                 self.store.close()  # else running threads still use it; the exit closes it
             self._stopped.set()

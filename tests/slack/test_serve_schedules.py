@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from slack_helpers import FAST
 
 from engine.server.serve import Server
@@ -73,3 +74,35 @@ def test_serve_exposes_metrics(server: Server) -> None:
     assert "runbook_approvals_waiting" in text
     with urllib.request.urlopen(f"{server.url}/healthz") as response:
         assert response.status == 200
+
+
+def test_serve_without_slack_runs_schedules(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    (workdir / "runbooks").mkdir(exist_ok=True)
+    (workdir / "runbooks" / "ticking.yaml").write_text(TICKING)
+    server = Server(None, FAST)
+    server.start()
+    try:
+        with urllib.request.urlopen(f"{server.url}/healthz") as response:
+            assert json.loads(response.read())["ok"] is True
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(
+                urllib.request.Request(f"{server.url}/slack/events", data=b"x", method="POST")
+            )
+        assert refused.value.code == 404
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            runs = server.store.list_runs(runbook="ticking", status="succeeded")
+            if runs:
+                break
+            time.sleep(0.2)
+        assert runs, "no scheduled run finished"
+        with urllib.request.urlopen(f"{server.url}/metrics") as response:
+            assert 'runbook_runs_finished_total{runbook="ticking"' in response.read().decode()
+    finally:
+        server.stop()
