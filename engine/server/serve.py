@@ -65,6 +65,7 @@ class Server:
         self.jobs = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack-job")
         self.notifier: SlackNotifier | None = None
         self.app: App | None = None
+        self.interactions: Interactions | None = None
         self.socket_mode: SocketModeHandler | None = None
         subscribers: list[Subscriber] = [self.metrics]
         if settings is not None:
@@ -80,11 +81,11 @@ class Server:
         self.executor = RunExecutor(self.engine, self.vault)
         try:
             if settings is not None and self.notifier is not None:
-                interactions = Interactions(
+                self.interactions = Interactions(
                     self.engine, self.executor, self.client, UserGroups(self.client), self.notifier
                 )
                 # App() calls auth.test: a wrong token stops the server here, not at a command
-                self.app = build_app(settings, self.client, interactions, self.jobs)
+                self.app = build_app(settings, self.client, self.interactions, self.jobs)
             self.http = HttpServer(
                 self.options.host,
                 self.options.port,

@@ -95,6 +95,7 @@ def test_serve_without_slack_runs_schedules(workdir: Path, monkeypatch: pytest.M
                 urllib.request.Request(f"{server.url}/slack/events", data=b"x", method="POST")
             )
         assert refused.value.code == 404
+        refused.value.close()
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             runs = server.store.list_runs(runbook="ticking", status="succeeded")
