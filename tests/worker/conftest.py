@@ -7,43 +7,12 @@ these tests (CI starts it); it never skips them.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, text
 from worker_fleet import schema_url
-
-PG_ENV = "RUNBOOK_TEST_PG"
-PG_CANDIDATES = (
-    "postgresql+psycopg://postgres@127.0.0.1:5432/test",
-    "postgresql+psycopg://root@127.0.0.1:5432/test",
-)
-
-
-@pytest.fixture(scope="session")
-def pg_admin() -> Iterator[tuple[str, Engine]]:
-    candidates = [os.environ[PG_ENV]] if os.environ.get(PG_ENV) else list(PG_CANDIDATES)
-    problems: list[str] = []
-    for url in candidates:
-        engine = create_engine(url, connect_args={"connect_timeout": 5})
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except OperationalError as exc:
-            engine.dispose()
-            problems.append(f"  {url}: {exc.orig}")
-            continue
-        yield url, engine
-        engine.dispose()
-        return
-    pytest.fail(
-        "PostgreSQL is unreachable, so the worker tests cannot run "
-        f"(CI starts it; locally start it, or set {PG_ENV}):\n" + "\n".join(problems),
-        pytrace=False,
-    )
 
 
 @pytest.fixture(scope="module")
