@@ -12,7 +12,6 @@ import contextlib
 import io
 import secrets
 import shlex
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -21,11 +20,10 @@ from actions.base import Action, ActionContext, Result
 from actions.ssh.command import BLANK, check_exit, describe_fanout
 from actions.ssh.params import CommandOptions, FanoutParams
 from actions.ssh.remote import RemoteCommand, run_remote
-from actions.ssh.sftp import Progress, open_sftp, put, remote_errors
+from actions.ssh.sftp import Progress, local_bytes, open_sftp, put, remote_errors
 from actions.ssh.step import Fleet, finish, open_fleet, run_fleet
 from actions.ssh.targets import Target
 from actions.ssh.wrapper import command_line
-from engine.errors import ActionInputError
 
 __all__ = ["SshScriptAction", "SshScriptParams"]
 
@@ -114,11 +112,4 @@ def _run_script(
 
 
 def _script_bytes(params: SshScriptParams) -> bytes:
-    if params.script is not None:
-        return params.script.encode()
-    assert params.path is not None
-    path = Path(params.path).expanduser()
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ActionInputError(f"cannot read the script {path}: {exc.strerror}") from None
+    return local_bytes(params.script, params.path, what="the script ")

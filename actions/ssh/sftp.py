@@ -7,14 +7,28 @@ import contextlib
 import errno
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO
 
 import paramiko
 
 from actions.base import ActionContext
 from actions.ssh.errors import HostFailure, Stopped, classify
+from engine.errors import ActionInputError
 
-__all__ = ["Progress", "get", "open_sftp", "put", "remote_errors"]
+__all__ = ["Progress", "get", "local_bytes", "open_sftp", "put", "remote_errors"]
+
+
+def local_bytes(text: str | None, path: str | None, *, what: str) -> bytes:
+    """What to send: the inline ``text`` if given, else the bytes of the local file ``path``."""
+    if text is not None:
+        return text.encode()
+    assert path is not None  # the parameter models require one of the two
+    local = Path(path).expanduser()
+    try:
+        return local.read_bytes()
+    except OSError as exc:
+        raise ActionInputError(f"cannot read {what}{local}: {exc.strerror}") from None
 
 
 def open_sftp(timeout: float) -> Callable[[paramiko.Transport], paramiko.SFTPClient]:

@@ -20,7 +20,6 @@ import shlex
 import stat
 import threading
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import paramiko
@@ -32,11 +31,10 @@ from actions.ssh.errors import HostFailure
 from actions.ssh.fanout import Report, Rollout
 from actions.ssh.params import FanoutParams
 from actions.ssh.remote import RemoteCommand, run_remote
-from actions.ssh.sftp import Progress, open_sftp, put, remote_errors
+from actions.ssh.sftp import Progress, local_bytes, open_sftp, put, remote_errors
 from actions.ssh.step import Fleet, finish, open_fleet, run_fleet
 from actions.ssh.targets import Target
 from actions.ssh.wrapper import command_line
-from engine.errors import ActionInputError
 
 __all__ = ["SshUploadAction", "SshUploadParams"]
 
@@ -117,14 +115,7 @@ class SshUploadAction(Action):
 
 
 def _content(params: SshUploadParams) -> bytes:
-    if params.content is not None:
-        return params.content.encode()
-    assert params.src is not None
-    path = Path(params.src).expanduser()
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ActionInputError(f"cannot read {path}: {exc.strerror}") from None
+    return local_bytes(params.content, params.src, what="")
 
 
 def _upload(fleet: Fleet, target: Target, params: SshUploadParams, data: bytes) -> dict[str, Any]:
