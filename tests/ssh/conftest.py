@@ -57,7 +57,7 @@ def ssh(fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 @pytest.fixture
 def registry() -> Registry:
-    """The built-in actions plus the SSH ones (until they are built in)."""
+    """A registry of its own with every built-in action (the SSH ones included)."""
     registry = Registry()
     for action in (*builtin_actions(), *ACTIONS):
         if action.name not in registry:

@@ -17,7 +17,8 @@ from engine.core.statuses import TERMINAL
 from engine.store import EventRecord, RunRecord, Store
 from engine.worker.pg import conninfo_from_url
 
-RUNBOOK = [sys.executable, str(Path(__file__).with_name("runbook_cli.py"))]
+#: the installed console script, as an operator runs it
+RUNBOOK = [str(Path(sys.executable).parent / "runbook")]
 
 
 def schema_url(base: str, schema: str) -> str:
