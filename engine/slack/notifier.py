@@ -345,6 +345,17 @@ class SlackNotifier:
             while len(self._shown) > SHOWN_KEPT:
                 self._shown.popitem(last=False)
 
+    def _update(
+        self, run_id: str, key: str, anchor: Anchor, text: str, blocks: list[dict[str, Any]]
+    ) -> None:
+        """``chat.update`` a posted message, unless it already shows ``blocks``."""
+        if not self._changed(key, blocks):
+            return
+        self._call(
+            run_id, "chat.update", channel=anchor.channel, ts=anchor.ts, text=text, blocks=blocks
+        )
+        self._remember(key, blocks)
+
     def _call(self, run_id: str, method: str, **kwargs: Any) -> dict[str, Any] | None:
         """One Web API call, secrets masked. None if Slack refused for good (logged);
         raises _Transient when it is worth trying again later."""
@@ -447,18 +458,7 @@ class SlackNotifier:
             return
         for seq, held in ctx.prompts.items():
             text, blocks = prompt_message(held.prompt, state)
-            key = f"{box.run_id}:prompt:{seq}"
-            if not self._changed(key, blocks):
-                continue
-            self._call(
-                box.run_id,
-                "chat.update",
-                channel=held.anchor.channel,
-                ts=held.anchor.ts,
-                text=text,
-                blocks=blocks,
-            )
-            self._remember(key, blocks)
+            self._update(box.run_id, f"{box.run_id}:prompt:{seq}", held.anchor, text, blocks)
         with self._cond:
             box.prompts_drawn = version
 
@@ -476,17 +476,7 @@ class SlackNotifier:
                 box.drawn = version
             return
         text, blocks = run_message(ctx.view(box.run_id, state), time.time())
-        key = f"{box.run_id}:main"
-        if self._changed(key, blocks):
-            self._call(
-                box.run_id,
-                "chat.update",
-                channel=ctx.anchor.channel,
-                ts=ctx.anchor.ts,
-                text=text,
-                blocks=blocks,
-            )
-            self._remember(key, blocks)
+        self._update(box.run_id, f"{box.run_id}:main", ctx.anchor, text, blocks)
         with self._cond:
             box.drawn = version
             box.next_update_at = time.monotonic() + self.min_interval
