@@ -1,34 +1,6 @@
-"""Action plugins: the contract (``actions.base``), the registry, and the built-in actions.
+"""The built-in action families (installed as ``runbook_engine.actions``).
 
-Third-party distributions add actions through the ``runbook_engine.actions`` entry-point group;
-``default_registry()`` returns the built-ins plus everything installed.
+Each module declares its actions against the plugin contract in ``runbook_engine.plugin`` and is
+registered through the ``runbook_engine.actions`` entry-point group in ``pyproject.toml``,
+exactly as a third-party plugin is. Nothing outside this package imports it directly.
 """
-
-from __future__ import annotations
-
-from actions._duration import parse_duration
-from actions._registry import (
-    BUILTINS,
-    ENTRY_POINT_GROUP,
-    PluginError,
-    Registry,
-    UnknownActionError,
-    builtin_actions,
-    default_registry,
-)
-from actions.base import Action, ActionContext, ActionParams, Result
-
-__all__ = [
-    "BUILTINS",
-    "ENTRY_POINT_GROUP",
-    "Action",
-    "ActionContext",
-    "ActionParams",
-    "PluginError",
-    "Registry",
-    "Result",
-    "UnknownActionError",
-    "builtin_actions",
-    "default_registry",
-    "parse_duration",
-]

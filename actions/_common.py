@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from actions._duration import parse_duration
-from actions.base import ActionContext
-from engine.errors import ActionError, ActionTimeout
+from runbook_engine.durations import parse_duration
+from runbook_engine.errors import ActionError, ActionTimeout
+from runbook_engine.plugin.contract import ActionContext
 
 __all__ = [
     "REDACTED",

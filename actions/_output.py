@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import codecs
 
-from actions._common import redact
-from actions.base import ActionContext
+from runbook_engine.actions._common import redact
+from runbook_engine.plugin.contract import ActionContext
 
 __all__ = ["OutputCapture"]
 

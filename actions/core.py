@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from actions._common import DurationSeconds, redact, stop_error
-from actions.base import Action, ActionContext, ActionParams, Result
-from engine.errors import ActionError, ActionTimeout
+from runbook_engine.actions._common import DurationSeconds, redact, stop_error
+from runbook_engine.errors import ActionError, ActionTimeout
+from runbook_engine.plugin.contract import Action, ActionContext, ActionParams, Result
 
 __all__ = [
     "AssertAction",

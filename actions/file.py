@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from actions.base import Action, ActionContext, ActionParams, Result
-from engine.errors import ActionError, ActionInputError
+from runbook_engine.errors import ActionError, ActionInputError
+from runbook_engine.plugin.contract import Action, ActionContext, ActionParams, Result
 
 #: files larger than this are not kept for undo (the step fails instead of losing the original)
 MAX_UNDO_BYTES = 1_000_000

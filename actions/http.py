@@ -28,9 +28,15 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from actions._common import REDACTED, PositiveSeconds, redact, redact_value, stop_error
-from actions.base import Action, ActionContext, ActionParams, Result
-from engine.errors import ActionError, ActionTimeout
+from runbook_engine.actions._common import (
+    REDACTED,
+    PositiveSeconds,
+    redact,
+    redact_value,
+    stop_error,
+)
+from runbook_engine.errors import ActionError, ActionTimeout
+from runbook_engine.plugin.contract import Action, ActionContext, ActionParams, Result
 
 __all__ = ["MAX_BODY", "HttpRequestAction", "HttpRequestParams", "HttpStatusError"]
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from actions._common import PositiveSeconds, stop_error
-from actions._output import OutputCapture
-from actions.base import Action, ActionContext, ActionParams, Result
-from engine.errors import ActionError, ActionInputError, ActionTimeout, CommandFailed
+from runbook_engine.actions._common import PositiveSeconds, stop_error
+from runbook_engine.actions._output import OutputCapture
+from runbook_engine.errors import ActionError, ActionInputError, ActionTimeout, CommandFailed
+from runbook_engine.plugin.contract import Action, ActionContext, ActionParams, Result
 
 __all__ = ["MAX_CAPTURE", "ShellCommandAction", "ShellCommandParams"]
 

@@ -12,9 +12,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import CatalogError, Problem, RunbookInvalid
-from engine.spec.loader import LoadedRunbook, load_file, load_text
-from engine.store import Store
+from runbook_engine.errors import CatalogError, Problem, RunbookInvalid
+from runbook_engine.spec.loader import LoadedRunbook, load_file, load_text
+from runbook_engine.store import Store
 
 ENV_PATH = "RUNBOOK_PATH"
 SUFFIXES = (".yaml", ".yml")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from engine.errors import RunbookError
+from runbook_engine.errors import RunbookError
 
 
 def current_user() -> str:

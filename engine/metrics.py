@@ -26,11 +26,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_a
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from engine.core.state import RunState
-from engine.core.statuses import WAITING_APPROVAL
-from engine.runtime.bus import Event, RunInfo
-from engine.store import Store
-from engine.worker.queue import HOUSEKEEPING_QUEUE, RUNS_QUEUE
+from runbook_engine.core.state import RunState
+from runbook_engine.core.statuses import WAITING_APPROVAL
+from runbook_engine.runtime.bus import Event, RunInfo
+from runbook_engine.store import Store
+from runbook_engine.worker.queue import HOUSEKEEPING_QUEUE, RUNS_QUEUE
 
 log = logging.getLogger("runbook.metrics")
 

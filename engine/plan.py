@@ -11,11 +11,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from actions import Registry
-from engine.errors import TemplateError
-from engine.runtime.invoke import validation_message
-from engine.spec.loader import LoadedRunbook
-from engine.spec.models import (
+from runbook_engine.errors import TemplateError
+from runbook_engine.plugin import Registry
+from runbook_engine.runtime.invoke import validation_message
+from runbook_engine.spec.loader import LoadedRunbook
+from runbook_engine.spec.models import (
     ActionStep,
     AnyStep,
     ApprovalStep,
@@ -23,8 +23,8 @@ from engine.spec.models import (
     GotoStep,
     ParallelStep,
 )
-from engine.spec.params import redact_params, resolve_params
-from engine.templating import condition_source, is_template, references, render
+from runbook_engine.spec.params import redact_params, resolve_params
+from runbook_engine.templating import condition_source, is_template, references, render
 
 RUN_TIME = "<known at run time>"
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.core.statuses import ACTIVE, SUCCEEDED
-from engine.schedule import SCHEDULE_REQUESTER
-from engine.store import Store
+from runbook_engine.core.statuses import ACTIVE, SUCCEEDED
+from runbook_engine.schedule import SCHEDULE_REQUESTER
+from runbook_engine.store import Store
 
 
 @dataclass

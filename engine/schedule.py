@@ -23,9 +23,9 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from engine.spec.loader import LoadedRunbook
-from engine.spec.models import Schedule
-from engine.store import Store
+from runbook_engine.spec.loader import LoadedRunbook
+from runbook_engine.spec.models import Schedule
+from runbook_engine.store import Store
 
 GRACE = timedelta(seconds=60)
 #: a schedule that never fired looks back only this far: a new runbook does not fire the

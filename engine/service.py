@@ -9,19 +9,17 @@ import asyncio
 import functools
 import hashlib
 import os
-import socket
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from actions import Registry, default_registry
-from engine.catalog import Catalog
-from engine.core.apply import Layout, replay
-from engine.core.approvals import check_decision
-from engine.core.state import RunState
-from engine.core.statuses import (
+from runbook_engine.catalog import Catalog
+from runbook_engine.core.apply import Layout, replay
+from runbook_engine.core.approvals import check_decision
+from runbook_engine.core.state import RunState
+from runbook_engine.core.statuses import (
     CANCELLED,
     EXIT_CODES,
     EXIT_LOCKED,
@@ -29,7 +27,7 @@ from engine.core.statuses import (
     PENDING,
     TERMINAL,
 )
-from engine.errors import (
+from runbook_engine.errors import (
     ApprovalError,
     LockHeld,
     ParameterError,
@@ -38,26 +36,30 @@ from engine.errors import (
     RunbookInvalid,
     StoreError,
 )
-from engine.identity import Directory
-from engine.runtime.bus import Bus, Subscriber
-from engine.runtime.runner import HEARTBEAT_EVERY, Runner
-from engine.spec.loader import LoadedRunbook, load_text
-from engine.spec.models import ActionStep, iter_steps
-from engine.spec.params import (
+from runbook_engine.identity import Directory
+from runbook_engine.lease import STALE_AFTER, is_driven, owner_dead, owner_id
+from runbook_engine.plugin import Registry, default_registry
+from runbook_engine.runtime.bus import Bus, Subscriber
+from runbook_engine.runtime.runner import Runner
+from runbook_engine.spec.loader import LoadedRunbook, load_text
+from runbook_engine.spec.models import ActionStep, iter_steps
+from runbook_engine.spec.params import (
     REDACTED,
     redact_params,
     redact_text,
     resolve_params,
     secret_values,
 )
-from engine.store import RunRecord, Store
-from engine.templating import is_template, render, strings_in
-
-STALE_AFTER = HEARTBEAT_EVERY * 3
+from runbook_engine.store import RunRecord, Store
+from runbook_engine.templating import is_template, render, strings_in
 
 #: stored versions never change, so parsing each once per process is enough (a worker drives
 #: the same few versions over and over; validation is most of the cost of picking a run up)
 _load_stored = functools.lru_cache(maxsize=256)(load_text)
+
+
+#: hands a run to another executor (the workers' queue) and says whether it did
+HandOff = Callable[[str], bool]
 
 
 @dataclass(frozen=True)
@@ -78,25 +80,14 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def owner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+@dataclass(frozen=True)
+class Continuation:
+    """Where a run went after a decision or a cancel: left to the engine already driving it
+    (``driven``), handed to the workers (``queued``), or continued here (``outcome``)."""
 
-
-def _owner_dead(owner: str | None) -> bool:
-    """An owner on this machine whose process is gone is dead now, not after the heartbeat
-    timeout."""
-    if not owner:
-        return True
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    run_id: str
+    how: Literal["driven", "queued", "here"]
+    outcome: RunOutcome | None = None
 
 
 @dataclass
@@ -106,6 +97,8 @@ class Engine:
     catalog: Catalog = field(default_factory=Catalog)
     subscribers: list[Subscriber] = field(default_factory=list)
     directory: Directory = field(default_factory=Directory.load)
+    #: under ``RUNBOOK_EXECUTOR=queue``, gives a run to the workers instead of driving it here
+    hand_off: HandOff | None = None
 
     # ------------------------------------------------------------------ checks
 
@@ -134,7 +127,7 @@ class Engine:
                     continue  # checked when rendered, just before the call
                 from pydantic import ValidationError
 
-                from engine.runtime.invoke import validation_message
+                from runbook_engine.runtime.invoke import validation_message
 
                 try:
                     self.registry.get(name).Params.model_validate(params)
@@ -259,7 +252,7 @@ class Engine:
                 f"or set RUNBOOK_SECRET_{missing[0].upper()}",
             )
         owner = owner_id()
-        if record.owner != owner and _owner_dead(record.owner):
+        if record.owner != owner and owner_dead(record.owner):
             self.store.set_owner(record.id, None)
         if not self.store.claim_run(record.id, owner, STALE_AFTER):
             raise StoreError(
@@ -463,6 +456,34 @@ class Engine:
         )
         return record, step.id
 
+    def continue_after_decision(self, run_id: str, *, by: str) -> Continuation:
+        """After an approval or rejection: the engine waiting on the run picks the decision up
+        from the store; with none, a worker (queue executor) or this process continues it, up
+        to the next approval."""
+        return self._continue(run_id, by=by, wait_for_approval=False)
+
+    def continue_after_cancel(self, run_id: str, *, by: str) -> Continuation:
+        """After a cancel: the driving engine stops and rolls back; with none, a worker or this
+        process rolls the run back. A rollback that needs a secret parameter this process does
+        not have says how to give it."""
+        try:
+            return self._continue(run_id, by=by, wait_for_approval=True)
+        except ParameterError as exc:
+            # the cancel is recorded; rolling back needs the secret the run was started with
+            raise RunbookError(
+                f"cancel recorded, but the rollback cannot run here: {exc}; then run "
+                f"`runbook resume {run_id} -p {exc.name}=...`"
+            ) from None
+
+    def _continue(self, run_id: str, *, by: str, wait_for_approval: bool) -> Continuation:
+        record = self.run_record(run_id)
+        if self.is_driven(record):
+            return Continuation(record.id, "driven")
+        if self.hand_off is not None and self.hand_off(record.id):
+            return Continuation(record.id, "queued")
+        outcome = self.resume(record.id, by=by, wait_for_approval=wait_for_approval)
+        return Continuation(record.id, "here", outcome)
+
     def cancel(self, run_id: str, *, by: str, reason: str = "") -> RunRecord:
         record = self.run_record(run_id)
         if record.status in TERMINAL:
@@ -473,15 +494,11 @@ class Engine:
     def _release_dead_owner(self, record: RunRecord) -> None:
         """An engine killed between recording the end of a run and letting go of it leaves its
         name on the run; clear it so the run does not look driven."""
-        if record.owner is not None and _owner_dead(record.owner):
+        if record.owner is not None and owner_dead(record.owner):
             self.store.set_owner(record.id, None)
             self.store.release_locks_of(record.id)
 
     def is_driven(self, record: RunRecord) -> bool:
-        """Is a live engine process driving this run right now?"""
+        """Is a live engine process driving this run right now (as the store says now)?"""
         fresh = self.store.get_run(record.id)
-        if fresh is None or fresh.owner is None or _owner_dead(fresh.owner):
-            return False
-        if fresh.heartbeat_at is None:
-            return True
-        return (time.time() - fresh.heartbeat_at.timestamp()) < STALE_AFTER
+        return fresh is not None and is_driven(fresh)

@@ -21,8 +21,8 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from engine.core.state import RunState
-from engine.runtime.bus import Event, RunInfo
+from runbook_engine.core.state import RunState
+from runbook_engine.runtime.bus import Event, RunInfo
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider

@@ -22,7 +22,7 @@ from jinja2 import nodes
 from jinja2.nativetypes import NativeCodeGenerator
 from jinja2.sandbox import SandboxedEnvironment
 
-from engine.errors import TemplateError
+from runbook_engine.errors import TemplateError
 
 _MARKERS = ("{{", "{%", "{#")
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -12,6 +16,47 @@ from sqlalchemy.exc import OperationalError
 
 REPO = Path(__file__).resolve().parent.parent
 RUNBOOKS = REPO / "runbooks"
+
+
+class _InstalledNamesOnly(importlib.abc.MetaPathFinder):
+    """The repository root is on ``sys.path`` for the helpers under ``tests/``, which would also
+    make the source folders importable under their folder names. Refuse those, so the tests
+    see exactly what a user installs: ``runbook_engine``."""
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname.partition(".")[0] in {"engine", "actions"}:
+            raise ImportError(f"import runbook_engine, not the source folder {fullname!r}")
+        return None
+
+
+sys.meta_path.insert(0, _InstalledNamesOnly())
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A strict editable install links each module it knew of when it was made: a module
+    added since is missing from the installed package until the install is redone."""
+    import runbook_engine
+
+    installed = Path(runbook_engine.__file__).resolve().parent
+    if installed != REPO / "engine":
+        return  # not an editable install of this checkout (a wheel, say): nothing to compare
+    tree = Path(runbook_engine.__file__).parent
+    for folder, below in ((REPO / "engine", tree), (REPO / "actions", tree / "actions")):
+        for source in folder.rglob("*.py"):
+            if (
+                "__pycache__" not in source.parts
+                and not (below / source.relative_to(folder)).exists()
+            ):
+                pytest.exit(
+                    f"{source.relative_to(REPO)} is not in the installed package yet: run "
+                    "./scripts/bootstrap (./scripts/test does it by itself)",
+                    returncode=4,
+                )
 
 
 @pytest.fixture

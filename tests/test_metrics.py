@@ -13,13 +13,13 @@ from wsgiref.util import setup_testing_defaults
 import psycopg
 import pytest
 
-from engine.core.state import RunState
-from engine.metrics import Metrics, action_family, metrics_wsgi_app, serve_metrics
-from engine.runtime.bus import Event, RunInfo
-from engine.service import Engine
-from engine.spec.loader import load_text
-from engine.store import Store
-from engine.worker.pg import conninfo_from_url, ensure_schema
+from runbook_engine.core.state import RunState
+from runbook_engine.metrics import Metrics, action_family, metrics_wsgi_app, serve_metrics
+from runbook_engine.runtime.bus import Event, RunInfo
+from runbook_engine.service import Engine
+from runbook_engine.spec.loader import load_text
+from runbook_engine.store import Store
+from runbook_engine.worker.pg import conninfo_from_url, ensure_schema
 
 RUNBOOK = """\
 apiVersion: runbook/v1
@@ -136,7 +136,7 @@ def test_queue_depth_is_read_from_postgresql() -> None:
         metrics = Metrics()
         metrics.watch_queue(conninfo)
         ensure_schema(conninfo)
-        from engine.worker.queue import defer_run, make_app
+        from runbook_engine.worker.queue import defer_run, make_app
 
         app = make_app(conninfo)
         with app.open():
@@ -178,7 +178,7 @@ def test_wsgi_app_and_http_server() -> None:
 
 
 def test_tracing_is_off_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.telemetry import tracing_from_env
+    from runbook_engine.telemetry import tracing_from_env
 
     monkeypatch.delenv("RUNBOOK_OTEL", raising=False)
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
@@ -194,7 +194,7 @@ def test_spans_per_run_stretch_and_step(store: Store) -> None:
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from opentelemetry.trace import StatusCode
 
-    from engine.telemetry import Tracing
+    from runbook_engine.telemetry import Tracing
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -224,7 +224,7 @@ def test_console_exporter_from_the_environment(
     store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("opentelemetry.sdk")
-    from engine.telemetry import tracing_from_env
+    from runbook_engine.telemetry import tracing_from_env
 
     monkeypatch.setenv("RUNBOOK_OTEL", "console")
     tracing = tracing_from_env()

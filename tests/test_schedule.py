@@ -9,12 +9,20 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import main
-from engine.schedule import GRACE, Scheduler, Tick, fire_times, plan_ticks, tick_run_id, upcoming
-from engine.service import Engine
-from engine.spec import load_text
-from engine.spec.models import Schedule
-from engine.store import Store
+from runbook_engine.cli import main
+from runbook_engine.schedule import (
+    GRACE,
+    Scheduler,
+    Tick,
+    fire_times,
+    plan_ticks,
+    tick_run_id,
+    upcoming,
+)
+from runbook_engine.service import Engine
+from runbook_engine.spec import LoadedRunbook, load_text
+from runbook_engine.spec.models import Schedule
+from runbook_engine.store import Store
 
 DOC = """\
 apiVersion: runbook/v1
@@ -31,7 +39,7 @@ steps:
 """
 
 
-def loaded(cron: str = "0 6 * * *", tz: str = "UTC", missed: str = "skip"):  # type: ignore[no-untyped-def]
+def loaded(cron: str = "0 6 * * *", tz: str = "UTC", missed: str = "skip") -> LoadedRunbook:
     return load_text(DOC.format(cron=cron, tz=tz, missed=missed), "nightly.yaml")
 
 
@@ -144,7 +152,7 @@ def test_scheduled_run_executes_and_report_counts_it(
     store = Store.open()
     try:
         engine = Engine(store=store)
-        from engine.catalog import Catalog
+        from runbook_engine.catalog import Catalog
 
         def create(tick: Tick) -> bool:
             engine.create(
@@ -194,7 +202,7 @@ def test_upcoming() -> None:
 
 
 def test_report_posts_a_summary_to_slack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.slack.fake_server import FakeSlack
+    from runbook_engine.testing.fake_slack import FakeSlack
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RUNBOOK_DB", str(tmp_path / "r.db"))

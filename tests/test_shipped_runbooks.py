@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from engine.cli import main
+from runbook_engine.cli import main
 
 RUNBOOKS = Path(__file__).resolve().parent.parent / "runbooks"
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from engine.errors import TemplateError
-from engine.templating import (
+from runbook_engine.errors import TemplateError
+from runbook_engine.templating import (
     check_syntax,
     condition_source,
     evaluate_condition,

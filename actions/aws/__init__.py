@@ -16,13 +16,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from actions.aws.assertion import AwsAssertAction
-    from actions.aws.call import AwsCallAction
-    from actions.aws.ec2 import Ec2InstancesAction
-    from actions.aws.ec2_inventory import resolve_ec2_hosts
-    from actions.aws.scaling_asg import ScalingAsgAction
-    from actions.aws.scaling_ecs import ScalingEcsAction
-    from actions.aws.wait import AwsWaitAction
+    from runbook_engine.actions.aws.assertion import AwsAssertAction
+    from runbook_engine.actions.aws.call import AwsCallAction
+    from runbook_engine.actions.aws.ec2 import Ec2InstancesAction
+    from runbook_engine.actions.aws.ec2_inventory import resolve_ec2_hosts
+    from runbook_engine.actions.aws.scaling_asg import ScalingAsgAction
+    from runbook_engine.actions.aws.scaling_ecs import ScalingEcsAction
+    from runbook_engine.actions.aws.wait import AwsWaitAction
 
 __all__ = [
     "ACTIONS",
@@ -38,13 +38,13 @@ __all__ = [
 # Importing this package must stay cheap (boto3 takes a third of a second): each name is
 # imported from its module when first asked for (PEP 562).
 _WHERE = {
-    "AwsAssertAction": "actions.aws.assertion",
-    "AwsCallAction": "actions.aws.call",
-    "AwsWaitAction": "actions.aws.wait",
-    "Ec2InstancesAction": "actions.aws.ec2",
-    "ScalingAsgAction": "actions.aws.scaling_asg",
-    "ScalingEcsAction": "actions.aws.scaling_ecs",
-    "resolve_ec2_hosts": "actions.aws.ec2_inventory",
+    "AwsAssertAction": "runbook_engine.actions.aws.assertion",
+    "AwsCallAction": "runbook_engine.actions.aws.call",
+    "AwsWaitAction": "runbook_engine.actions.aws.wait",
+    "Ec2InstancesAction": "runbook_engine.actions.aws.ec2",
+    "ScalingAsgAction": "runbook_engine.actions.aws.scaling_asg",
+    "ScalingEcsAction": "runbook_engine.actions.aws.scaling_ecs",
+    "resolve_ec2_hosts": "runbook_engine.actions.aws.ec2_inventory",
 }
 _ACTION_NAMES = (
     "AwsCallAction",
@@ -62,4 +62,4 @@ def __getattr__(name: str) -> Any:
         return [__getattr__(n) for n in _ACTION_NAMES]
     if name in _WHERE:
         return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'actions.aws' has no attribute {name!r}")
+    raise AttributeError(f"module 'runbook_engine.actions.aws' has no attribute {name!r}")

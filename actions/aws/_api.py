@@ -13,12 +13,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.response import StreamingBody
 from botocore.utils import merge_dicts, set_value_from_jmespath
 
-from actions._common import stop_error
-from actions.aws._errors import aws_error
-from actions.aws._model import ApiOperation, can_paginate
-from actions.aws._plan import call_text
-from actions.aws._session import AwsTarget, clients_for
-from actions.base import ActionContext
+from runbook_engine.actions._common import stop_error
+from runbook_engine.actions.aws._errors import aws_error
+from runbook_engine.actions.aws._model import ApiOperation, can_paginate
+from runbook_engine.actions.aws._plan import call_text
+from runbook_engine.actions.aws._session import AwsTarget, clients_for
+from runbook_engine.plugin.contract import ActionContext
 
 __all__ = ["AwsApi", "jsonable", "raw_call"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from engine.errors import ActionError
+from runbook_engine.errors import ActionError
 
 __all__ = ["seen_through"]
 

@@ -14,7 +14,7 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 from pydantic import Field, field_validator, model_validator
 
-from actions.base import ActionParams
+from runbook_engine.plugin.contract import ActionParams
 
 __all__ = ["Condition", "check_query", "select", "show"]
 

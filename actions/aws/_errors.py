@@ -21,7 +21,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from engine.errors import ActionError, ActionInputError
+from runbook_engine.errors import ActionError, ActionInputError
 
 __all__ = ["THROTTLING_CODES", "aws_error"]
 

@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from actions.base import ActionParams
-from engine.errors import ActionError
+from runbook_engine.errors import ActionError
+from runbook_engine.plugin.contract import ActionParams
 
 __all__ = ["Guarded", "Limits", "enforce"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from actions.base import Result
+from runbook_engine.plugin.contract import Result
 
 __all__ = ["Plan", "call_text", "describe_plan", "dry_run_result"]
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from actions._common import stop_error
-from actions.base import ActionContext
-from engine.errors import ActionTimeout
+from runbook_engine.actions._common import stop_error
+from runbook_engine.errors import ActionTimeout
+from runbook_engine.plugin.contract import ActionContext
 
 __all__ = ["Progress", "poll"]
 

@@ -19,8 +19,8 @@ import boto3
 from botocore.config import Config
 from pydantic import Field, field_validator
 
-from actions.aws._model import botocore_session
-from actions.base import ActionContext, ActionParams
+from runbook_engine.actions.aws._model import botocore_session
+from runbook_engine.plugin.contract import ActionContext, ActionParams
 
 __all__ = ["AwsClients", "AwsTarget", "clients_for", "session_name"]
 

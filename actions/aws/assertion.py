@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from actions.aws._api import AwsApi
-from actions.aws._conditions import Condition, show
-from actions.aws._model import ApiProblem, check_read_only
-from actions.aws._plan import describe_plan, dry_run_result
-from actions.aws.call import ApiCallParams, query_output
-from actions.base import Action, ActionContext, Result
-from engine.errors import ActionError
+from runbook_engine.actions.aws._api import AwsApi
+from runbook_engine.actions.aws._conditions import Condition, show
+from runbook_engine.actions.aws._model import ApiProblem, check_read_only
+from runbook_engine.actions.aws._plan import describe_plan, dry_run_result
+from runbook_engine.actions.aws.call import ApiCallParams, query_output
+from runbook_engine.errors import ActionError
+from runbook_engine.plugin.contract import Action, ActionContext, Result
 
 __all__ = ["AwsAssertAction", "AwsAssertParams"]
 

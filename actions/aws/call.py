@@ -14,13 +14,19 @@ from typing import Any
 from jmespath.exceptions import JMESPathError
 from pydantic import Field, field_validator, model_validator
 
-from actions.aws._api import AwsApi
-from actions.aws._conditions import check_query, select
-from actions.aws._model import ApiOperation, ApiProblem, can_paginate, check_call, operation
-from actions.aws._plan import call_text, describe_plan, dry_run_result
-from actions.aws._session import AwsTarget
-from actions.base import Action, ActionContext, Result
-from engine.errors import ActionError, ActionInputError
+from runbook_engine.actions.aws._api import AwsApi
+from runbook_engine.actions.aws._conditions import check_query, select
+from runbook_engine.actions.aws._model import (
+    ApiOperation,
+    ApiProblem,
+    can_paginate,
+    check_call,
+    operation,
+)
+from runbook_engine.actions.aws._plan import call_text, describe_plan, dry_run_result
+from runbook_engine.actions.aws._session import AwsTarget
+from runbook_engine.errors import ActionError, ActionInputError
+from runbook_engine.plugin.contract import Action, ActionContext, Result
 
 __all__ = ["MAX_OUTPUT_BYTES", "ApiCallParams", "AwsCallAction", "AwsCallParams", "query_output"]
 

@@ -24,16 +24,19 @@ silently left out of a command meant for every host.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from actions.aws._api import jsonable
-from actions.aws._errors import aws_error
-from actions.aws._session import AwsClients, AwsTarget
-from engine.errors import ActionInputError
+from runbook_engine.actions.aws._api import jsonable
+from runbook_engine.actions.aws._errors import aws_error
+from runbook_engine.actions.aws._session import AwsClients, AwsTarget
+from runbook_engine.errors import ActionInputError
+from runbook_engine.inventory import Host, Inventory
+from runbook_engine.inventory.model import ALL
 
-__all__ = ["PREFIX", "parse_pattern", "resolve_ec2_hosts"]
+__all__ = ["PREFIX", "ec2_source", "parse_pattern", "resolve_ec2_hosts"]
 
 PREFIX = "ec2:"
 _LABEL = "ec2.DescribeInstances"
@@ -132,3 +135,28 @@ def _host(instance: dict[str, Any], region: str) -> dict[str, Any]:
             "tags": tags,
         },
     }
+
+
+def ec2_source(
+    pattern: str,
+    inventory: Inventory,
+    *,
+    options: Mapping[str, Any],
+    run_id: str | None = None,
+) -> list[Host]:
+    """The ``ec2`` inventory source: running EC2 instances matching ``ec2:tag:Role=web`` (and
+    the other filters above) as hosts named by instance id, reached by their private address
+    (``options["address"] == "public"``: the public one). The inventory's group ``all``
+    variables (a fleet-wide user, key, port or known_hosts) apply to them, as to any host named
+    outside the inventory."""
+    kind: Literal["private", "public"] = (
+        "public" if options.get("address") == "public" else "private"
+    )
+    region = options.get("region")
+    found = resolve_ec2_hosts(
+        pattern, region=str(region) if region else None, address=kind, run_id=run_id
+    )
+    if not found:
+        raise ActionInputError(f"host pattern {pattern!r} matches no running EC2 instance")
+    fleet_wide = inventory.group_vars(ALL)
+    return [Host(name=str(e["name"]), vars={**fleet_wide, "address": e["address"]}) for e in found]

@@ -10,16 +10,16 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from actions._common import PositiveSeconds
-from actions.aws._api import AwsApi
-from actions.aws._change import seen_through
-from actions.aws._guardrails import Guarded, enforce
-from actions.aws._model import ApiOperation
-from actions.aws._plan import call_text, describe_plan, dry_run_result
-from actions.aws._poll import Progress, poll
-from actions.aws._session import AwsTarget
-from actions.base import Action, ActionContext, Result
-from engine.errors import ActionError
+from runbook_engine.actions._common import PositiveSeconds
+from runbook_engine.actions.aws._api import AwsApi
+from runbook_engine.actions.aws._change import seen_through
+from runbook_engine.actions.aws._guardrails import Guarded, enforce
+from runbook_engine.actions.aws._model import ApiOperation
+from runbook_engine.actions.aws._plan import call_text, describe_plan, dry_run_result
+from runbook_engine.actions.aws._poll import Progress, poll
+from runbook_engine.actions.aws._session import AwsTarget
+from runbook_engine.errors import ActionError
+from runbook_engine.plugin.contract import Action, ActionContext, Result
 
 __all__ = ["AsgParams", "ScalingAsgAction"]
 

@@ -16,11 +16,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import Field, model_validator
 
-from actions._common import PositiveSeconds
-from actions.aws._api import AwsApi, raw_call
-from actions.aws._conditions import Condition, show
-from actions.aws._errors import aws_error
-from actions.aws._model import (
+from runbook_engine.actions._common import PositiveSeconds
+from runbook_engine.actions.aws._api import AwsApi, raw_call
+from runbook_engine.actions.aws._conditions import Condition, show
+from runbook_engine.actions.aws._errors import aws_error
+from runbook_engine.actions.aws._model import (
     ApiOperation,
     ApiProblem,
     check_call,
@@ -29,12 +29,12 @@ from actions.aws._model import (
     operation,
     waiter,
 )
-from actions.aws._plan import call_text, describe_plan, dry_run_result
-from actions.aws._poll import Progress, poll
-from actions.aws._session import AwsTarget
-from actions.aws.call import query_output
-from actions.base import Action, ActionContext, Result
-from engine.errors import ActionError
+from runbook_engine.actions.aws._plan import call_text, describe_plan, dry_run_result
+from runbook_engine.actions.aws._poll import Progress, poll
+from runbook_engine.actions.aws._session import AwsTarget
+from runbook_engine.actions.aws.call import query_output
+from runbook_engine.errors import ActionError
+from runbook_engine.plugin.contract import Action, ActionContext, Result
 
 __all__ = ["AwsWaitAction", "AwsWaitParams"]
 

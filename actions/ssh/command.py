@@ -8,13 +8,13 @@ from typing import Any
 import paramiko
 from pydantic import field_validator
 
-from actions.base import Action, ActionContext, Result
-from actions.ssh.errors import HostFailure
-from actions.ssh.params import CommandOptions, FanoutParams
-from actions.ssh.remote import Finished, RemoteCommand, run_remote
-from actions.ssh.step import Fleet, finish, open_fleet, run_fleet
-from actions.ssh.targets import Target
-from actions.ssh.wrapper import command_line
+from runbook_engine.actions.ssh.errors import HostFailure
+from runbook_engine.actions.ssh.params import CommandOptions, FanoutParams
+from runbook_engine.actions.ssh.remote import Finished, RemoteCommand, run_remote
+from runbook_engine.actions.ssh.step import Fleet, finish, open_fleet, run_fleet
+from runbook_engine.actions.ssh.targets import Target
+from runbook_engine.actions.ssh.wrapper import command_line
+from runbook_engine.plugin.contract import Action, ActionContext, Result
 
 __all__ = ["SshCommandAction", "SshCommandParams", "check_exit", "describe_fanout", "run_on"]
 

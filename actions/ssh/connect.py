@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import paramiko
 
-from actions.ssh.errors import HostFailure, Stopped, classify
-from actions.ssh.hostkeys import KnownHosts, preferred_key_types
-from actions.ssh.keys import KeyRing, agent_keys
-from actions.ssh.targets import Target
+from runbook_engine.actions.ssh.errors import HostFailure, Stopped, classify
+from runbook_engine.actions.ssh.hostkeys import KnownHosts, preferred_key_types
+from runbook_engine.actions.ssh.keys import KeyRing, agent_keys
+from runbook_engine.actions.ssh.targets import Target
 
 __all__ = ["KEEPALIVE", "Credentials", "handshake", "tcp_connect"]
 

@@ -8,12 +8,12 @@ import posixpath
 from pathlib import Path
 from typing import Any
 
-from actions.base import Action, ActionContext, Result
-from actions.ssh.command import describe_fanout
-from actions.ssh.params import FanoutParams
-from actions.ssh.sftp import Progress, get, open_sftp
-from actions.ssh.step import Fleet, finish, open_fleet, run_fleet
-from actions.ssh.targets import Target
+from runbook_engine.actions.ssh.command import describe_fanout
+from runbook_engine.actions.ssh.params import FanoutParams
+from runbook_engine.actions.ssh.sftp import Progress, get, open_sftp
+from runbook_engine.actions.ssh.step import Fleet, finish, open_fleet, run_fleet
+from runbook_engine.actions.ssh.targets import Target
+from runbook_engine.plugin.contract import Action, ActionContext, Result
 
 __all__ = ["SshDownloadAction", "SshDownloadParams"]
 

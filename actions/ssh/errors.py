@@ -21,7 +21,7 @@ from typing import Any
 
 import paramiko
 
-from engine.errors import ActionError
+from runbook_engine.errors import ActionError
 
 __all__ = ["HostFailure", "HostsFailed", "Stopped", "classify"]
 

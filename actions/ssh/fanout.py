@@ -14,9 +14,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions.base import ActionContext
-from actions.ssh.errors import HostFailure, Stopped, classify
-from actions.ssh.targets import Target
+from runbook_engine.actions.ssh.errors import HostFailure, Stopped, classify
+from runbook_engine.actions.ssh.targets import Target
+from runbook_engine.plugin.contract import ActionContext
 
 __all__ = ["HostOutcome", "Report", "Rollout", "fan_out"]
 

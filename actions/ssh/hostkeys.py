@@ -13,7 +13,7 @@ from pathlib import Path
 
 import paramiko
 
-from actions.ssh.errors import HostFailure
+from runbook_engine.actions.ssh.errors import HostFailure
 
 __all__ = ["KnownHosts", "default_files", "host_key_name", "preferred_key_types"]
 

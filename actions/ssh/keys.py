@@ -17,7 +17,7 @@ from pathlib import Path
 
 import paramiko
 
-from actions.ssh.errors import HostFailure
+from runbook_engine.actions.ssh.errors import HostFailure
 
 __all__ = ["DEFAULT_KEY_FILES", "KeyRing", "agent_keys"]
 

@@ -6,9 +6,9 @@ output of every host in its result (and so in the run's store), a thousand hosts
 
 from __future__ import annotations
 
-from actions._output import OutputCapture
-from actions.base import ActionContext
-from actions.ssh.wrapper import MARKER, PGID_LINE
+from runbook_engine.actions._output import OutputCapture
+from runbook_engine.actions.ssh.wrapper import MARKER, PGID_LINE
+from runbook_engine.plugin.contract import ActionContext
 
 __all__ = ["MAX_OUTPUT", "HostOutput", "MarkerFilter"]
 

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from actions._common import PositiveSeconds
-from actions.base import ActionParams
+from runbook_engine.actions._common import PositiveSeconds
+from runbook_engine.plugin.contract import ActionParams
 
 __all__ = ["MAX_FORKS", "CommandOptions", "FanoutParams", "parse_amount"]
 

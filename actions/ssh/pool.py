@@ -22,12 +22,12 @@ from typing import Any, TypeVar
 
 import paramiko
 
-from actions.base import ActionContext
-from actions.ssh.connect import Credentials, close_quietly, handshake, tcp_connect
-from actions.ssh.errors import classify
-from actions.ssh.hostkeys import KnownHosts
-from actions.ssh.keys import KeyRing
-from actions.ssh.targets import Target
+from runbook_engine.actions.ssh.connect import Credentials, close_quietly, handshake, tcp_connect
+from runbook_engine.actions.ssh.errors import classify
+from runbook_engine.actions.ssh.hostkeys import KnownHosts
+from runbook_engine.actions.ssh.keys import KeyRing
+from runbook_engine.actions.ssh.targets import Target
+from runbook_engine.plugin.contract import ActionContext
 
 __all__ = ["MAX_OPEN", "POOL_RESOURCE", "ConnectionPool", "pool_for"]
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import paramiko
 
-from actions.base import ActionContext
-from actions.ssh.errors import HostFailure, Stopped
-from actions.ssh.output import HostOutput, MarkerFilter
-from actions.ssh.wakeup import CancelWakeup
-from actions.ssh.wrapper import kill_line
+from runbook_engine.actions.ssh.errors import HostFailure, Stopped
+from runbook_engine.actions.ssh.output import HostOutput, MarkerFilter
+from runbook_engine.actions.ssh.wakeup import CancelWakeup
+from runbook_engine.actions.ssh.wrapper import kill_line
+from runbook_engine.plugin.contract import ActionContext
 
 __all__ = ["Finished", "RemoteCommand", "run_remote"]
 

@@ -16,14 +16,14 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from actions.base import Action, ActionContext, Result
-from actions.ssh.command import BLANK, check_exit, describe_fanout
-from actions.ssh.params import CommandOptions, FanoutParams
-from actions.ssh.remote import RemoteCommand, run_remote
-from actions.ssh.sftp import Progress, local_bytes, open_sftp, put, remote_errors
-from actions.ssh.step import Fleet, finish, open_fleet, run_fleet
-from actions.ssh.targets import Target
-from actions.ssh.wrapper import command_line
+from runbook_engine.actions.ssh.command import BLANK, check_exit, describe_fanout
+from runbook_engine.actions.ssh.params import CommandOptions, FanoutParams
+from runbook_engine.actions.ssh.remote import RemoteCommand, run_remote
+from runbook_engine.actions.ssh.sftp import Progress, local_bytes, open_sftp, put, remote_errors
+from runbook_engine.actions.ssh.step import Fleet, finish, open_fleet, run_fleet
+from runbook_engine.actions.ssh.targets import Target
+from runbook_engine.actions.ssh.wrapper import command_line
+from runbook_engine.plugin.contract import Action, ActionContext, Result
 
 __all__ = ["SshScriptAction", "SshScriptParams"]
 

@@ -12,9 +12,9 @@ from typing import IO
 
 import paramiko
 
-from actions.base import ActionContext
-from actions.ssh.errors import HostFailure, Stopped, classify
-from engine.errors import ActionInputError
+from runbook_engine.actions.ssh.errors import HostFailure, Stopped, classify
+from runbook_engine.errors import ActionInputError
+from runbook_engine.plugin.contract import ActionContext
 
 __all__ = ["Progress", "get", "local_bytes", "open_sftp", "put", "remote_errors"]
 

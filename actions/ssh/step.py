@@ -8,16 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from actions._common import stop_error
-from actions.base import ActionContext, Result
-from actions.ssh.connect import Credentials
-from actions.ssh.errors import HostFailure, HostsFailed
-from actions.ssh.fanout import Report, Rollout, Work, fan_out
-from actions.ssh.params import FanoutParams, parse_amount
-from actions.ssh.pool import ConnectionPool, pool_for
-from actions.ssh.targets import Overrides, Target, inventory_for, resolve_targets
-from actions.ssh.wakeup import CancelWakeup
-from engine.errors import ActionInputError
+from runbook_engine.actions._common import stop_error
+from runbook_engine.actions.ssh.connect import Credentials
+from runbook_engine.actions.ssh.errors import HostFailure, HostsFailed
+from runbook_engine.actions.ssh.fanout import Report, Rollout, Work, fan_out
+from runbook_engine.actions.ssh.params import FanoutParams, parse_amount
+from runbook_engine.actions.ssh.pool import ConnectionPool, pool_for
+from runbook_engine.actions.ssh.targets import Overrides, Target, inventory_for, resolve_targets
+from runbook_engine.actions.ssh.wakeup import CancelWakeup
+from runbook_engine.errors import ActionInputError
+from runbook_engine.plugin.contract import ActionContext, Result
 
 __all__ = ["STDERR_TAIL_LINES", "Fleet", "finish", "hosts", "listing", "open_fleet", "run_fleet"]
 

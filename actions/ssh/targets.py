@@ -11,21 +11,25 @@ import getpass
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from actions.base import ActionContext
-from actions.ssh.hostkeys import default_files
-from engine.errors import ActionInputError
-from engine.inventory import Host, Inventory, InventoryError, inventory_path, load_file, select
-from engine.inventory.literal import parse_literal
-from engine.inventory.model import ALL
+from runbook_engine.actions.ssh.hostkeys import default_files
+from runbook_engine.errors import ActionInputError
+from runbook_engine.inventory import (
+    Host,
+    Inventory,
+    InventoryError,
+    inventory_path,
+    load_file,
+    select,
+)
+from runbook_engine.inventory.literal import parse_literal
+from runbook_engine.plugin import ActionContext, default_registry
 
 __all__ = [
-    "EC2_PREFIX",
     "INVENTORY_RESOURCE",
     "Overrides",
     "Target",
-    "ec2_hosts",
     "inventory_for",
     "resolve_targets",
 ]
@@ -87,31 +91,6 @@ def inventory_for(ctx: ActionContext) -> Inventory:
     return stored
 
 
-EC2_PREFIX = "ec2:"
-
-
-def ec2_hosts(
-    pattern: str,
-    *,
-    region: str | None,
-    address: str,
-    run_id: str | None = None,
-    inventory: Inventory | None = None,
-) -> list[Host]:
-    """Running EC2 instances matching ``ec2:tag:Role=web`` (and other filters, see
-    ``actions.aws.ec2_inventory``) as hosts named by instance id, reached by private or public
-    address. The inventory's group ``all`` variables (a fleet-wide user, key, port or
-    known_hosts) apply to them, as to any host named outside the inventory."""
-    from actions.aws.ec2_inventory import resolve_ec2_hosts  # boto3 only when asked for
-
-    kind: Literal["private", "public"] = "public" if address == "public" else "private"
-    found = resolve_ec2_hosts(pattern, region=region, address=kind, run_id=run_id)
-    if not found:
-        raise ActionInputError(f"host pattern {pattern!r} matches no running EC2 instance")
-    fleet_wide = inventory.group_vars(ALL) if inventory is not None else {}
-    return [Host(name=str(e["name"]), vars={**fleet_wide, "address": e["address"]}) for e in found]
-
-
 def resolve_targets(
     pattern: str | Sequence[str],
     overrides: Overrides,
@@ -124,16 +103,15 @@ def resolve_targets(
     """The targets ``pattern`` selects. Raises ``ActionInputError`` for a bad pattern, a bad
     inventory variable or a missing known_hosts file.
 
-    A pattern starting with ``ec2:`` stands alone and selects EC2 instances by their tags."""
+    A pattern with a registered source's prefix (``ec2:tag:Role=web``) stands alone and
+    selects its hosts through that source."""
     try:
-        if isinstance(pattern, str) and pattern.strip().startswith(EC2_PREFIX):
-            hosts = ec2_hosts(
-                pattern.strip(),
-                region=ec2_region,
-                address=ec2_address,
-                run_id=run_id,
-                inventory=inventory,
-            )
+        source = (
+            default_registry().inventory_source_for(pattern) if isinstance(pattern, str) else None
+        )
+        if source is not None and isinstance(pattern, str):
+            options = {"region": ec2_region, "address": ec2_address}
+            hosts = list(source(pattern.strip(), inventory, options=options, run_id=run_id))
         else:
             hosts = select(inventory, pattern)
         files = _KnownHostsFiles()

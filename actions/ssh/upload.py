@@ -25,16 +25,16 @@ from typing import Any
 import paramiko
 from pydantic import model_validator
 
-from actions.base import Action, ActionContext, Result
-from actions.ssh.command import describe_fanout
-from actions.ssh.errors import HostFailure
-from actions.ssh.fanout import Report, Rollout
-from actions.ssh.params import FanoutParams
-from actions.ssh.remote import RemoteCommand, run_remote
-from actions.ssh.sftp import Progress, local_bytes, open_sftp, put, remote_errors
-from actions.ssh.step import Fleet, finish, open_fleet, run_fleet
-from actions.ssh.targets import Target
-from actions.ssh.wrapper import command_line
+from runbook_engine.actions.ssh.command import describe_fanout
+from runbook_engine.actions.ssh.errors import HostFailure
+from runbook_engine.actions.ssh.fanout import Report, Rollout
+from runbook_engine.actions.ssh.params import FanoutParams
+from runbook_engine.actions.ssh.remote import RemoteCommand, run_remote
+from runbook_engine.actions.ssh.sftp import Progress, local_bytes, open_sftp, put, remote_errors
+from runbook_engine.actions.ssh.step import Fleet, finish, open_fleet, run_fleet
+from runbook_engine.actions.ssh.targets import Target
+from runbook_engine.actions.ssh.wrapper import command_line
+from runbook_engine.plugin.contract import Action, ActionContext, Result
 
 __all__ = ["SshUploadAction", "SshUploadParams"]
 

@@ -27,8 +27,8 @@ from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
-from engine.slack.fake_server import FakeSlack
-from engine.store import Store
+from runbook_engine.store import Store
+from runbook_engine.testing.fake_slack import FakeSlack
 
 SECRET = "bench-signing-secret"
 RUNBOOK = """\
@@ -62,7 +62,13 @@ def start_serve(workdir: Path, fake: FakeSlack) -> tuple[subprocess.Popen[str], 
     }
     env.pop("SLACK_APP_TOKEN", None)
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from engine.cli.serve_cmd import serve; serve()", "--port", "0"],
+        [
+            sys.executable,
+            "-c",
+            "from runbook_engine.cli.serve_cmd import serve; serve()",
+            "--port",
+            "0",
+        ],
         cwd=workdir,
         env=env,
         stderr=subprocess.PIPE,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 def action(hosts_file: str, forks: str) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from actions.base import ActionContext
-    from actions.ssh import SshCommandAction
+    from runbook_engine.actions.ssh import SshCommandAction
+    from runbook_engine.plugin.contract import ActionContext
 
     hosts = Path(hosts_file).read_text().split()
     ctx = ActionContext(run_id="bench", step_id="uptime")

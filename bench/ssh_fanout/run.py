@@ -199,25 +199,9 @@ def engine_cli(setup: Setup, *, steps: int) -> Prepared:
 
 
 def runbook_command(setup: Setup) -> list[str]:
-    """``runbook``, or the same CLI with the SSH actions registered when they are not (yet)
-    built in."""
-    from actions import default_registry
-
-    if "ssh.command" in default_registry():
-        return [str(Path(PYTHON).with_name("runbook"))]
-    shim = setup.work / "runbook_with_ssh.py"
-    shim.write_text(
-        "import sys\n"
-        f"sys.path.insert(0, {str(REPO)!r})\n"
-        "from actions import default_registry\n"
-        "from actions.ssh import ACTIONS\n"
-        "registry = default_registry()\n"
-        "for action in ACTIONS:\n"
-        "    registry.register(action, origin='bench')\n"
-        "from engine.cli import main\n"
-        "main()\n"
-    )
-    return [PYTHON, str(shim)]
+    """The installed ``runbook`` command (the SSH actions are built in)."""
+    del setup
+    return [str(Path(PYTHON).with_name("runbook"))]
 
 
 def engine_action(setup: Setup, forks: int | None = None) -> Prepared:

@@ -35,12 +35,12 @@ from typing import Any
 
 import psycopg
 
-from engine.core.statuses import SUCCEEDED, TERMINAL
-from engine.service import Engine
-from engine.spec.loader import load_text
-from engine.store import Store
-from engine.worker.pg import conninfo_from_url
-from engine.worker.queue import defer_run, enqueue, make_app
+from runbook_engine.core.statuses import SUCCEEDED, TERMINAL
+from runbook_engine.service import Engine
+from runbook_engine.spec.loader import load_text
+from runbook_engine.store import Store
+from runbook_engine.worker.pg import conninfo_from_url
+from runbook_engine.worker.queue import defer_run, enqueue, make_app
 
 RUNBOOK = """\
 apiVersion: runbook/v1
@@ -59,7 +59,7 @@ steps:
 WORKER = [
     sys.executable,
     "-c",
-    "import sys; from engine.cli.worker_cmds import worker; worker(sys.argv[1:])",
+    "import sys; from runbook_engine.cli.worker_cmds import worker; worker(sys.argv[1:])",
 ]
 
 

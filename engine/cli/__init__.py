@@ -10,13 +10,14 @@ import os
 
 import click
 
-from engine.cli.catalog_cmds import diff, list_, plan, schema, validate
-from engine.cli.hosts_cmd import hosts
-from engine.cli.ops_cmds import logs, runs, show
-from engine.cli.run_cmds import approve, cancel, reject, resume, run
-from engine.cli.schedule_cmds import report, schedules
-from engine.cli.serve_cmd import serve
-from engine.cli.worker_cmds import submit, worker
+from runbook_engine.cli.actions_cmd import actions
+from runbook_engine.cli.catalog_cmds import diff, list_, plan, schema, validate
+from runbook_engine.cli.hosts_cmd import hosts
+from runbook_engine.cli.ops_cmds import logs, runs, show
+from runbook_engine.cli.run_cmds import approve, cancel, reject, resume, run
+from runbook_engine.cli.schedule_cmds import report, schedules
+from runbook_engine.cli.serve_cmd import serve
+from runbook_engine.cli.worker_cmds import submit, worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,6 +52,7 @@ for command in (
     report,
     serve,
     hosts,
+    actions,
     worker,
     submit,
 ):

@@ -6,12 +6,12 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
-from engine.core.statuses import EXIT_INVALID
-from engine.errors import (
+from runbook_engine.core.statuses import EXIT_INVALID
+from runbook_engine.errors import (
     ApprovalError,
     CatalogError,
     ParameterError,
@@ -19,6 +19,11 @@ from engine.errors import (
     RunbookInvalid,
     TemplateError,
 )
+
+if TYPE_CHECKING:
+    from runbook_engine.runtime.bus import Subscriber
+    from runbook_engine.service import Engine
+    from runbook_engine.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,19 +82,28 @@ def user_errors(f: F) -> F:
     return wrapper  # type: ignore[return-value]  # functools.wraps keeps the signature
 
 
-def open_store() -> Any:
-    from engine.store import Store
+def open_store() -> Store:
+    from runbook_engine.store import Store
 
     return Store.open()
 
 
-def make_engine(store: Any, *, progress: bool, json_logs: bool, stream: Any = None) -> Any:
-    from engine.cli.progress import ConsoleProgress, JsonLog
-    from engine.service import Engine
+def make_engine(
+    store: Store, *, progress: bool, json_logs: bool, stream: TextIO | None = None
+) -> Engine:
+    """The engine the CLI drives runs with: progress on the terminal, JSON event lines, and
+    under ``RUNBOOK_EXECUTOR=queue`` continuations handed to the workers."""
+    from runbook_engine.cli.progress import ConsoleProgress, JsonLog
+    from runbook_engine.service import Engine
+    from runbook_engine.worker.queue import enqueue_if_queued
 
-    subscribers: list[Any] = []
+    subscribers: list[Subscriber] = []
     if progress:
         subscribers.append(ConsoleProgress(stream))
     if json_logs:
         subscribers.append(JsonLog())
-    return Engine(store=store, subscribers=subscribers)
+
+    def hand_off(run_id: str) -> bool:
+        return enqueue_if_queued(store, run_id)
+
+    return Engine(store=store, subscribers=subscribers, hand_off=hand_off)

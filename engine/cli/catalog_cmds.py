@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
-from engine.cli._common import emit_json, open_store, output_option, user_errors
-from engine.core.statuses import EXIT_INVALID
-from engine.errors import Problem, RunbookInvalid
+from runbook_engine.cli._common import emit_json, open_store, output_option, user_errors
+from runbook_engine.core.statuses import EXIT_INVALID
+from runbook_engine.errors import Problem, RunbookInvalid
 
 
 def _expand(paths: tuple[str, ...]) -> list[Path]:
@@ -31,7 +31,7 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
 @output_option
 def validate(paths: tuple[str, ...], output: str) -> None:
     """Check runbook files (or folders of them). Exit 0 when all are valid, 2 otherwise."""
-    from engine.spec.loader import load_file
+    from runbook_engine.spec.loader import load_file
 
     results: list[dict[str, Any]] = []
     problems: list[Problem] = []
@@ -90,7 +90,7 @@ def validate(paths: tuple[str, ...], output: str) -> None:
 @user_errors
 def list_(output: str) -> None:
     """Runbooks in ./runbooks and RUNBOOK_PATH: name, version, description."""
-    from engine.catalog import Catalog
+    from runbook_engine.catalog import Catalog
 
     catalog = Catalog()
     latest = catalog.latest()
@@ -130,7 +130,7 @@ def list_(output: str) -> None:
 @user_errors
 def diff(a: str, b: str) -> None:
     """Differences between two runbook versions, e.g. ``diff disk-usage@3 disk-usage@4``."""
-    from engine.catalog import Catalog
+    from runbook_engine.catalog import Catalog
 
     catalog = Catalog()
     with open_store() as store:
@@ -148,7 +148,7 @@ def diff(a: str, b: str) -> None:
 @click.command()
 def schema() -> None:
     """Print the JSON Schema of the runbook format (for yaml-language-server in editors)."""
-    from engine.spec.schema import json_schema
+    from runbook_engine.spec.schema import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
 
@@ -160,10 +160,10 @@ def schema() -> None:
 @user_errors
 def plan(ref: str, params: tuple[str, ...], output: str) -> None:
     """Dry run: print each step with its rendered parameters. Calls nothing."""
-    from actions import default_registry
-    from engine.catalog import Catalog
-    from engine.plan import build_plan, print_plan
-    from engine.spec.params import parse_assignments
+    from runbook_engine.catalog import Catalog
+    from runbook_engine.plan import build_plan, print_plan
+    from runbook_engine.plugin import default_registry
+    from runbook_engine.spec.params import parse_assignments
 
     with open_store() as store:
         loaded = Catalog().resolve(ref, store)

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from engine.cli._common import emit_json, output_option
-from engine.core.statuses import EXIT_INVALID
+from runbook_engine.cli._common import emit_json, output_option
+from runbook_engine.core.statuses import EXIT_INVALID
 
 
 @click.command("hosts")
@@ -29,20 +29,20 @@ def hosts(pattern: str, inventory_file: str | None, show_vars: bool, output: str
     Hosts not in the inventory can be named directly (10.0.0.5, deploy@db1:2222). Exit 2 when
     the inventory or the pattern is invalid or matches nothing.
     """
-    from engine.errors import ActionError
-    from engine.inventory import InventoryError, inventory_path, load_file, select
-    from engine.inventory.model import Inventory
+    from runbook_engine.errors import ActionError
+    from runbook_engine.inventory import InventoryError, inventory_path, load_file, select
+    from runbook_engine.inventory.model import Inventory
+    from runbook_engine.plugin import PluginError, default_registry
 
     try:
         path = inventory_path(inventory_file)
         inventory = Inventory.empty() if path is None else load_file(path)
-        if pattern.strip().startswith("ec2:"):
-            from actions.ssh.targets import ec2_hosts
-
-            found = ec2_hosts(pattern.strip(), region=None, address="private", inventory=inventory)
+        source = default_registry().inventory_source_for(pattern)
+        if source is not None:  # ec2:tag:Role=web and other registered sources
+            found = list(source(pattern.strip(), inventory, options={"address": "private"}))
         else:
             found = select(inventory, pattern)
-    except (InventoryError, ActionError) as exc:
+    except (InventoryError, ActionError, PluginError) as exc:
         if output == "json":
             emit_json({"error": str(exc)})
         else:

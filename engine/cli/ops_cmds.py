@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from engine.cli._common import emit_json, open_store, output_option, user_errors
-from engine.errors import RunbookError
+from runbook_engine.cli._common import emit_json, open_store, output_option, user_errors
+from runbook_engine.errors import RunbookError
+
+if TYPE_CHECKING:
+    from runbook_engine.store import RunRecord
 
 
 def parse_since(text: str) -> datetime:
@@ -27,21 +30,19 @@ def parse_since(text: str) -> datetime:
 
 
 def _age(when: datetime) -> str:
-    from engine.durations import format_duration
+    from runbook_engine.durations import format_duration
 
     return format_duration(max(0.0, (datetime.now(UTC) - when).total_seconds())) + " ago"
 
 
-def _status_text(record: Any) -> str:
+def _status_text(record: RunRecord) -> str:
     """Say so when an active run has no live engine: it needs `runbook resume`."""
-    from engine.core.statuses import ACTIVE, NEEDS_ATTENTION, WAITING_APPROVAL
-    from engine.service import STALE_AFTER, _owner_dead
+    from runbook_engine.core.statuses import ACTIVE, NEEDS_ATTENTION, WAITING_APPROVAL
+    from runbook_engine.lease import is_driven
 
     if record.status not in ACTIVE or record.status in (WAITING_APPROVAL, NEEDS_ATTENTION):
         return str(record.status)
-    beat = record.heartbeat_at or record.updated_at
-    stale = (datetime.now(UTC) - beat).total_seconds() > STALE_AFTER
-    if _owner_dead(record.owner) or stale:
+    if not is_driven(record):
         return f"{record.status} (no engine: runbook resume {record.id})"
     return str(record.status)
 
@@ -99,7 +100,7 @@ def runs(
 @user_errors
 def show(ref: str, output: str) -> None:
     """A run's timeline (RUN id), or a runbook version (NAME or NAME@VERSION)."""
-    from engine.catalog import Catalog
+    from runbook_engine.catalog import Catalog
 
     with open_store() as store:
         record = None if "@" in ref else store.get_run(ref)
@@ -131,8 +132,8 @@ def show(ref: str, output: str) -> None:
 
 
 def _show_run(record: Any, events: list[Any], output: str) -> None:
-    from engine.cli.progress import describe
-    from engine.runtime.bus import Event
+    from runbook_engine.cli.progress import describe
+    from runbook_engine.runtime.bus import Event
 
     if output == "json":
         emit_json(
@@ -194,9 +195,9 @@ def _show_run(record: Any, events: list[Any], output: str) -> None:
 @user_errors
 def logs(run_id: str, follow: bool, output: str) -> None:
     """The output lines of a run's steps (and its events), as they were recorded."""
-    from engine.cli.progress import describe
-    from engine.runtime.bus import Event
-    from engine.store import TERMINAL_STATUSES
+    from runbook_engine.cli.progress import describe
+    from runbook_engine.runtime.bus import Event
+    from runbook_engine.store import TERMINAL_STATUSES
 
     with open_store() as store:
         record = store.get_run(run_id)

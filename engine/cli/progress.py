@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from engine.core.state import RunState
-from engine.durations import format_duration
-from engine.runtime.bus import Event, RunInfo
+from runbook_engine.core.state import RunState
+from runbook_engine.durations import format_duration
+from runbook_engine.runtime.bus import Event, RunInfo
 
 _ICONS = {
     "step.started": ("▶", "cyan"),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import click
 
-from engine.cli._common import (
+from runbook_engine.cli._common import (
     emit_json,
     make_engine,
     open_store,
@@ -15,11 +16,14 @@ from engine.cli._common import (
     params_option,
     user_errors,
 )
-from engine.errors import ParameterError, RunbookError
+
+if TYPE_CHECKING:
+    from runbook_engine.service import Continuation, Engine, RunOutcome
+    from runbook_engine.spec.loader import LoadedRunbook
 
 
-def _finish(engine: Any, outcome: Any, output: str, order: list[str]) -> None:
-    from engine.core.statuses import NEEDS_ATTENTION, WAITING_APPROVAL
+def _finish(outcome: RunOutcome, output: str, order: list[str]) -> None:
+    from runbook_engine.core.statuses import NEEDS_ATTENTION, WAITING_APPROVAL
 
     state = outcome.state
     if output == "json":
@@ -46,7 +50,7 @@ def _finish(engine: Any, outcome: Any, output: str, order: list[str]) -> None:
         sys.exit(outcome.exit_code)
     from rich.console import Console
 
-    from engine.cli.progress import summary_table
+    from runbook_engine.cli.progress import summary_table
 
     console = Console(soft_wrap=True, highlight=False)
     console.print(summary_table(state, order))
@@ -69,8 +73,8 @@ def _finish(engine: Any, outcome: Any, output: str, order: list[str]) -> None:
     sys.exit(outcome.exit_code)
 
 
-def _order(loaded: Any) -> list[str]:
-    from engine.spec.models import iter_steps
+def _order(loaded: LoadedRunbook) -> list[str]:
+    from runbook_engine.spec.models import iter_steps
 
     return [s.id for s, _ in iter_steps(loaded.runbook)]
 
@@ -117,9 +121,9 @@ def run(
     Exit codes: 0 succeeded; 1 failed (rolled back); 2 invalid input; 3 rollback incomplete or
     needs attention; 4 cancelled or rejected; 5 waiting for approval (--no-wait); 6 lock held.
     """
-    from engine.catalog import Catalog
-    from engine.identity import current_user
-    from engine.spec.params import parse_assignments
+    from runbook_engine.catalog import Catalog
+    from runbook_engine.identity import current_user
+    from runbook_engine.spec.params import parse_assignments
 
     given = parse_assignments(params)
     if inventory:
@@ -128,8 +132,8 @@ def run(
         # actions find the inventory through the environment, like every other setting
         os.environ["RUNBOOK_INVENTORY"] = os.path.abspath(inventory)
     if dry_run:
-        from actions import default_registry
-        from engine.plan import build_plan, print_plan
+        from runbook_engine.plan import build_plan, print_plan
+        from runbook_engine.plugin import default_registry
 
         with open_store() as store:
             loaded = Catalog().resolve(ref, store)
@@ -150,7 +154,7 @@ def run(
         loaded = Catalog().resolve(ref, store)
         engine = make_engine(store, progress=output == "text", json_logs=log_format == "json")
         engine.preflight(loaded)
-        from engine.spec.params import redact_params, resolve_params
+        from runbook_engine.spec.params import redact_params, resolve_params
 
         resolved = resolve_params(loaded.runbook, given)
         if not yes and sys.stdin.isatty() and output == "text":
@@ -161,7 +165,7 @@ def run(
         outcome = engine.start(
             loaded, given, requester=current_user(), wait_for_approval=not no_wait
         )
-        _finish(engine, outcome, output, _order(loaded))
+        _finish(outcome, output, _order(loaded))
 
 
 @click.command()
@@ -199,8 +203,8 @@ def resume(
     Completed steps are never run again. A step that was in flight is re-run only when its action
     is idempotent; otherwise the run needs attention and you choose --retry, --skip or --rollback.
     """
-    from engine.identity import current_user
-    from engine.spec.params import parse_assignments
+    from runbook_engine.identity import current_user
+    from runbook_engine.spec.params import parse_assignments
 
     if inventory:
         import os
@@ -217,39 +221,40 @@ def resume(
             by=current_user(),
             wait_for_approval=not no_wait,
         )
-        _finish(engine, outcome, output, _order(loaded))
+        _finish(outcome, output, _order(loaded))
 
 
 def _decide(
     run_id: str, approve: bool, reason: str, as_user: str | None, no_resume: bool, output: str
 ) -> None:
-    from engine.identity import current_user
+    from runbook_engine.identity import current_user
 
     user = as_user or current_user()
     with open_store() as store:
         engine = make_engine(store, progress=output == "text", json_logs=False)
         record, step = engine.decide(run_id, user=user, approve=approve, reason=reason)
         verb = "approved" if approve else "rejected"
+        decided = {"run_id": record.id, "step": step, "decision": verb, "user": user}
         if output == "text":
             click.echo(f"{verb} step {step} of run {record.id} as {user}")
-        if no_resume or engine.is_driven(record):
-            # the engine that is waiting on this run picks the decision up from the store
+        if no_resume:
             if output == "json":
-                emit_json({"run_id": record.id, "step": step, "decision": verb, "user": user})
+                emit_json(decided)
             return
-        from engine.worker.queue import enqueue_if_queued
+        _report(engine, engine.continue_after_decision(record.id, by=user), decided, output)
 
-        if enqueue_if_queued(store, record.id):  # RUNBOOK_EXECUTOR=queue: a worker continues it
-            if output == "json":
-                decided = {"run_id": record.id, "step": step, "decision": verb, "user": user}
-                emit_json({**decided, "queued": True})
-            else:
-                click.echo(f"run {record.id} queued: a worker continues it")
-            return
-        _, loaded, _state = engine.state_of(record.id)
-        # no engine is waiting on this run: continue it here (it stops again at the next approval)
-        outcome = engine.resume(record.id, by=user, wait_for_approval=False)
-        _finish(engine, outcome, output, _order(loaded))
+
+def _report(
+    engine: Engine, after: Continuation, recorded: Mapping[str, object], output: str
+) -> None:
+    """Say where the run went after a decision or a cancel (the service decided)."""
+    if after.outcome is not None:
+        loaded = engine.loaded_for(engine.run_record(after.run_id))
+        _finish(after.outcome, output, _order(loaded))
+    if output == "json":
+        emit_json({**recorded, "queued": True} if after.how == "queued" else recorded)
+    elif after.how == "queued":
+        click.echo(f"run {after.run_id} queued: a worker continues it")
 
 
 @click.command()
@@ -284,32 +289,12 @@ def reject(run_id: str, reason: str, as_user: str | None, no_resume: bool, outpu
 @user_errors
 def cancel(run_id: str, reason: str, output: str) -> None:
     """Cancel a run: what is running is stopped and completed steps are rolled back."""
-    from engine.identity import current_user
+    from runbook_engine.identity import current_user
 
     with open_store() as store:
         engine = make_engine(store, progress=output == "text", json_logs=False)
         record = engine.cancel(run_id, by=current_user(), reason=reason)
         if output == "text":
             click.echo(f"cancel requested for run {record.id}")
-        if engine.is_driven(record):
-            if output == "json":
-                emit_json({"run_id": record.id, "cancel_requested": True})
-            return
-        from engine.worker.queue import enqueue_if_queued
-
-        if enqueue_if_queued(store, record.id):  # RUNBOOK_EXECUTOR=queue: a worker rolls back
-            if output == "json":
-                emit_json({"run_id": record.id, "cancel_requested": True, "queued": True})
-            else:
-                click.echo(f"run {record.id} queued: a worker rolls it back")
-            return
-        _, loaded, _ = engine.state_of(record.id)
-        try:
-            outcome = engine.resume(record.id, by=current_user())
-        except ParameterError as exc:
-            # the cancel is recorded; rolling back needs the secret the run was started with
-            raise RunbookError(
-                f"cancel recorded, but the rollback cannot run here: {exc}; then run "
-                f"`runbook resume {record.id} -p {exc.name}=...`"
-            ) from None
-        _finish(engine, outcome, output, _order(loaded))
+        after = engine.continue_after_cancel(record.id, by=current_user())
+        _report(engine, after, {"run_id": record.id, "cancel_requested": True}, output)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from engine.cli._common import emit_json, open_store, output_option, user_errors
+from runbook_engine.cli._common import emit_json, open_store, output_option, user_errors
 
 
 @click.command()
@@ -17,8 +17,8 @@ from engine.cli._common import emit_json, open_store, output_option, user_errors
 @user_errors
 def schedules(count: int, output: str) -> None:
     """Scheduled runbooks and their next fire times."""
-    from engine.catalog import Catalog
-    from engine.schedule import upcoming
+    from runbook_engine.catalog import Catalog
+    from runbook_engine.schedule import upcoming
 
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
@@ -75,9 +75,9 @@ def schedules(count: int, output: str) -> None:
 @user_errors
 def report(since: str, slack_channel: str | None, output: str) -> None:
     """Compliance report of scheduled runs: passed, failed, and which checks failed."""
-    from engine.catalog import Catalog
-    from engine.cli.ops_cmds import parse_since
-    from engine.report import compliance_report, summary_text
+    from runbook_engine.catalog import Catalog
+    from runbook_engine.cli.ops_cmds import parse_since
+    from runbook_engine.report import compliance_report, summary_text
 
     start = parse_since(since)
     scheduled = [x.runbook.name for x in Catalog().latest() if x.runbook.schedule]
@@ -116,7 +116,7 @@ def _post_to_slack(channel: str, text: str) -> None:
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
 
-    from engine.errors import RunbookError
+    from runbook_engine.errors import RunbookError
 
     token = os.environ.get("SLACK_BOT_TOKEN")
     if not token:

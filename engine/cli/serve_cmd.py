@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from engine.cli._common import user_errors
+from runbook_engine.cli._common import user_errors
 
 
 @click.command()
@@ -41,8 +41,8 @@ def serve(host: str, port: int, grace: float) -> None:
     """
     import os
 
-    from engine.server.serve import ServeOptions, Server
-    from engine.slack.settings import SlackSettings
+    from runbook_engine.server.serve import ServeOptions, Server
+    from runbook_engine.slack.settings import SlackSettings
 
     slack = None
     if os.environ.get("SLACK_BOT_TOKEN") or os.environ.get("SLACK_SIGNING_SECRET"):

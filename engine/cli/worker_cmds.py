@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from engine.cli._common import (
+from runbook_engine.cli._common import (
     emit_json,
     make_engine,
     open_store,
@@ -15,6 +15,11 @@ from engine.cli._common import (
     params_option,
     user_errors,
 )
+
+if TYPE_CHECKING:
+    from runbook_engine.service import Engine
+    from runbook_engine.spec.loader import LoadedRunbook
+    from runbook_engine.store import Store
 
 
 @click.command()
@@ -64,8 +69,8 @@ def worker(
     (each tick once), continue runs after approvals, and take over the runs of a worker that
     died, from its event log. Secret parameters come from RUNBOOK_SECRET_<NAME>.
     """
-    from engine.worker.logs import setup_logging
-    from engine.worker.main import WorkerOptions, run_worker
+    from runbook_engine.worker.logs import setup_logging
+    from runbook_engine.worker.main import WorkerOptions, run_worker
 
     setup_logging(log_format)
     sys.exit(
@@ -96,11 +101,11 @@ def submit(ref: str, params: tuple[str, ...], wait: bool, output: str) -> None:
     succeeded, 1 failed, 3 needs attention, 4 cancelled or rejected, 6 lock held. A run waiting
     for approval is followed on until someone decides.
     """
-    from engine.catalog import Catalog
-    from engine.identity import current_user
-    from engine.spec.params import parse_assignments
-    from engine.worker.pg import conninfo_from_url
-    from engine.worker.queue import enqueue
+    from runbook_engine.catalog import Catalog
+    from runbook_engine.identity import current_user
+    from runbook_engine.spec.params import parse_assignments
+    from runbook_engine.worker.pg import conninfo_from_url
+    from runbook_engine.worker.queue import enqueue
 
     conninfo_from_url()  # on SQLite, say so before recording a run no worker can see
     with open_store() as store:
@@ -133,14 +138,14 @@ def submit(ref: str, params: tuple[str, ...], wait: bool, output: str) -> None:
         _wait(engine, store, run_id, loaded, output)
 
 
-def _wait(engine: Any, store: Any, run_id: str, loaded: Any, output: str) -> None:
-    from engine.cli.progress import ConsoleProgress
-    from engine.cli.run_cmds import _finish, _order
-    from engine.core.state import RunState
-    from engine.runtime.bus import Event, RunInfo
-    from engine.service import RunOutcome
-    from engine.store import EventRecord, RunRecord
-    from engine.worker.follow import follow
+def _wait(engine: Engine, store: Store, run_id: str, loaded: LoadedRunbook, output: str) -> None:
+    from runbook_engine.cli.progress import ConsoleProgress
+    from runbook_engine.cli.run_cmds import _finish, _order
+    from runbook_engine.core.state import RunState
+    from runbook_engine.runtime.bus import Event, RunInfo
+    from runbook_engine.service import RunOutcome
+    from runbook_engine.store import EventRecord, RunRecord
+    from runbook_engine.worker.follow import follow
 
     progress = ConsoleProgress() if output == "text" else None
     reason = ""
@@ -168,4 +173,4 @@ def _wait(engine: Any, store: Any, run_id: str, loaded: Any, output: str) -> Non
     final = follow(store, run_id, show)
     _, _, state = engine.state_of(run_id)
     # the reason names a refused lock ("lock ... is held"), which RunOutcome maps to exit 6
-    _finish(engine, RunOutcome(run_id, final.status, state, message=reason), output, _order(loaded))
+    _finish(RunOutcome(run_id, final.status, state, message=reason), output, _order(loaded))

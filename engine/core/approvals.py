@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from engine.core.state import STEP_WAITING, RunState
-from engine.core.statuses import WAITING_APPROVAL
-from engine.errors import ApprovalError
-from engine.identity import Directory
-from engine.spec.models import ApprovalStep, Runbook
+from runbook_engine.core.state import STEP_WAITING, RunState
+from runbook_engine.core.statuses import WAITING_APPROVAL
+from runbook_engine.errors import ApprovalError
+from runbook_engine.identity import Directory
+from runbook_engine.spec.models import ApprovalStep, Runbook
 
 
 def waiting_step(runbook: Runbook, state: RunState) -> ApprovalStep:

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.core.apply import Layout
-from engine.core.state import (
+from runbook_engine.core.apply import Layout
+from runbook_engine.core.state import (
     STEP_DONE,
     STEP_FAILED,
     STEP_INTERRUPTED,
@@ -28,7 +28,7 @@ from engine.core.state import (
     RunState,
     StepState,
 )
-from engine.core.statuses import (
+from runbook_engine.core.statuses import (
     CANCELLED,
     FAILED,
     NEEDS_ATTENTION,
@@ -40,8 +40,8 @@ from engine.core.statuses import (
     SUCCEEDED,
     TERMINAL,
 )
-from engine.errors import TemplateError
-from engine.spec.models import (
+from runbook_engine.errors import TemplateError
+from runbook_engine.spec.models import (
     ActionStep,
     AnyStep,
     ApprovalStep,
@@ -51,8 +51,8 @@ from engine.spec.models import (
     Runbook,
     iter_steps,
 )
-from engine.spec.params import REDACTED
-from engine.templating import evaluate_condition, render, strings_in
+from runbook_engine.spec.params import REDACTED
+from runbook_engine.templating import evaluate_condition, render, strings_in
 
 # ---------------------------------------------------------------------------- commands
 

@@ -1,6 +1,6 @@
 """The inventory: which hosts exist, how to reach them, and which ones a pattern means.
 
-    from engine.inventory import load_inventory, select
+    from runbook_engine.inventory import load_inventory, select
 
     inventory = load_inventory()          # --inventory / $RUNBOOK_INVENTORY / ./inventory.*
     for host in select(inventory, "web[01:04],!web03"):
@@ -12,10 +12,10 @@ Files are Ansible's YAML or INI inventories; Ansible's connection variables (``a
 ``user``, ``key_file``, ``jump``, ``known_hosts``, ``host_key_checking``).
 """
 
-from engine.inventory.errors import InventoryError
-from engine.inventory.loader import ENV_VAR, inventory_path, load_file, load_inventory
-from engine.inventory.model import ALL, UNGROUPED, Host, Inventory, InventoryBuilder
-from engine.inventory.patterns import select, split_pattern
+from runbook_engine.inventory.errors import InventoryError
+from runbook_engine.inventory.loader import ENV_VAR, inventory_path, load_file, load_inventory
+from runbook_engine.inventory.model import ALL, UNGROUPED, Host, Inventory, InventoryBuilder
+from runbook_engine.inventory.patterns import select, split_pattern
 
 __all__ = [
     "ALL",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.errors import RunbookError
+from runbook_engine.errors import RunbookError
 
 __all__ = ["InventoryError"]
 

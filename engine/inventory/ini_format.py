@@ -20,9 +20,9 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from engine.inventory.errors import InventoryError
-from engine.inventory.model import Inventory, InventoryBuilder
-from engine.inventory.ranges import expand
+from runbook_engine.inventory.errors import InventoryError
+from runbook_engine.inventory.model import Inventory, InventoryBuilder
+from runbook_engine.inventory.ranges import expand
 
 __all__ = ["parse_ini"]
 

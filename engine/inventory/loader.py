@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from engine.inventory.errors import InventoryError
-from engine.inventory.ini_format import parse_ini
-from engine.inventory.model import Inventory
-from engine.inventory.yaml_format import looks_like_yaml, parse_yaml
+from runbook_engine.inventory.errors import InventoryError
+from runbook_engine.inventory.ini_format import parse_ini
+from runbook_engine.inventory.model import Inventory
+from runbook_engine.inventory.yaml_format import looks_like_yaml, parse_yaml
 
 __all__ = ["DEFAULT_NAMES", "ENV_VAR", "inventory_path", "load_file", "load_inventory"]
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.inventory.errors import InventoryError
-from engine.inventory.variables import canonical
+from runbook_engine.inventory.errors import InventoryError
+from runbook_engine.inventory.variables import canonical
 
 __all__ = ["ALL", "UNGROUPED", "Host", "Inventory", "InventoryBuilder"]
 

@@ -22,10 +22,10 @@ import fnmatch
 import re
 from collections.abc import Callable, Sequence
 
-from engine.inventory.errors import InventoryError
-from engine.inventory.literal import parse_literal
-from engine.inventory.model import ALL, Host, Inventory
-from engine.inventory.ranges import expand, has_range
+from runbook_engine.inventory.errors import InventoryError
+from runbook_engine.inventory.literal import parse_literal
+from runbook_engine.inventory.model import ALL, Host, Inventory
+from runbook_engine.inventory.ranges import expand, has_range
 
 __all__ = ["select", "split_pattern"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from engine.inventory.errors import InventoryError
+from runbook_engine.inventory.errors import InventoryError
 
 __all__ = ["MAX_EXPANSION", "expand", "has_range"]
 

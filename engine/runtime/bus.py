@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from engine.core.state import RunState
+from runbook_engine.core.state import RunState
 
 log = logging.getLogger("runbook.bus")
 

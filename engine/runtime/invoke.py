@@ -18,8 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from actions.base import Action, ActionContext
-from engine.errors import ActionError, ActionTimeout
+from runbook_engine.errors import ActionError, ActionTimeout
+from runbook_engine.plugin.contract import Action, ActionContext
 
 #: seconds an action gets to stop after its timeout or a cancel before we stop waiting for it
 STOP_GRACE = 5.0

@@ -14,10 +14,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from actions import Registry
-from actions.base import ActionContext
-from engine.core.apply import Layout, apply
-from engine.core.decide import (
+from runbook_engine.core.apply import Layout, apply
+from runbook_engine.core.decide import (
     AwaitDecision,
     Env,
     Invoke,
@@ -28,20 +26,22 @@ from engine.core.decide import (
     recover,
     template_context,
 )
-from engine.core.state import RunState
-from engine.core.statuses import NEEDS_ATTENTION, TERMINAL, WAITING_APPROVAL
-from engine.errors import StoreError, TemplateError
-from engine.runtime.bus import Bus, Event, RunInfo
-from engine.runtime.invoke import STOP_GRACE, LineBuffer, Outcome, call_action
-from engine.spec.loader import LoadedRunbook
-from engine.spec.models import ActionStep
-from engine.spec.params import REDACTED, redact_text, secret_values
-from engine.store import Store
-from engine.templating import render
+from runbook_engine.core.state import RunState
+from runbook_engine.core.statuses import NEEDS_ATTENTION, TERMINAL, WAITING_APPROVAL
+from runbook_engine.errors import StoreError, TemplateError
+from runbook_engine.lease import HEARTBEAT_EVERY
+from runbook_engine.plugin import Registry
+from runbook_engine.plugin.contract import ActionContext
+from runbook_engine.runtime.bus import Bus, Event, RunInfo
+from runbook_engine.runtime.invoke import STOP_GRACE, LineBuffer, Outcome, call_action
+from runbook_engine.spec.loader import LoadedRunbook
+from runbook_engine.spec.models import ActionStep
+from runbook_engine.spec.params import REDACTED, redact_text, secret_values
+from runbook_engine.store import Store
+from runbook_engine.templating import render
 
 log = logging.getLogger("runbook.runner")
 
-HEARTBEAT_EVERY = 5.0
 POLL = 0.25
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from engine.errors import StoreError
-from engine.store import EventRecord, Store
+from runbook_engine.errors import StoreError
+from runbook_engine.store import EventRecord, Store
 
 STARTS = frozenset({"step.started", "rollback.step_started", "group.started"})
 _ENDS = {

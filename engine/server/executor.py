@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from engine.core.statuses import TERMINAL
-from engine.errors import RunbookError, StoreError
-from engine.server.draining import Draining
-from engine.server.vault import SecretVault
-from engine.service import Engine, RunOutcome
-from engine.spec.loader import LoadedRunbook
+from runbook_engine.core.statuses import TERMINAL
+from runbook_engine.errors import RunbookError, StoreError
+from runbook_engine.server.draining import Draining
+from runbook_engine.server.vault import SecretVault
+from runbook_engine.service import Engine, RunOutcome
+from runbook_engine.spec.loader import LoadedRunbook
 
 log = logging.getLogger("runbook.server.executor")
 

@@ -20,7 +20,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from slack_bolt import App
 from slack_bolt.request import BoltRequest
 
-from engine.slack.verify import refusal
+from runbook_engine.slack.verify import refusal
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment

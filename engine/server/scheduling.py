@@ -10,11 +10,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from engine.catalog import Catalog
-from engine.errors import RunbookError, StoreError
-from engine.schedule import SCHEDULE_REQUESTER, Scheduler, Tick
-from engine.service import Engine
-from engine.spec.loader import LoadedRunbook
+from runbook_engine.catalog import Catalog
+from runbook_engine.errors import RunbookError, StoreError
+from runbook_engine.schedule import SCHEDULE_REQUESTER, Scheduler, Tick
+from runbook_engine.service import Engine
+from runbook_engine.spec.loader import LoadedRunbook
 
 log = logging.getLogger("runbook.schedule")
 

@@ -21,23 +21,23 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
 
-from engine.errors import RunbookError
-from engine.metrics import Metrics, metrics_wsgi_app
-from engine.runtime.bus import Subscriber
-from engine.schedule import SCHEDULE_REQUESTER
-from engine.server.draining import DrainableStore
-from engine.server.executor import RunExecutor
-from engine.server.http import EVENTS_PATH, HttpServer, SlackHttpApp
-from engine.server.scheduling import ScheduleLoop
-from engine.server.sweeper import Sweeper
-from engine.server.vault import SecretVault
-from engine.service import Engine
-from engine.slack.app import build_app
-from engine.slack.client import make_client
-from engine.slack.groups import UserGroups
-from engine.slack.interactions import Interactions
-from engine.slack.notifier import SlackNotifier
-from engine.slack.settings import SlackSettings
+from runbook_engine.errors import RunbookError
+from runbook_engine.metrics import Metrics, metrics_wsgi_app
+from runbook_engine.runtime.bus import Subscriber
+from runbook_engine.schedule import SCHEDULE_REQUESTER
+from runbook_engine.server.draining import DrainableStore
+from runbook_engine.server.executor import RunExecutor
+from runbook_engine.server.http import EVENTS_PATH, HttpServer, SlackHttpApp
+from runbook_engine.server.scheduling import ScheduleLoop
+from runbook_engine.server.sweeper import Sweeper
+from runbook_engine.server.vault import SecretVault
+from runbook_engine.service import Engine
+from runbook_engine.slack.app import build_app
+from runbook_engine.slack.client import make_client
+from runbook_engine.slack.groups import UserGroups
+from runbook_engine.slack.interactions import Interactions
+from runbook_engine.slack.notifier import SlackNotifier
+from runbook_engine.slack.settings import SlackSettings
 
 log = logging.getLogger("runbook.server")
 

@@ -16,13 +16,14 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from engine.core.approvals import waiting_step
-from engine.core.statuses import ACTIVE, PENDING, ROLLING_BACK, RUNNING, WAITING_APPROVAL
-from engine.errors import ApprovalError, ParameterError, RunbookError
-from engine.server.executor import Done, RunExecutor
-from engine.service import STALE_AFTER, Engine, RunOutcome, _owner_dead, owner_id
-from engine.slack.notifier import SlackNotifier
-from engine.store import RunRecord
+from runbook_engine.core.approvals import waiting_step
+from runbook_engine.core.statuses import ACTIVE, PENDING, ROLLING_BACK, RUNNING, WAITING_APPROVAL
+from runbook_engine.errors import ApprovalError, ParameterError, RunbookError
+from runbook_engine.lease import is_driven, owner_id
+from runbook_engine.server.executor import Done, RunExecutor
+from runbook_engine.service import Engine, RunOutcome
+from runbook_engine.slack.notifier import SlackNotifier
+from runbook_engine.store import RunRecord
 
 log = logging.getLogger("runbook.server.sweeper")
 
@@ -97,10 +98,7 @@ class Sweeper:
             return now - record.updated_at > timedelta(seconds=ORPHAN_MIN_AGE)
         if record.owner == me:
             return True  # this process does not drive it: a former life with the same pid
-        if _owner_dead(record.owner):
-            return True
-        beat = record.heartbeat_at
-        return beat is not None and now - beat > timedelta(seconds=STALE_AFTER)
+        return not is_driven(record, now)
 
     def _report(self, run_id: str) -> Done:
         def done(outcome: RunOutcome | None, error: Exception | None) -> None:

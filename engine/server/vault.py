@@ -11,8 +11,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from engine.spec.models import Runbook
-from engine.spec.params import secret_values
+from runbook_engine.spec.models import Runbook
+from runbook_engine.spec.params import secret_values
 
 
 class SecretVault:

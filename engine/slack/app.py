@@ -18,16 +18,16 @@ from slack_bolt import Ack, App
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
-from engine.slack.interactions import Asker, Interactions
-from engine.slack.modals import (
+from runbook_engine.slack.interactions import Asker, Interactions
+from runbook_engine.slack.modals import (
     REJECT_VIEW,
     RUN_VIEW,
     RunRequest,
     submitted_params,
     submitted_reason,
 )
-from engine.slack.prompts import APPROVE, REJECT
-from engine.slack.settings import SlackSettings
+from runbook_engine.slack.prompts import APPROVE, REJECT
+from runbook_engine.slack.settings import SlackSettings
 
 log = logging.getLogger("runbook.slack.app")
 

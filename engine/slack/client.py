@@ -12,7 +12,7 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
-from engine.slack.settings import SlackSettings
+from runbook_engine.slack.settings import SlackSettings
 
 RETRIES = 2
 TIMEOUT = 15  # seconds for one HTTP call; Slack answers in well under a second

@@ -20,23 +20,29 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from engine.catalog import SUFFIXES, Catalog
-from engine.core.approvals import check_decision, waiting_step
-from engine.core.state import RunState
-from engine.durations import format_duration
-from engine.errors import ApprovalError, CatalogError, ParameterError, RunbookError, StoreError
-from engine.server.executor import RunExecutor
-from engine.service import Engine, RunOutcome
-from engine.slack.client import webhook
-from engine.slack.commands import HELP, Command, CommandError, parse
-from engine.slack.groups import UserGroups
-from engine.slack.messages import Block, RunView, clip, mention, run_message
-from engine.slack.modals import RunRequest, reject_modal, run_modal, submitted_params
-from engine.slack.notifier import SlackNotifier
-from engine.slack.prompts import parse_button_value
-from engine.spec.loader import LoadedRunbook
-from engine.spec.models import ApprovalStep
-from engine.spec.params import parse_assignments, resolve_params
+from runbook_engine.catalog import SUFFIXES, Catalog
+from runbook_engine.core.approvals import check_decision, waiting_step
+from runbook_engine.core.state import RunState
+from runbook_engine.durations import format_duration
+from runbook_engine.errors import (
+    ApprovalError,
+    CatalogError,
+    ParameterError,
+    RunbookError,
+    StoreError,
+)
+from runbook_engine.server.executor import RunExecutor
+from runbook_engine.service import Engine, RunOutcome
+from runbook_engine.slack.client import webhook
+from runbook_engine.slack.commands import HELP, Command, CommandError, parse
+from runbook_engine.slack.groups import UserGroups
+from runbook_engine.slack.messages import Block, RunView, clip, mention, run_message
+from runbook_engine.slack.modals import RunRequest, reject_modal, run_modal, submitted_params
+from runbook_engine.slack.notifier import SlackNotifier
+from runbook_engine.slack.prompts import parse_button_value
+from runbook_engine.spec.loader import LoadedRunbook
+from runbook_engine.spec.models import ApprovalStep
+from runbook_engine.spec.params import parse_assignments, resolve_params
 
 log = logging.getLogger("runbook.slack.interactions")
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.core.state import (
+from runbook_engine.core.state import (
     STEP_FAILED,
     STEP_INTERRUPTED,
     STEP_PENDING,
@@ -24,7 +24,7 @@ from engine.core.state import (
     RunState,
     StepState,
 )
-from engine.core.statuses import (
+from runbook_engine.core.statuses import (
     CANCELLED,
     FAILED,
     NEEDS_ATTENTION,
@@ -37,10 +37,10 @@ from engine.core.statuses import (
     SUCCEEDED,
     WAITING_APPROVAL,
 )
-from engine.durations import format_duration
-from engine.runtime.bus import Event
-from engine.spec.loader import LoadedRunbook
-from engine.spec.models import ApprovalStep, iter_steps
+from runbook_engine.durations import format_duration
+from runbook_engine.runtime.bus import Event
+from runbook_engine.spec.loader import LoadedRunbook
+from runbook_engine.spec.models import ApprovalStep, iter_steps
 
 Block = dict[str, Any]
 

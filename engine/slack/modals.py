@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.slack.messages import Block, clip
-from engine.spec.loader import LoadedRunbook
-from engine.spec.models import Parameter
+from runbook_engine.slack.messages import Block, clip
+from runbook_engine.spec.loader import LoadedRunbook
+from runbook_engine.spec.models import Parameter
 
 RUN_VIEW = "runbook_run"
 REJECT_VIEW = "runbook_reject"

@@ -1,13 +1,12 @@
 """Post each run to Slack and keep its message current: the bus subscriber behind the run
 message, its thread replies and the approval prompts.
 
-``on_event`` is called synchronously by the runner after every recorded event, so it only
-files the event in the run's :class:`~engine.slack.outbox.Outbox` and returns; sender threads
-do the HTTP. A run is handled by one sender at a time (its posts stay in order); different runs
-go out in parallel. Where each message lives is recorded on the run itself (``slack.message``
-and ``slack.approval`` events), so any process — after a restart, or one that only watches the
-store — updates the same messages instead of posting new ones.
-"""
+``on_event`` is called synchronously by the runner after every recorded event, so it only files the
+event in the run's :class:`~runbook_engine.slack.outbox.Outbox` and returns; sender threads do the
+HTTP. A run is handled by one sender at a time (its posts stay in order); different runs go out in
+parallel. Where each message lives is recorded on the run itself (``slack.message`` and
+``slack.approval`` events), so any process — after a restart, or one that only watches the store —
+updates the same messages instead of posting new ones."""
 
 from __future__ import annotations
 
@@ -24,12 +23,12 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from engine.core.apply import Layout, replay
-from engine.core.state import RunState
-from engine.core.statuses import TERMINAL, WAITING_APPROVAL
-from engine.runtime.bus import Event, RunInfo
-from engine.slack.messages import RunView, run_message, summary_reply
-from engine.slack.outbox import (
+from runbook_engine.core.apply import Layout, replay
+from runbook_engine.core.state import RunState
+from runbook_engine.core.statuses import TERMINAL, WAITING_APPROVAL
+from runbook_engine.runtime.bus import Event, RunInfo
+from runbook_engine.slack.messages import RunView, run_message, summary_reply
+from runbook_engine.slack.outbox import (
     APPROVAL,
     FINISH,
     Anchor,
@@ -39,10 +38,10 @@ from engine.slack.outbox import (
     Reply,
     Summary,
 )
-from engine.slack.prompts import Prompt, prompt_message
-from engine.spec.loader import LoadedRunbook, load_text
-from engine.spec.params import redact_text
-from engine.store import EventRecord, Store
+from runbook_engine.slack.prompts import Prompt, prompt_message
+from runbook_engine.spec.loader import LoadedRunbook, load_text
+from runbook_engine.spec.params import redact_text
+from runbook_engine.store import EventRecord, Store
 
 log = logging.getLogger("runbook.slack.notifier")
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from engine.core.state import RunState
-from engine.core.statuses import TERMINAL
-from engine.runtime.bus import Event, RunInfo
-from engine.slack.messages import attention_reply, failure_reply, rollback_reply
-from engine.slack.prompts import Prompt
+from runbook_engine.core.state import RunState
+from runbook_engine.core.statuses import TERMINAL
+from runbook_engine.runtime.bus import Event, RunInfo
+from runbook_engine.slack.messages import attention_reply, failure_reply, rollback_reply
+from runbook_engine.slack.prompts import Prompt
 
 #: ``notify.on`` kinds: each post belongs to one, so a runbook can turn kinds off
 FAILURE = "failure"

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.core.state import STEP_FAILED, STEP_SUCCEEDED, STEP_WAITING, RunState
-from engine.slack.messages import Block, clip, mention
+from runbook_engine.core.state import STEP_FAILED, STEP_SUCCEEDED, STEP_WAITING, RunState
+from runbook_engine.slack.messages import Block, clip, mention
 
 APPROVE = "runbook_approve"
 REJECT = "runbook_reject"

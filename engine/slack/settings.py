@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from engine.errors import RunbookError
+from runbook_engine.errors import RunbookError
 
 SLACK_API_URL = "https://slack.com/api/"
 

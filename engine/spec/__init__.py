@@ -1,7 +1,13 @@
 """The runbook format: models, loading with precise errors, parameters, JSON Schema."""
 
-from engine.spec.loader import LoadedRunbook, canonical_json, digest_of, load_file, load_text
-from engine.spec.models import (
+from runbook_engine.spec.loader import (
+    LoadedRunbook,
+    canonical_json,
+    digest_of,
+    load_file,
+    load_text,
+)
+from runbook_engine.spec.models import (
     API_VERSION,
     ActionStep,
     AnyStep,
@@ -16,7 +22,7 @@ from engine.spec.models import (
     Runbook,
     iter_steps,
 )
-from engine.spec.params import (
+from runbook_engine.spec.params import (
     parse_assignments,
     redact_params,
     redact_text,

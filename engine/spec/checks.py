@@ -8,11 +8,11 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from engine.errors import Problem
-from engine.spec.errors_map import format_path
-from engine.spec.models import GOTO_END
-from engine.spec.yamlmarks import Marked, Path
-from engine.templating import check_syntax, condition_source, is_template, references
+from runbook_engine.errors import Problem
+from runbook_engine.spec.errors_map import format_path
+from runbook_engine.spec.models import GOTO_END
+from runbook_engine.spec.yamlmarks import Marked, Path
+from runbook_engine.templating import check_syntax, condition_source, is_template, references
 
 # names a template may use besides the ones declared by the runbook
 _ROOTS = ("params", "steps", "run", "result", "item", "loop", "range", "true", "false", "none")

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from engine.errors import Problem
-from engine.spec.models import (
+from runbook_engine.errors import Problem
+from runbook_engine.spec.models import (
     ActionStep,
     ApprovalStep,
     BranchStep,
@@ -18,7 +18,7 @@ from engine.spec.models import (
     ParallelStep,
     Runbook,
 )
-from engine.spec.yamlmarks import Marked, Path
+from runbook_engine.spec.yamlmarks import Marked, Path
 
 _TAGS: dict[str, type[BaseModel]] = {
     "action": ActionStep,

@@ -10,12 +10,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.errors import ParameterError, Problem, RunbookInvalid
-from engine.spec.checks import check_document
-from engine.spec.errors_map import problems_from_validation
-from engine.spec.models import Runbook
-from engine.spec.params import resolve_params
-from engine.spec.yamlmarks import YAMLSyntaxError, load_marked
+from runbook_engine.errors import ParameterError, Problem, RunbookInvalid
+from runbook_engine.spec.checks import check_document
+from runbook_engine.spec.errors_map import problems_from_validation
+from runbook_engine.spec.models import Runbook
+from runbook_engine.spec.params import resolve_params
+from runbook_engine.spec.yamlmarks import YAMLSyntaxError, load_marked
 
 MAX_BYTES = 1_000_000
 

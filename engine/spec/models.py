@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from engine.durations import parse_duration
+from runbook_engine.durations import parse_duration
 
 API_VERSION = "runbook/v1"
 
@@ -117,7 +117,7 @@ class Parameter(Model):
             raise ValueError("a parameter with a default cannot also be required")
         if "default" in self.model_fields_set and self.default is not None:
             # imported here: params.py imports this module for the Parameter type
-            from engine.spec.params import coerce_value
+            from runbook_engine.spec.params import coerce_value
 
             try:
                 coerce_value(self, self.default, from_text=False)

@@ -10,8 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from engine.errors import ParameterError
-from engine.spec.models import Parameter, Runbook
+from runbook_engine.errors import ParameterError
+from runbook_engine.spec.models import Parameter, Runbook
 
 REDACTED = "***"
 _TRUE = {"true", "yes", "on", "1", "y"}

@@ -12,7 +12,7 @@ import copy
 from functools import lru_cache
 from typing import Any
 
-from engine.spec.models import STEP_KINDS, Runbook
+from runbook_engine.spec.models import STEP_KINDS, Runbook
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "https://runbook-engine.dev/schema/runbook-v1.json"

@@ -3,7 +3,7 @@
 SQLite in WAL mode is the embedded default; PostgreSQL is used by URL
 (``postgresql+psycopg://...``). The schema is migrated when a store is opened::
 
-    from engine.store import Store
+    from runbook_engine.store import Store
 
     store = Store.open()  # $RUNBOOK_DB, else runbook.db in the user's data dir
     store.create_run("01J...", runbook="restart-api", version=3, digest="...",
@@ -11,15 +11,15 @@ SQLite in WAL mode is the embedded default; PostgreSQL is used by URL
     store.append_event("01J...", "step.started", {"attempt": 1}, step_id="drain")
 """
 
-from engine.store._engine import ENV_VAR, default_data_dir, resolve_url
-from engine.store._records import (
+from runbook_engine.store._engine import ENV_VAR, default_data_dir, resolve_url
+from runbook_engine.store._records import (
     TERMINAL_STATUSES,
     EventRecord,
     RunRecord,
     StoredVersion,
     TickRecord,
 )
-from engine.store._store import Store
+from runbook_engine.store._store import Store
 
 __all__ = [
     "ENV_VAR",

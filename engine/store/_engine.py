@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-from engine.errors import StoreError
+from runbook_engine.errors import StoreError
 
 if TYPE_CHECKING:
     # Alembic is imported only when a migration actually runs: it is most of the

@@ -18,9 +18,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.errors import CatalogError, LockHeld, StoreError
-from engine.store._engine import WRITE_OPTION, Dialect, describe, open_engine, resolve_url
-from engine.store._records import (
+from runbook_engine.errors import CatalogError, LockHeld, StoreError
+from runbook_engine.store._engine import WRITE_OPTION, Dialect, describe, open_engine, resolve_url
+from runbook_engine.store._records import (
     TERMINAL_STATUSES,
     EventRecord,
     JSONDict,
@@ -29,7 +29,7 @@ from engine.store._records import (
     TickRecord,
     as_utc,
 )
-from engine.store._tables import events, locks, runbook_versions, runs, schedule_ticks
+from runbook_engine.store._tables import events, locks, runbook_versions, runs, schedule_ticks
 
 __all__ = ["Store"]
 

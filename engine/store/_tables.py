@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-from engine.store._records import as_utc
+from runbook_engine.store._records import as_utc
 
 __all__ = [
     "UTCDateTime",

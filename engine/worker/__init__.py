@@ -7,6 +7,6 @@
 * ``main`` — the ``runbook worker`` process; ``follow`` — ``runbook submit --wait``;
 * ``logs`` — JSON log lines.
 
-Nothing is imported here, so the CLI can import ``engine.worker.queue`` without loading the
+Nothing is imported here, so the CLI can import ``runbook_engine.worker.queue`` without loading the
 worker machinery.
 """

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from engine.core.statuses import NEEDS_ATTENTION, TERMINAL
-from engine.errors import StoreError
-from engine.store import EventRecord, RunRecord, Store
+from runbook_engine.core.statuses import NEEDS_ATTENTION, TERMINAL
+from runbook_engine.errors import StoreError
+from runbook_engine.store import EventRecord, RunRecord, Store
 
 POLL = 0.25
 

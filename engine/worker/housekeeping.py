@@ -23,15 +23,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from engine.catalog import Catalog
-from engine.core.state import STEP_WAITING
-from engine.core.statuses import PENDING, ROLLING_BACK, RUNNING, WAITING_APPROVAL
-from engine.schedule import Scheduler, Tick
-from engine.server.scheduling import create_scheduled_run
-from engine.service import STALE_AFTER, Engine, _owner_dead
-from engine.spec.loader import LoadedRunbook
-from engine.store import RunRecord, Store
-from engine.worker.queue import EXECUTE_RUN, defer_run_async
+from runbook_engine.catalog import Catalog
+from runbook_engine.core.state import STEP_WAITING
+from runbook_engine.core.statuses import PENDING, ROLLING_BACK, RUNNING, WAITING_APPROVAL
+from runbook_engine.lease import STALE_AFTER, is_driven
+from runbook_engine.schedule import Scheduler, Tick
+from runbook_engine.server.scheduling import create_scheduled_run
+from runbook_engine.service import Engine
+from runbook_engine.spec.loader import LoadedRunbook
+from runbook_engine.store import RunRecord, Store
+from runbook_engine.worker.queue import EXECUTE_RUN, defer_run_async
 
 if TYPE_CHECKING:
     from procrastinate import App
@@ -65,15 +66,6 @@ SELECT queueing_lock AS run_id, count(*) AS failures
  WHERE task_name = %(task)s AND status = 'failed' AND queueing_lock = ANY(%(ids)s)
  GROUP BY queueing_lock
 """
-
-
-def is_driven(record: RunRecord, now: datetime) -> bool:
-    """``Engine.is_driven`` for a record already in hand (the reaper looks at many runs)."""
-    if record.owner is None or _owner_dead(record.owner):
-        return False
-    if record.heartbeat_at is None:
-        return True
-    return (now - record.heartbeat_at).total_seconds() < STALE_AFTER
 
 
 def backoff(failures: int) -> float:

@@ -20,13 +20,13 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from engine.errors import RunbookError
-from engine.runtime.bus import Subscriber
-from engine.runtime.runner import HEARTBEAT_EVERY
-from engine.worker.housekeeping import STALLED_AFTER, Housekeeper
-from engine.worker.pg import conninfo_from_url, ensure_schema
-from engine.worker.queue import HOUSEKEEPING_QUEUE, RUNS_QUEUE, make_app
-from engine.worker.tasks import Runtime, register_tasks
+from runbook_engine.errors import RunbookError
+from runbook_engine.lease import HEARTBEAT_EVERY
+from runbook_engine.runtime.bus import Subscriber
+from runbook_engine.worker.housekeeping import STALLED_AFTER, Housekeeper
+from runbook_engine.worker.pg import conninfo_from_url, ensure_schema
+from runbook_engine.worker.queue import HOUSEKEEPING_QUEUE, RUNS_QUEUE, make_app
+from runbook_engine.worker.tasks import Runtime, register_tasks
 
 if TYPE_CHECKING:
     from procrastinate import App
@@ -50,11 +50,11 @@ class WorkerOptions:
 
 def run_worker(options: WorkerOptions) -> int:
     """Run until stopped by a signal; returns the process exit code."""
-    from engine.cli.progress import JsonLog
-    from engine.metrics import Metrics, serve_metrics
-    from engine.service import Engine
-    from engine.store import Store
-    from engine.telemetry import tracing_from_env
+    from runbook_engine.cli.progress import JsonLog
+    from runbook_engine.metrics import Metrics, serve_metrics
+    from runbook_engine.service import Engine
+    from runbook_engine.store import Store
+    from runbook_engine.telemetry import tracing_from_env
 
     conninfo = conninfo_from_url(options.url)
     store = Store.open(options.url)

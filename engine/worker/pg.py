@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import StoreError
-from engine.store import resolve_url
+from runbook_engine.errors import StoreError
+from runbook_engine.store import resolve_url
 
 if TYPE_CHECKING:
     import psycopg

@@ -12,14 +12,14 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import RunbookError
-from engine.worker.pg import conninfo_from_url, ensure_schema
+from runbook_engine.errors import RunbookError
+from runbook_engine.worker.pg import conninfo_from_url, ensure_schema
 
 if TYPE_CHECKING:
     from procrastinate import App
     from procrastinate.jobs import JobDeferrer
 
-    from engine.store import Store
+    from runbook_engine.store import Store
 
 RUNS_QUEUE = "runbook-runs"
 HOUSEKEEPING_QUEUE = "runbook-housekeeping"
@@ -32,7 +32,8 @@ hand it to a worker."""
 
 
 def make_app(conninfo: str) -> App:
-    """An app that can defer jobs; a worker registers its tasks on it (``engine.worker.tasks``)."""
+    """An app that can defer jobs; a worker registers its tasks on it
+    (``runbook_engine.worker.tasks``)."""
     from procrastinate import App, PsycopgConnector
 
     # A CLI process defers one job and exits, so the pool starts with one connection; a worker

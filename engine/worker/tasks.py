@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from engine.core.statuses import TERMINAL
-from engine.errors import StoreError
-from engine.service import Engine, owner_id
-from engine.store import Store
-from engine.worker.housekeeping import Housekeeper, housekeeping_pass
-from engine.worker.queue import EXECUTE_RUN, HOUSEKEEPING, HOUSEKEEPING_QUEUE, RUNS_QUEUE
+from runbook_engine.core.statuses import TERMINAL
+from runbook_engine.errors import StoreError
+from runbook_engine.lease import owner_id
+from runbook_engine.service import Engine
+from runbook_engine.store import Store
+from runbook_engine.worker.housekeeping import Housekeeper, housekeeping_pass
+from runbook_engine.worker.queue import EXECUTE_RUN, HOUSEKEEPING, HOUSEKEEPING_QUEUE, RUNS_QUEUE
 
 if TYPE_CHECKING:
     from procrastinate import App

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from actions.base import ActionContext
+from runbook_engine.plugin.contract import ActionContext
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from dataclasses import replace
 import pytest
 from pydantic import ValidationError
 
-from actions.base import ActionContext
-from actions.core import (
+from runbook_engine.actions.core import (
     AssertAction,
     AssertParams,
     FailAction,
@@ -20,7 +19,8 @@ from actions.core import (
     SleepAction,
     SleepParams,
 )
-from engine.errors import ActionError, ActionTimeout
+from runbook_engine.errors import ActionError, ActionTimeout
+from runbook_engine.plugin.contract import ActionContext
 
 CancelAfter = Callable[[ActionContext, float], None]
 

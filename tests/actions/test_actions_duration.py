@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from actions._duration import parse_duration
-from actions.core import SleepParams
+from runbook_engine.actions.core import SleepParams
+from runbook_engine.durations import parse_duration
 
 
 @pytest.mark.parametrize(

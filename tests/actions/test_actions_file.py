@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from actions.base import ActionContext
-from actions.file import FileWriteAction, FileWriteParams
-from engine.errors import ActionInputError
+from runbook_engine.actions.file import FileWriteAction, FileWriteParams
+from runbook_engine.errors import ActionInputError
+from runbook_engine.plugin.contract import ActionContext
 
 
 def ctx(lines: list[str]) -> ActionContext:
@@ -18,7 +18,7 @@ def ctx(lines: list[str]) -> ActionContext:
 
 def test_write_new_file_and_undo_removes_it(tmp_path: Path) -> None:
     target = tmp_path / "flag"
-    action, lines = FileWriteAction(), []
+    action, lines = FileWriteAction(), list[str]()
     params = FileWriteParams(path=str(target), content="on\n", mode="0600")
     result = action.run(params, ctx(lines))
     assert target.read_text() == "on\n"

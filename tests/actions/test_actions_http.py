@@ -15,9 +15,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from actions.base import ActionContext, Result
-from actions.http import MAX_BODY, HttpRequestAction, HttpRequestParams, HttpStatusError
-from engine.errors import ActionError, ActionTimeout
+from runbook_engine.actions.http import (
+    MAX_BODY,
+    HttpRequestAction,
+    HttpRequestParams,
+    HttpStatusError,
+)
+from runbook_engine.errors import ActionError, ActionTimeout
+from runbook_engine.plugin.contract import ActionContext, Result
 
 CancelAfter = Callable[[ActionContext, float], None]
 

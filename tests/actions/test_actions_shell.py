@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from actions.base import ActionContext, Result
-from actions.shell import MAX_CAPTURE, ShellCommandAction, ShellCommandParams
-from engine.errors import ActionError, ActionInputError, ActionTimeout, CommandFailed
+from runbook_engine.actions.shell import MAX_CAPTURE, ShellCommandAction, ShellCommandParams
+from runbook_engine.errors import ActionError, ActionInputError, ActionTimeout, CommandFailed
+from runbook_engine.plugin.contract import ActionContext, Result
 
 CancelAfter = Callable[[ActionContext, float], None]
 

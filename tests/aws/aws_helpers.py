@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from actions import Registry, builtin_actions
-from actions.aws import ACTIONS
+from runbook_engine.actions.aws import ACTIONS
+from runbook_engine.plugin import Registry, builtin_actions
 
 #: an AMI id moto accepts without loading its (slow) catalogue of real AMIs
 AMI = "ami-12c6146b"
@@ -162,6 +162,7 @@ class FaultProxy:
                     fault = proxy.faults.pop(0)
                     self._answer(fault.status, fault.body, {"Content-Type": fault.content_type})
                     return
+                assert target.hostname is not None
                 conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
                 try:
                     conn.request(self.command, self.path, body, dict(self.headers.items()))

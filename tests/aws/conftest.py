@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_helpers import Fault, FaultProxy, aws_registry
 from moto.server import ThreadedMotoServer
 
-from actions import Registry
-from actions.base import ActionContext
-from engine.identity import Directory
-from engine.service import Engine
-from engine.store import Store
+from runbook_engine.identity import Directory
+from runbook_engine.plugin import Registry
+from runbook_engine.plugin.contract import ActionContext
+from runbook_engine.service import Engine
+from runbook_engine.store import Store
+from tests.aws.aws_helpers import Fault, FaultProxy, aws_registry
 
 
 @pytest.fixture(scope="session")
@@ -83,8 +83,8 @@ def ctx() -> Iterator[ActionContext]:
 @pytest.fixture
 def cli_with_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI with the AWS actions registered, as the patch to builtin_actions would do."""
-    import actions
-    from engine.cli import _common, run_cmds
+    from runbook_engine import plugin
+    from runbook_engine.cli import _common, run_cmds
 
     original = _common.make_engine
 
@@ -94,7 +94,7 @@ def cli_with_aws(monkeypatch: pytest.MonkeyPatch) -> None:
         return made
 
     monkeypatch.setattr(run_cmds, "make_engine", make_engine)
-    monkeypatch.setattr(actions, "default_registry", aws_registry)
+    monkeypatch.setattr(plugin, "default_registry", aws_registry)
 
 
 @pytest.fixture

@@ -6,13 +6,20 @@ from collections.abc import Callable
 
 import boto3
 import pytest
-from aws_helpers import FaultProxy, make_asg, make_instances, throttling, unavailable, unique
 
-from actions.aws.call import AwsCallAction, AwsCallParams
-from actions.base import ActionContext
-from engine.errors import ActionError
-from engine.service import Engine
-from engine.spec.loader import load_text
+from runbook_engine.actions.aws.call import AwsCallAction, AwsCallParams
+from runbook_engine.errors import ActionError
+from runbook_engine.plugin.contract import ActionContext
+from runbook_engine.service import Engine
+from runbook_engine.spec.loader import load_text
+from tests.aws.aws_helpers import (
+    FaultProxy,
+    make_asg,
+    make_instances,
+    throttling,
+    unavailable,
+    unique,
+)
 
 
 def call(ctx: ActionContext, **params: object) -> dict[str, object]:
@@ -32,7 +39,7 @@ def test_collects_every_page_and_applies_the_query(aws: str, ctx: ActionContext)
         query="Reservations[].Instances[].InstanceId",
     )
     assert result["pages"] == 2
-    assert sorted(result["output"]) == ids  # type: ignore[arg-type]
+    assert sorted(result["output"]) == ids  # type: ignore[call-overload]  # a JSON list
 
 
 def test_paginate_false_makes_one_call(aws: str, ctx: ActionContext) -> None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from aws_helpers import instance_states, make_instances, unique
 
-from actions.aws.ec2 import Ec2InstancesAction, Ec2InstancesParams
-from actions.aws.ec2_inventory import parse_pattern, resolve_ec2_hosts
-from actions.base import ActionContext, Result
-from engine.errors import ActionError, ActionInputError
-from engine.service import Engine
-from engine.spec.loader import load_text
+from runbook_engine.actions.aws.ec2 import Ec2InstancesAction, Ec2InstancesParams
+from runbook_engine.actions.aws.ec2_inventory import parse_pattern, resolve_ec2_hosts
+from runbook_engine.errors import ActionError, ActionInputError
+from runbook_engine.plugin.contract import ActionContext, Result
+from runbook_engine.service import Engine
+from runbook_engine.spec.loader import load_text
+from tests.aws.aws_helpers import instance_states, make_instances, unique
 
 
 def act(ctx: ActionContext, **params: object) -> Result:

@@ -8,7 +8,11 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_helpers import (
+from click.testing import CliRunner, Result
+
+from runbook_engine.actions.aws.scaling_ecs import revision_of
+from runbook_engine.cli import main
+from tests.aws.aws_helpers import (
     asg_state,
     ecs_state,
     instance_states,
@@ -17,10 +21,6 @@ from aws_helpers import (
     make_instances,
     unique,
 )
-from click.testing import CliRunner, Result
-
-from actions.aws.scaling_ecs import revision_of
-from engine.cli import main
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
 AWS_RUNBOOKS = (

@@ -6,13 +6,13 @@ from __future__ import annotations
 import threading
 
 import pytest
-from aws_helpers import asg_state, make_asg, unique
 
-from actions.aws.scaling_asg import AsgParams, ScalingAsgAction
-from actions.base import ActionContext, Result
-from engine.errors import ActionError
-from engine.service import Engine
-from engine.spec.loader import load_text
+from runbook_engine.actions.aws.scaling_asg import AsgParams, ScalingAsgAction
+from runbook_engine.errors import ActionError
+from runbook_engine.plugin.contract import ActionContext, Result
+from runbook_engine.service import Engine
+from runbook_engine.spec.loader import load_text
+from tests.aws.aws_helpers import asg_state, make_asg, unique
 
 
 def scale(ctx: ActionContext, **params: object) -> Result:

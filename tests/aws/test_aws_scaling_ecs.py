@@ -4,13 +4,13 @@ guardrails, and the automatic undo through the Engine."""
 from __future__ import annotations
 
 import pytest
-from aws_helpers import ecs_state, make_ecs_service, unique
 
-from actions.aws.scaling_ecs import EcsParams, ScalingEcsAction, revision_of
-from actions.base import ActionContext, Result
-from engine.errors import ActionError
-from engine.service import Engine
-from engine.spec.loader import load_text
+from runbook_engine.actions.aws.scaling_ecs import EcsParams, ScalingEcsAction, revision_of
+from runbook_engine.errors import ActionError
+from runbook_engine.plugin.contract import ActionContext, Result
+from runbook_engine.service import Engine
+from runbook_engine.spec.loader import load_text
+from tests.aws.aws_helpers import ecs_state, make_ecs_service, unique
 
 
 def scale(ctx: ActionContext, **params: object) -> Result:

@@ -8,18 +8,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from aws_helpers import FaultProxy
 from click.testing import CliRunner
 from pydantic import ValidationError
 
-from actions.aws.assertion import AwsAssertParams
-from actions.aws.call import AwsCallParams
-from actions.aws.scaling_asg import AsgParams
-from actions.aws.wait import AwsWaitParams
-from engine.cli import main
-from engine.errors import RunbookInvalid
-from engine.service import Engine
-from engine.spec.loader import load_text
+from runbook_engine.actions.aws.assertion import AwsAssertParams
+from runbook_engine.actions.aws.call import AwsCallParams
+from runbook_engine.actions.aws.scaling_asg import AsgParams
+from runbook_engine.actions.aws.wait import AwsWaitParams
+from runbook_engine.cli import main
+from runbook_engine.errors import RunbookInvalid
+from runbook_engine.service import Engine
+from runbook_engine.spec.loader import load_text
+from tests.aws.aws_helpers import FaultProxy
 
 
 def error_of(model: type, **params: object) -> str:

@@ -7,12 +7,12 @@ import time
 
 import boto3
 import pytest
-from aws_helpers import make_asg, make_instances, unique
 
-from actions.aws.assertion import AwsAssertAction, AwsAssertParams
-from actions.aws.wait import AwsWaitAction, AwsWaitParams
-from actions.base import ActionContext, Result
-from engine.errors import ActionError, ActionTimeout
+from runbook_engine.actions.aws.assertion import AwsAssertAction, AwsAssertParams
+from runbook_engine.actions.aws.wait import AwsWaitAction, AwsWaitParams
+from runbook_engine.errors import ActionError, ActionTimeout
+from runbook_engine.plugin.contract import ActionContext, Result
+from tests.aws.aws_helpers import make_asg, make_instances, unique
 
 
 def wait(ctx: ActionContext, **params: object) -> Result:

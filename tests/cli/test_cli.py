@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from engine.cli import main
+from runbook_engine.cli import main
 
 HELLO = """\
 apiVersion: runbook/v1
@@ -292,7 +292,7 @@ def test_logs_follow_streams_until_the_run_ends(workdir: Path) -> None:
     import sys
     import time
 
-    from engine.store import Store
+    from runbook_engine.store import Store
 
     write(
         workdir / "runbooks" / "slow.yaml",

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.core.apply import Layout, apply, replay
-from engine.core.decide import (
+from runbook_engine.core.apply import Layout, apply, replay
+from runbook_engine.core.decide import (
     AwaitDecision,
     Command,
     Env,
@@ -25,11 +25,11 @@ from engine.core.decide import (
     recover,
     template_context,
 )
-from engine.core.state import RunState
-from engine.core.statuses import TERMINAL
-from engine.spec import load_text
-from engine.spec.models import ActionStep, Runbook
-from engine.templating import render
+from runbook_engine.core.state import RunState
+from runbook_engine.core.statuses import TERMINAL
+from runbook_engine.spec import load_text
+from runbook_engine.spec.models import ActionStep, Runbook
+from runbook_engine.templating import render
 
 HEADER = "apiVersion: runbook/v1\nname: sim\nversion: 1\n"
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from core_sim import Sim
 
-from engine.core.approvals import check_decision, waiting_step
-from engine.core.decide import AwaitDecision, Record
-from engine.core.state import STEP_SUCCEEDED, STEP_WAITING
-from engine.core.statuses import REJECTED, RUNNING, SUCCEEDED, WAITING_APPROVAL
-from engine.errors import ApprovalError
-from engine.identity import Directory
+from runbook_engine.core.approvals import check_decision, waiting_step
+from runbook_engine.core.decide import AwaitDecision, Record
+from runbook_engine.core.state import STEP_SUCCEEDED, STEP_WAITING
+from runbook_engine.core.statuses import REJECTED, RUNNING, SUCCEEDED, WAITING_APPROVAL
+from runbook_engine.errors import ApprovalError
+from runbook_engine.identity import Directory
+from tests.core.core_sim import Sim
 
 UNDO = frozenset({"file.write"})
 

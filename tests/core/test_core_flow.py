@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from core_sim import Sim, error
 
-from engine.core.decide import Invoke, Record
-from engine.core.state import STEP_FAILED, STEP_PENDING, STEP_SKIPPED, STEP_SUCCEEDED
-from engine.core.statuses import FAILED, ROLLED_BACK, RUNNING, SUCCEEDED
+from runbook_engine.core.decide import Invoke, Record
+from runbook_engine.core.state import STEP_FAILED, STEP_PENDING, STEP_SKIPPED, STEP_SUCCEEDED
+from runbook_engine.core.statuses import FAILED, ROLLED_BACK, RUNNING, SUCCEEDED
+from tests.core.core_sim import Sim, error
 
 THREE = """
 steps:

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from core_sim import Ev
 
-from engine.core.apply import Layout, replay
-from engine.core.state import RunState
-from engine.spec import load_text
+from runbook_engine.core.apply import Layout, replay
+from runbook_engine.core.state import RunState
+from runbook_engine.spec import load_text
+from tests.core.core_sim import Ev
 
 HISTORIES = Path(__file__).resolve().parent.parent / "fixtures" / "histories"
 FILES = sorted(HISTORIES.glob("*.json"))

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from core_sim import Sim, error
-
-from engine.core.decide import Invoke, InvokeRollback, Record
-from engine.core.state import (
+from runbook_engine.core.decide import Invoke, InvokeRollback, Record
+from runbook_engine.core.state import (
     STEP_FAILED,
     STEP_INTERRUPTED,
     STEP_RETRY_WAIT,
     STEP_SKIPPED,
     STEP_SUCCEEDED,
 )
-from engine.core.statuses import (
+from runbook_engine.core.statuses import (
     CANCELLED,
     NEEDS_ATTENTION,
     ROLLED_BACK,
@@ -20,6 +18,7 @@ from engine.core.statuses import (
     RUNNING,
     SUCCEEDED,
 )
+from tests.core.core_sim import Sim, error
 
 BODY = """
 steps:

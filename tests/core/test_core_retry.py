@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from core_sim import Sim, error, runbook
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.core.decide import Invoke, Record, retry_delay
-from engine.core.state import STEP_RETRY_WAIT, STEP_SUCCEEDED
-from engine.core.statuses import FAILED, SUCCEEDED
-from engine.spec.models import ActionStep
+from runbook_engine.core.decide import Invoke, Record, retry_delay
+from runbook_engine.core.state import STEP_RETRY_WAIT, STEP_SUCCEEDED
+from runbook_engine.core.statuses import FAILED, SUCCEEDED
+from runbook_engine.spec.models import ActionStep
+from tests.core.core_sim import Sim, error, runbook
 
 
 def action_step(retry: str) -> ActionStep:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from core_sim import Sim, error
-
-from engine.core.decide import Invoke, InvokeRollback, Record
-from engine.core.state import STEP_WAITING
-from engine.core.statuses import (
+from runbook_engine.core.decide import Invoke, InvokeRollback, Record
+from runbook_engine.core.state import STEP_WAITING
+from runbook_engine.core.statuses import (
     CANCELLED,
     FAILED,
     ROLLBACK_FAILED,
@@ -14,6 +12,7 @@ from engine.core.statuses import (
     ROLLING_BACK,
     WAITING_APPROVAL,
 )
+from tests.core.core_sim import Sim, error
 
 UNDO = frozenset({"file.write"})
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.core import statuses as s
-from engine.core.statuses import ACTIVE, EXIT_CODES, TERMINAL, TRANSITIONS, next_status
+from runbook_engine.core import statuses as s
+from runbook_engine.core.statuses import ACTIVE, EXIT_CODES, TERMINAL, TRANSITIONS, next_status
 
 LISTED = [(src, ev, dst) for src, moves in TRANSITIONS.items() for ev, dst in moves.items()]
 EVENT_TYPES = sorted({ev for _, ev, _ in LISTED} | {"run.finished", "step.started", "run.created"})

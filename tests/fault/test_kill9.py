@@ -44,8 +44,8 @@ from typing import Any
 
 import pytest
 
-from engine.core.statuses import EXIT_CODES, NEEDS_ATTENTION, TERMINAL
-from engine.store import EventRecord, Store
+from runbook_engine.core.statuses import EXIT_CODES, NEEDS_ATTENTION, TERMINAL
+from runbook_engine.store import EventRecord, Store
 
 RUNBOOK_BIN = Path(sys.executable).parent / "runbook"
 

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from runtime_actions import BOARD, TEST_ACTIONS
 
-from actions import Registry, builtin_actions
-from engine.identity import Directory
-from engine.service import Engine
-from engine.store import Store
+from runbook_engine.identity import Directory
+from runbook_engine.plugin import Registry, builtin_actions
+from runbook_engine.service import Engine
+from runbook_engine.store import Store
+from tests.runtime.runtime_actions import BOARD, TEST_ACTIONS
 
 
 @pytest.fixture(autouse=True)

@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime_actions import BOARD, TEST_ACTIONS
-
-from actions import Registry, builtin_actions
-from engine.core.apply import Layout, replay
-from engine.identity import Directory
-from engine.service import Engine
-from engine.spec import LoadedRunbook, load_text
-from engine.store import EventRecord, Store
+from runbook_engine.core.apply import Layout, replay
+from runbook_engine.identity import Directory
+from runbook_engine.plugin import Registry, builtin_actions
+from runbook_engine.service import Engine
+from runbook_engine.spec import LoadedRunbook, load_text
+from runbook_engine.store import EventRecord, Store
+from tests.runtime.runtime_actions import BOARD, TEST_ACTIONS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "histories"
 

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions.base import Action, ActionContext, ActionParams, Result
-from engine.errors import ActionError
+from runbook_engine.errors import ActionError
+from runbook_engine.plugin.contract import Action, ActionContext, ActionParams, Result
 
 
 @dataclass

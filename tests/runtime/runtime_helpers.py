@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.spec import LoadedRunbook, load_text
-from engine.store import EventRecord, Store
+from runbook_engine.spec import LoadedRunbook, load_text
+from runbook_engine.store import EventRecord, Store
 
 
 def runbook(body: str, name: str = "rt") -> LoadedRunbook:

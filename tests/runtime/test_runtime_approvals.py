@@ -6,12 +6,12 @@ import threading
 import time
 
 import pytest
-from runtime_actions import BOARD
-from runtime_helpers import of_type, runbook, wait_for
 
-from engine.errors import ApprovalError
-from engine.service import Engine
-from engine.store import Store
+from runbook_engine.errors import ApprovalError
+from runbook_engine.service import Engine
+from runbook_engine.store import Store
+from tests.runtime.runtime_actions import BOARD
+from tests.runtime.runtime_helpers import of_type, runbook, wait_for
 
 TWO = """
 steps:

@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from runtime_helpers import alive, runbook, wait_for
 
-from actions import Registry
-from engine.core.state import RunState
-from engine.identity import Directory
-from engine.runtime.bus import Bus, Event, RunInfo
-from engine.runtime.runner import Runner
-from engine.service import Engine
-from engine.store import Store
+from runbook_engine.core.state import RunState
+from runbook_engine.identity import Directory
+from runbook_engine.plugin import Registry
+from runbook_engine.runtime.bus import Bus, Event, RunInfo
+from runbook_engine.runtime.runner import Runner
+from runbook_engine.service import Engine
+from runbook_engine.store import Store
+from tests.runtime.runtime_helpers import alive, runbook, wait_for
 
 
 @dataclass

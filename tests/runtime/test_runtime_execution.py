@@ -6,13 +6,12 @@ import json
 import time
 from pathlib import Path
 
-from runtime_actions import BOARD
-from runtime_helpers import alive, of_type, runbook, types, wait_for
-
-from engine.core.apply import Layout, replay
-from engine.core.state import RunState
-from engine.service import Engine
-from engine.store import Store
+from runbook_engine.core.apply import Layout, replay
+from runbook_engine.core.state import RunState
+from runbook_engine.service import Engine
+from runbook_engine.store import Store
+from tests.runtime.runtime_actions import BOARD
+from tests.runtime.runtime_helpers import alive, of_type, runbook, types, wait_for
 
 
 def test_a_step_timeout_really_stops_the_action(

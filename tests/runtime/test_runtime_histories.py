@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from record_histories import FIXTURES, SCENARIOS, Scenario, as_fixture, record
+
+from tests.runtime.record_histories import FIXTURES, SCENARIOS, Scenario, as_fixture, record
 
 
 def shape(events: list[dict[str, Any]]) -> list[tuple[str, str | None]]:

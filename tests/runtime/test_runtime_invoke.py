@@ -10,13 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from runtime_helpers import of_type, runbook
 
-from actions import Action, ActionContext, ActionParams, Registry, Result
-from engine.errors import ActionError
-from engine.runtime.invoke import LineBuffer, Outcome, call_action, json_safe
-from engine.service import Engine
-from engine.store import Store
+from runbook_engine.errors import ActionError
+from runbook_engine.plugin import Action, ActionContext, ActionParams, Registry, Result
+from runbook_engine.runtime.invoke import LineBuffer, Outcome, call_action, json_safe
+from runbook_engine.service import Engine
+from runbook_engine.store import Store
+from tests.runtime.runtime_helpers import of_type, runbook
 
 
 class NumberParams(ActionParams):

@@ -7,11 +7,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from runtime_actions import BOARD
-from runtime_helpers import of_type, runbook, started, types, wait_for
 
-from engine.service import Engine, RunOutcome
-from engine.store import Store
+from runbook_engine.service import Engine, RunOutcome
+from runbook_engine.store import Store
+from tests.runtime.runtime_actions import BOARD
+from tests.runtime.runtime_helpers import of_type, runbook, started, types, wait_for
 
 LOCKED = """
 parameters: {{svc: {{type: string}}}}
@@ -139,7 +139,7 @@ def test_a_secret_never_reaches_the_store(
 
 
 def test_a_secret_must_be_given_again_on_resume(engine: Engine, store: Store) -> None:
-    from engine.errors import ParameterError
+    from runbook_engine.errors import ParameterError
 
     loaded = runbook(
         """

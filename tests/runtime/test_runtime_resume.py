@@ -10,17 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runtime_actions import BOARD
-from runtime_helpers import alive, of_type, runbook, started, types, wait_for
 
-from actions import Registry
-from engine.errors import RunbookError, StoreError
-from engine.runtime import runner as runner_module
-from engine.runtime.bus import Bus
-from engine.runtime.runner import Runner
-from engine.service import Engine
-from engine.spec import LoadedRunbook
-from engine.store import Store
+from runbook_engine.errors import RunbookError, StoreError
+from runbook_engine.plugin import Registry
+from runbook_engine.runtime import runner as runner_module
+from runbook_engine.runtime.bus import Bus
+from runbook_engine.runtime.runner import Runner
+from runbook_engine.service import Engine
+from runbook_engine.spec import LoadedRunbook
+from runbook_engine.store import Store
+from tests.runtime.runtime_actions import BOARD
+from tests.runtime.runtime_helpers import alive, of_type, runbook, started, types, wait_for
 
 PLAN = """
 steps:

@@ -7,13 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
-from runtime_actions import BOARD
-from runtime_helpers import of_type, runbook, started, types, wait_for
 
-from actions import Action, ActionContext, ActionParams, Registry, Result
-from engine.runtime import runner as runner_module
-from engine.service import Engine
-from engine.store import Store
+from runbook_engine.plugin import Action, ActionContext, ActionParams, Registry, Result
+from runbook_engine.runtime import runner as runner_module
+from runbook_engine.service import Engine
+from runbook_engine.store import Store
+from tests.runtime.runtime_actions import BOARD
+from tests.runtime.runtime_helpers import of_type, runbook, started, types, wait_for
 
 ROLLBACK = """
 steps:

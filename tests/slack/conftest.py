@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from slack_helpers import BOB, CAROL, DEPLOY, FAST, QUICK, SECRET, SlackPlayer
 
-from engine.server.serve import Server
-from engine.slack.fake_server import FakeSlack
-from engine.slack.settings import SlackSettings
+from runbook_engine.server.serve import Server
+from runbook_engine.slack.settings import SlackSettings
+from runbook_engine.testing.fake_slack import FakeSlack
+from tests.slack.slack_helpers import BOB, CAROL, DEPLOY, FAST, QUICK, SECRET, SlackPlayer
 
 
 @pytest.fixture

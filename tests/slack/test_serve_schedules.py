@@ -6,11 +6,11 @@ import time
 from pathlib import Path
 
 import pytest
-from slack_helpers import FAST
 
-from engine.server.serve import Server
-from engine.slack.fake_server import FakeSlack
-from engine.slack.settings import SlackSettings
+from runbook_engine.server.serve import Server
+from runbook_engine.slack.settings import SlackSettings
+from runbook_engine.testing.fake_slack import FakeSlack
+from tests.slack.slack_helpers import FAST
 
 TICKING = """\
 apiVersion: runbook/v1
@@ -39,7 +39,7 @@ def test_serve_fires_each_tick_once(slack_env: Path, fake: FakeSlack) -> None:
         for srv in servers:
             srv.stop()
     elapsed = time.monotonic() - began
-    from engine.store import Store
+    from runbook_engine.store import Store
 
     with Store.open() as store:
         runs = store.list_runs(runbook="ticking")
@@ -58,8 +58,8 @@ def test_serve_fires_each_tick_once(slack_env: Path, fake: FakeSlack) -> None:
 def test_serve_exposes_metrics(server: Server) -> None:
     import urllib.request
 
-    from engine.service import Engine
-    from engine.spec import load_text
+    from runbook_engine.service import Engine
+    from runbook_engine.spec import load_text
 
     runbook = load_text(
         TICKING.replace("schedule:", "x-unused:").split("x-unused")[0]

@@ -8,7 +8,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from slack_helpers import (
+
+from runbook_engine.errors import RunbookError
+from runbook_engine.server.serve import ServeOptions, Server
+from runbook_engine.service import Engine
+from runbook_engine.slack.interactions import slack_run_id
+from runbook_engine.slack.prompts import APPROVE
+from runbook_engine.slack.settings import SlackSettings
+from runbook_engine.store import Store
+from runbook_engine.testing.fake_slack import FakeSlack
+from tests.slack.slack_helpers import (
     ALICE,
     BOB,
     CAROL,
@@ -19,16 +28,7 @@ from slack_helpers import (
     prompt_of,
     texts,
 )
-from test_slack_e2e import only_run, start_deploy, wait_status
-
-from engine.errors import RunbookError
-from engine.server.serve import ServeOptions, Server
-from engine.service import Engine
-from engine.slack.fake_server import FakeSlack
-from engine.slack.interactions import slack_run_id
-from engine.slack.prompts import APPROVE
-from engine.slack.settings import SlackSettings
-from engine.store import Store
+from tests.slack.test_slack_e2e import only_run, start_deploy, wait_status
 
 TIMEOUT = """\
 apiVersion: runbook/v1
@@ -132,6 +132,7 @@ def test_approval_timeout_applies_on_timeout(
     wait_status(server, run.id, "succeeded", timeout=8)
     events = [e.type for e in server.store.events(run.id)]
     assert "approval.timed_out" in events
+    assert server.notifier is not None
     assert server.notifier.flush(10)
     prompt = prompt_of(fake, run.id)
     assert prompt is not None and "timed out" in texts(prompt.blocks)
@@ -200,13 +201,14 @@ def test_two_approvals_needed(
     value = button_value(prompt, APPROVE)
     player.click(prompt.channel, prompt.ts, APPROVE, value, user=BOB)
     fake.wait_for(
-        lambda f: "1 of 2 approvals" in texts(f.message(prompt.channel, prompt.ts).blocks)
+        lambda f: "1 of 2 approvals" in texts(f.message(prompt.channel, prompt.ts).blocks)  # type: ignore[union-attr]  # posted above
     )
     player.click(prompt.channel, prompt.ts, APPROVE, value, user=BOB)  # the same lead again
     assert "already decided" in said(fake, BOB, "already decided")
     assert server.store.get_run(run.id).status == "waiting_approval"  # type: ignore[union-attr]
     player.click(prompt.channel, prompt.ts, APPROVE, value, user=CAROL)
     wait_status(server, run.id, "succeeded")
+    assert server.notifier is not None
     assert server.notifier.flush(10)
     shown = texts(fake.message(prompt.channel, prompt.ts).blocks)  # type: ignore[union-attr]
     assert "2 of 2 approvals" in shown and "<@U0BOB>" in shown and "<@U0CAROL>" in shown

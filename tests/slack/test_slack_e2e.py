@@ -7,7 +7,10 @@ import json
 import time
 from typing import Any
 
-from slack_helpers import (
+from runbook_engine.server.serve import Server
+from runbook_engine.slack.prompts import APPROVE, REJECT
+from runbook_engine.testing.fake_slack import FakeSlack
+from tests.slack.slack_helpers import (
     ALICE,
     BOB,
     CAROL,
@@ -19,10 +22,6 @@ from slack_helpers import (
     run_message_of,
     texts,
 )
-
-from engine.server.serve import Server
-from engine.slack.fake_server import FakeSlack
-from engine.slack.prompts import APPROVE, REJECT
 
 
 def only_run(server: Server, runbook: str) -> Any:
@@ -65,6 +64,7 @@ def test_slash_run_approve_click_finishes_run(
     )
     assert status == 200 and took < 3
     wait_status(server, run_id, "succeeded")
+    assert server.notifier is not None
     assert server.notifier.flush(10)
 
     final = run_message_of(fake, run_id)
@@ -103,7 +103,11 @@ def test_non_approver_and_requester_are_refused(
     for user in (EVE, ALICE):
         status, _, _ = player.click(prompt.channel, prompt.ts, APPROVE, value, user=user)
         assert status == 200
-        fake.wait_for(lambda f, u=user: ephemerals(f, u)[-1:] and "approv" in ephemerals(f, u)[-1])
+
+        def answered(f: FakeSlack, u: str = user) -> bool:
+            return bool(ephemerals(f, u)[-1:]) and "approv" in ephemerals(f, u)[-1]
+
+        fake.wait_for(answered)
     assert "not an approver" in ephemerals(fake, EVE)[-1]
     assert "cannot approve" in ephemerals(fake, ALICE)[-1]
     time.sleep(0.3)
@@ -124,6 +128,7 @@ def test_non_approver_and_requester_are_refused(
         user=CAROL,
     )
     wait_status(server, run_id, "rejected")
+    assert server.notifier is not None
     assert server.notifier.flush(10)
     prompt_now = fake.message(prompt.channel, prompt.ts)
     assert prompt_now is not None
@@ -173,6 +178,7 @@ def test_run_permission_refused_with_a_clear_message(
     assert server.store.list_runs() == []
     # a member of the deployers Slack user group may
     fake.add_usergroup("S0DEPLOY", "deployers", [EVE])
+    assert server.interactions is not None
     server.interactions.groups.ttl = 0
     player.command("run deploy service=api", user=EVE)
     fake.wait_for(lambda f: server.store.list_runs())

@@ -8,17 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from slack_helpers import texts
 from slack_sdk import WebClient
 
-from engine.runtime.bus import Event, RunInfo
-from engine.service import Engine
-from engine.slack.client import make_client
-from engine.slack.fake_server import FakeSlack
-from engine.slack.notifier import SlackNotifier
-from engine.slack.settings import SlackSettings
-from engine.spec.loader import load_text
-from engine.store import Store
+from runbook_engine.runtime.bus import Event, RunInfo
+from runbook_engine.service import Engine
+from runbook_engine.slack.client import make_client
+from runbook_engine.slack.notifier import SlackNotifier
+from runbook_engine.slack.settings import SlackSettings
+from runbook_engine.spec.loader import load_text
+from runbook_engine.store import Store
+from runbook_engine.testing.fake_slack import FakeSlack
+from tests.slack.slack_helpers import texts
 
 MANY = """\
 apiVersion: runbook/v1
@@ -132,7 +132,7 @@ def test_on_event_never_blocks_on_slack(store: Store, client: WebClient, fake: F
     notifier = SlackNotifier(client, store)
     fake.fail_next(50, retry_after=5)  # Slack is "down" for a while
     info = RunInfo("r1", "many", 1, "d", "U0ALICE", "#ops")
-    from engine.core.state import RunState
+    from runbook_engine.core.state import RunState
 
     started = time.monotonic()
     for seq in range(200):

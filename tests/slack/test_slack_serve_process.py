@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from slack_helpers import SlackPlayer, texts
 
-from engine.slack.fake_server import FakeSlack
-from engine.store import Store
+from runbook_engine.store import Store
+from runbook_engine.testing.fake_slack import FakeSlack
+from tests.slack.slack_helpers import SlackPlayer, texts
 
 SLOW = """\
 apiVersion: runbook/v1
@@ -34,7 +34,7 @@ steps:
     with: {command: "echo second >> {{ params.out | quote }}"}
 """
 
-SERVE = [sys.executable, "-c", "from engine.cli.serve_cmd import serve; serve()"]
+SERVE = [sys.executable, "-c", "from runbook_engine.cli.serve_cmd import serve; serve()"]
 
 
 class Serve:

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from slack_helpers import ALICE, FAST
-from test_slack_e2e import wait_status
 
-from engine.server.serve import Server
-from engine.slack.fake_server import FakeSlack
-from engine.slack.settings import SlackSettings
+from runbook_engine.server.serve import Server
+from runbook_engine.slack.settings import SlackSettings
+from runbook_engine.testing.fake_slack import FakeSlack
+from tests.slack.slack_helpers import ALICE, FAST
+from tests.slack.test_slack_e2e import wait_status
 
 
 @pytest.fixture

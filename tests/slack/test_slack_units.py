@@ -12,13 +12,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 
-from engine.core.state import RunState
-from engine.server.draining import DrainableStore, Draining
-from engine.server.executor import RunExecutor
-from engine.service import RunOutcome
-from engine.slack.commands import HELP, CommandError, parse
-from engine.slack.fake_server import FakeSlack
-from engine.slack.verify import refusal
+from runbook_engine.core.state import RunState
+from runbook_engine.server.draining import DrainableStore, Draining
+from runbook_engine.server.executor import RunExecutor
+from runbook_engine.service import RunOutcome
+from runbook_engine.slack.commands import HELP, CommandError, parse
+from runbook_engine.slack.verify import refusal
+from runbook_engine.testing.fake_slack import FakeSlack
 
 
 def test_fake_answers_like_slack(fake: FakeSlack) -> None:

@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from engine.errors import Problem, RunbookInvalid
-from engine.spec import LoadedRunbook, load_text
+from runbook_engine.errors import Problem, RunbookInvalid
+from runbook_engine.spec import LoadedRunbook, load_text
 
 FILE = "runbooks/sample.yaml"
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from engine.spec import canonical_json, digest_of, load_text
+from runbook_engine.spec import canonical_json, digest_of, load_text
 
 from ._samples import FULL, MINIMAL
 

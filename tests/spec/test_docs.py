@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from engine.spec import load_text
-from engine.spec import models as m
-from engine.spec.yamlmarks import load_marked
+from runbook_engine.spec import load_text
+from runbook_engine.spec import models as m
+from runbook_engine.spec.yamlmarks import load_marked
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "runbook-format.md"
 BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.DOTALL)
@@ -75,7 +75,7 @@ def test_every_field_is_documented(model: Any) -> None:
 @pytest.mark.parametrize("block", COMPLETE)
 def test_complete_examples_validate_against_the_schema(block: str) -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    from engine.spec.schema import json_schema
+    from runbook_engine.spec.schema import json_schema
 
     errors = jsonschema.Draft202012Validator(json_schema()).iter_errors(load_marked(block).data)
     assert [e.message for e in errors] == []

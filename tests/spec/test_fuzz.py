@@ -15,8 +15,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.errors import RunbookInvalid
-from engine.spec import LoadedRunbook, load_text
+from runbook_engine.errors import RunbookInvalid
+from runbook_engine.spec import LoadedRunbook, load_text
 
 from ._samples import FULL
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import RunbookInvalid
-from engine.spec import (
+from runbook_engine.errors import RunbookInvalid
+from runbook_engine.spec import (
     ActionStep,
     ApprovalStep,
     BranchStep,

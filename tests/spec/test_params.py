@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from engine.errors import ParameterError
-from engine.spec import (
+from runbook_engine.errors import ParameterError
+from runbook_engine.spec import (
     Runbook,
     load_text,
     parse_assignments,

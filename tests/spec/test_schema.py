@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from engine.errors import RunbookInvalid
-from engine.spec import load_file, load_text
-from engine.spec.schema import SCHEMA_ID, json_schema
-from engine.spec.yamlmarks import load_marked
+from runbook_engine.errors import RunbookInvalid
+from runbook_engine.spec import load_file, load_text
+from runbook_engine.spec.schema import SCHEMA_ID, json_schema
+from runbook_engine.spec.yamlmarks import load_marked
 
 from ._samples import FULL, MINIMAL
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.spec.schema import json_schema
+from runbook_engine.spec.schema import json_schema
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "runbook.schema.json"
 
@@ -18,8 +18,8 @@ def test_schema_file_is_current() -> None:
 def test_reserved_step_id_end() -> None:
     import pytest
 
-    from engine.errors import RunbookInvalid
-    from engine.spec import load_text
+    from runbook_engine.errors import RunbookInvalid
+    from runbook_engine.spec import load_text
 
     doc = "apiVersion: runbook/v1\nname: x\nversion: 1\nsteps:\n  - {id: end, action: log}\n"
     with pytest.raises(RunbookInvalid) as info:

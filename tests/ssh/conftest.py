@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from actions import Registry, builtin_actions
-from actions.ssh import ACTIONS
-from engine.identity import Directory
-from engine.service import Engine
-from engine.store import Store
+from runbook_engine.actions.ssh import ACTIONS
+from runbook_engine.identity import Directory
+from runbook_engine.plugin import Registry, builtin_actions
+from runbook_engine.service import Engine
+from runbook_engine.store import Store
 from tests.ssh.ssh_helpers import FLEET_SIZE, SshEnv, inventory_text
 from tests.ssh.sshd import SSHD, Fleet, addresses
 

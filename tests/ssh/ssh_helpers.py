@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from actions.base import Action, ActionContext, Result
+from runbook_engine.plugin.contract import Action, ActionContext, Result
 from tests.ssh.sshd import Fleet, addresses
 
 #: hosts h01..h24 on 127.0.1.1..24: two sshd processes (at most 16 addresses each)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from actions.ssh import ConnectionPool, HostsFailed, SshCommandAction
-from actions.ssh.pool import POOL_RESOURCE
-from engine.errors import ActionError, ActionInputError, ActionTimeout
+from runbook_engine.actions.ssh import ConnectionPool, HostsFailed, SshCommandAction
+from runbook_engine.actions.ssh.pool import POOL_RESOURCE
+from runbook_engine.errors import ActionError, ActionInputError, ActionTimeout
 from tests.ssh.ssh_helpers import SshEnv, host_name, wait_gone, without_inventory
 from tests.ssh.sshd import addresses, keygen
 

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 from moto.server import ThreadedMotoServer
 
-from actions.ssh import SshCommandAction
-from engine.cli import main
-from engine.errors import ActionInputError
+from runbook_engine.actions.ssh import SshCommandAction
+from runbook_engine.cli import main
+from runbook_engine.errors import ActionInputError
 from tests.ssh.ssh_helpers import SshEnv
 from tests.ssh.sshd import addresses
 

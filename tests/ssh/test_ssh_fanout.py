@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from actions.base import ActionContext
-from actions.ssh.errors import HostFailure, Stopped
-from actions.ssh.fanout import Rollout, fan_out
-from actions.ssh.params import FanoutParams, parse_amount
-from actions.ssh.targets import Target
+from runbook_engine.actions.ssh.errors import HostFailure, Stopped
+from runbook_engine.actions.ssh.fanout import Rollout, fan_out
+from runbook_engine.actions.ssh.params import FanoutParams, parse_amount
+from runbook_engine.actions.ssh.targets import Target
+from runbook_engine.plugin.contract import ActionContext
 
 TARGETS = [Target(f"n{i:02d}", f"10.0.0.{i}", 22, "root") for i in range(1, 13)]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from engine.cli.hosts_cmd import hosts
+from runbook_engine.cli.hosts_cmd import hosts
 from tests.ssh.ssh_helpers import INI, YAML
 
 

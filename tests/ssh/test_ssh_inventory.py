@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from actions.ssh.targets import Overrides, resolve_targets
-from engine.errors import ActionInputError
-from engine.inventory import Inventory, InventoryError, inventory_path, load_file, select
-from engine.inventory.literal import parse_literal
-from engine.inventory.ranges import expand
+from runbook_engine.actions.ssh.targets import Overrides, resolve_targets
+from runbook_engine.errors import ActionInputError
+from runbook_engine.inventory import Inventory, InventoryError, inventory_path, load_file, select
+from runbook_engine.inventory.literal import parse_literal
+from runbook_engine.inventory.ranges import expand
 from tests.ssh.ssh_helpers import INI, YAML
 
 

@@ -3,9 +3,9 @@ jump hosts (direct-tcpip through another sshd)."""
 
 from __future__ import annotations
 
-from actions.ssh import SshCommandAction
-from engine.service import Engine
-from engine.spec.loader import load_text
+from runbook_engine.actions.ssh import SshCommandAction
+from runbook_engine.service import Engine
+from runbook_engine.spec.loader import load_text
 from tests.ssh.ssh_helpers import SshEnv
 from tests.ssh.sshd import addresses
 

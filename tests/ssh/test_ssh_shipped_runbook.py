@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import main
+from runbook_engine.cli import main
 from tests.ssh.ssh_helpers import SshEnv
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
-from actions.ssh import ConnectionPool, SshCommandAction
-from actions.ssh.pool import POOL_RESOURCE
+from runbook_engine.actions.ssh import ConnectionPool, SshCommandAction
+from runbook_engine.actions.ssh.pool import POOL_RESOURCE
 from tests.ssh.ssh_helpers import FLEET_SIZE, SshEnv
 
 

@@ -11,8 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from actions.ssh import HostsFailed, SshDownloadAction, SshScriptAction, SshUploadAction
-from engine.errors import ActionInputError
+from runbook_engine.actions.ssh import (
+    HostsFailed,
+    SshDownloadAction,
+    SshScriptAction,
+    SshUploadAction,
+)
+from runbook_engine.errors import ActionInputError
 from tests.ssh.ssh_helpers import SshEnv, wait_gone
 
 SCRIPT = """#!/bin/sh

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from store_helpers import Target, drop_schema, new_schema_name
 
-from engine.store import Store
+from runbook_engine.store import Store
+from tests.store.store_helpers import Target, drop_schema, new_schema_name
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from engine.errors import LockHeld
-from engine.store import RunRecord, Store
+from runbook_engine.errors import LockHeld
+from runbook_engine.store import RunRecord, Store
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,14 @@ import multiprocessing
 import os
 import signal
 
-from store_helpers import Target, append_events, append_until_killed, make_run, run_in_processes
-
-from engine.store import Store
+from runbook_engine.store import Store
+from tests.store.store_helpers import (
+    Target,
+    append_events,
+    append_until_killed,
+    make_run,
+    run_in_processes,
+)
 
 WRITERS = 4
 EVENTS_PER_WRITER = 25

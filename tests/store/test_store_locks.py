@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import delete
-from store_helpers import Target, make_run, run_in_processes, take_lock
 
-from engine.errors import LockHeld, StoreError
-from engine.store import TERMINAL_STATUSES, Store
-from engine.store._tables import runs
+from runbook_engine.errors import LockHeld, StoreError
+from runbook_engine.store import TERMINAL_STATUSES, Store
+from runbook_engine.store._tables import runs
+from tests.store.store_helpers import Target, make_run, run_in_processes, take_lock
 
 
 def test_terminal_statuses() -> None:

@@ -8,7 +8,11 @@ import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, inspect, text
-from store_helpers import (
+
+from runbook_engine.errors import StoreError
+from runbook_engine.store import Store, default_data_dir, resolve_url
+from runbook_engine.store._engine import SCHEMA_REVISION, alembic_config
+from tests.store.store_helpers import (
     Target,
     drop_schema,
     make_run,
@@ -16,10 +20,6 @@ from store_helpers import (
     open_store,
     run_in_processes,
 )
-
-from engine.errors import StoreError
-from engine.store import Store, default_data_dir, resolve_url
-from engine.store._engine import SCHEMA_REVISION, alembic_config
 
 OPENERS = 3
 TABLES = {"alembic_version", "events", "locks", "runbook_versions", "runs"}

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import update
-from store_helpers import make_run
 
-from engine.errors import StoreError
-from engine.store import EventRecord, RunRecord, Store
-from engine.store._tables import runs
+from runbook_engine.errors import StoreError
+from runbook_engine.store import EventRecord, RunRecord, Store
+from runbook_engine.store._tables import runs
+from tests.store.store_helpers import make_run
 
 
 def _set_created_at(store: Store, run_id: str, when: datetime) -> None:

@@ -6,8 +6,8 @@ from datetime import UTC
 
 import pytest
 
-from engine.errors import CatalogError
-from engine.store import Store, StoredVersion
+from runbook_engine.errors import CatalogError
+from runbook_engine.store import Store, StoredVersion
 
 SOURCE = "name: restart-api\nversion: 1\nsteps: []\n"
 DOCUMENT = {"name": "restart-api", "version": 1, "steps": [], "meta": {"owners": ["sre"]}}

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
-from worker_fleet import schema_url
+
+from tests.worker.worker_fleet import schema_url
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from worker_fleet import Fleet, wait_for
 
-from engine.catalog import Catalog
-from engine.core.statuses import CANCELLED, RUNNING, SUCCEEDED, WAITING_APPROVAL
-from engine.service import Engine
-from engine.worker.housekeeping import DECISION_GRACE
-from engine.worker.queue import EXECUTOR_ENV, enqueue, enqueue_if_queued
+from runbook_engine.catalog import Catalog
+from runbook_engine.core.statuses import CANCELLED, RUNNING, SUCCEEDED, WAITING_APPROVAL
+from runbook_engine.service import Engine
+from runbook_engine.worker.housekeeping import DECISION_GRACE
+from runbook_engine.worker.queue import EXECUTOR_ENV, enqueue, enqueue_if_queued
+from tests.worker.worker_fleet import Fleet, wait_for
 
 OK = """\
 apiVersion: runbook/v1
@@ -192,16 +192,6 @@ def test_decision_resumes_on_a_free_worker(
         assert any(e.type == "run.resumed" for e in events)
 
 
-def cli_queues_decisions() -> bool:
-    from engine.cli import run_cmds
-
-    return "enqueue_if_queued" in Path(run_cmds.__file__).read_text()
-
-
-@pytest.mark.skipif(
-    not cli_queues_decisions(),
-    reason="engine/cli/run_cmds.py does not hand decisions to workers (RUNBOOK_EXECUTOR) yet",
-)
 @pytest.mark.timeout(60)
 def test_cli_approve_under_queue_executor_hands_the_run_to_a_worker(two_workers: Fleet) -> None:
     run_id = create(two_workers, "fleet-approve")

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from worker_fleet import Fleet, wait_for
 
-from engine.catalog import Catalog
-from engine.core.statuses import RUNNING, SUCCEEDED
-from engine.service import Engine
-from engine.worker.queue import enqueue
+from runbook_engine.catalog import Catalog
+from runbook_engine.core.statuses import RUNNING, SUCCEEDED
+from runbook_engine.service import Engine
+from runbook_engine.worker.queue import enqueue
+from tests.worker.worker_fleet import Fleet, wait_for
 
 RUNS = 50
 

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from worker_fleet import Fleet, wait_for
 
-from engine.core.statuses import SUCCEEDED
-from engine.schedule import SCHEDULE_REQUESTER
+from runbook_engine.core.statuses import SUCCEEDED
+from runbook_engine.schedule import SCHEDULE_REQUESTER
+from tests.worker.worker_fleet import Fleet, wait_for
 
 RUNBOOK = """\
 apiVersion: runbook/v1

@@ -12,19 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from engine.core.statuses import SUCCEEDED, WAITING_APPROVAL
-from engine.schedule import SCHEDULE_REQUESTER, tick_run_id
-from engine.service import STALE_AFTER, Engine
-from engine.spec.loader import LoadedRunbook, load_text
-from engine.store import RunRecord, Store
-from engine.worker.housekeeping import (
+from runbook_engine.core.statuses import SUCCEEDED, WAITING_APPROVAL
+from runbook_engine.lease import STALE_AFTER, is_driven
+from runbook_engine.schedule import SCHEDULE_REQUESTER, tick_run_id
+from runbook_engine.service import Engine
+from runbook_engine.spec.loader import LoadedRunbook, load_text
+from runbook_engine.store import RunRecord, Store
+from runbook_engine.worker.housekeeping import (
     DECISION_GRACE,
     MAX_BACKOFF,
     PENDING_GRACE,
     CatalogCache,
     Housekeeper,
     backoff,
-    is_driven,
 )
 
 APPROVE = """\

@@ -11,13 +11,12 @@ import psycopg
 import pytest
 from procrastinate import App
 from sqlalchemy import Engine, text
-from worker_fleet import schema_url
 
-from engine.errors import RunbookError, StoreError
-from engine.store import Store
-from engine.worker.housekeeping import abort_stalled_jobs, failures_of
-from engine.worker.pg import conninfo_from_url, ensure_schema
-from engine.worker.queue import (
+from runbook_engine.errors import RunbookError, StoreError
+from runbook_engine.store import Store
+from runbook_engine.worker.housekeeping import abort_stalled_jobs, failures_of
+from runbook_engine.worker.pg import conninfo_from_url, ensure_schema
+from runbook_engine.worker.queue import (
     EXECUTOR_ENV,
     RUNS_QUEUE,
     defer_run,
@@ -27,6 +26,7 @@ from engine.worker.queue import (
     make_app,
     queue_executor,
 )
+from tests.worker.worker_fleet import schema_url
 
 
 def jobs(conninfo: str) -> list[tuple[int, str, str, str]]:

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.core.statuses import SUCCEEDED
-from engine.service import Engine
-from engine.spec.loader import LoadedRunbook, load_text
-from engine.store import EventRecord, RunRecord, Store
-from engine.worker.follow import follow
-from engine.worker.housekeeping import Housekeeper
-from engine.worker.logs import JsonFormatter, setup_logging
-from engine.worker.tasks import Runtime, in_thread
+from runbook_engine.core.statuses import SUCCEEDED
+from runbook_engine.service import Engine
+from runbook_engine.spec.loader import LoadedRunbook, load_text
+from runbook_engine.store import EventRecord, RunRecord, Store
+from runbook_engine.worker.follow import follow
+from runbook_engine.worker.housekeeping import Housekeeper
+from runbook_engine.worker.logs import JsonFormatter, setup_logging
+from runbook_engine.worker.tasks import Runtime, in_thread
 
 NAP = """\
 apiVersion: runbook/v1

@@ -13,9 +13,9 @@ from typing import Any
 
 import psycopg
 
-from engine.core.statuses import TERMINAL
-from engine.store import EventRecord, RunRecord, Store
-from engine.worker.pg import conninfo_from_url
+from runbook_engine.core.statuses import TERMINAL
+from runbook_engine.store import EventRecord, RunRecord, Store
+from runbook_engine.worker.pg import conninfo_from_url
 
 #: the installed console script, as an operator runs it
 RUNBOOK = [str(Path(sys.executable).parent / "runbook")]

@@ -1,6 +1,6 @@
 """Alembic environment for the run store.
 
-The store runs migrations in code (``engine.store._engine.migrate``) and hands
+The store runs migrations in code (``runbook_engine.store._engine.migrate``) and hands
 its own connection over in ``config.attributes["connection"]``, already inside
 the transaction that holds the migration lock. Without one (a developer
 generating a revision), it connects to the default store.
@@ -11,8 +11,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from engine.store._engine import create_store_engine, resolve_url
-from engine.store._tables import metadata
+from runbook_engine.store._engine import create_store_engine, resolve_url
+from runbook_engine.store._tables import metadata
 
 
 def _run(connection: Connection) -> None:

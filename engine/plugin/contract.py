@@ -1,4 +1,5 @@
-"""What an action plugin is: a parameter model, a ``run`` method, and optionally an undo.
+"""What an action plugin is: a parameter model, a ``run`` method, and optionally an undo; and
+what an inventory source is (a callable that turns ``PREFIX:...`` patterns into hosts).
 
 Actions are blocking code (paramiko, boto3, subprocess); the runtime calls them in a bounded
 thread pool. An action must watch ``ctx.cancelled`` in any wait longer than a moment: the runtime
@@ -10,11 +11,14 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from runbook_engine.inventory import Host, Inventory
 
 
 class ActionParams(BaseModel):
@@ -81,3 +85,19 @@ class Action(ABC):
             params.model_dump(exclude_defaults=True) if isinstance(params, BaseModel) else params
         )
         return f"{self.name} {shown}"
+
+
+class InventorySource(Protocol):
+    """Selects hosts for a ``PREFIX:...`` pattern from somewhere other than the inventory file
+    (``ec2:tag:Role=web``). Registered in the ``runbook_engine.inventory_sources`` entry-point
+    group under its prefix. ``options`` are source-specific (``region``, ``address`` for EC2);
+    the inventory is given so fleet-wide variables of group ``all`` can apply."""
+
+    def __call__(
+        self,
+        pattern: str,
+        inventory: Inventory,
+        *,
+        options: Mapping[str, Any],
+        run_id: str | None = None,
+    ) -> Sequence[Host]: ...
