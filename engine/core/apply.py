@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from engine.core.state import (
+from runbook_engine.core.state import (
     STEP_FAILED,
     STEP_INTERRUPTED,
     STEP_PENDING,
@@ -23,8 +23,8 @@ from engine.core.state import (
     RunState,
     StepState,
 )
-from engine.core.statuses import next_status
-from engine.spec.models import GOTO_END, ParallelStep, Runbook
+from runbook_engine.core.statuses import next_status
+from runbook_engine.spec.models import GOTO_END, ParallelStep, Runbook
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from engine.core.statuses import PENDING
+from runbook_engine.core.statuses import PENDING
 
 # step statuses
 STEP_PENDING = "pending"
