@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from runbook_engine.catalog import Catalog
-from runbook_engine.core.apply import Layout, replay
+from runbook_engine.core.apply import Layout
 from runbook_engine.core.approvals import check_decision
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import (
@@ -40,6 +40,7 @@ from runbook_engine.identity import Directory
 from runbook_engine.lease import STALE_AFTER, is_driven, owner_dead, owner_id
 from runbook_engine.plugin import Registry, default_registry
 from runbook_engine.runtime.bus import Bus, Subscriber
+from runbook_engine.runtime.loading import load_state
 from runbook_engine.runtime.runner import Runner
 from runbook_engine.spec.loader import LoadedRunbook, load_text
 from runbook_engine.spec.models import ActionStep, iter_steps
@@ -78,6 +79,15 @@ class RunOutcome:
 
 def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A start that passed ``Engine.check``: the runbook and its typed parameters."""
+
+    loaded: LoadedRunbook
+    params: dict[str, Any]
+    requester: str
 
 
 @dataclass(frozen=True)
@@ -155,6 +165,23 @@ class Engine:
 
     # ------------------------------------------------------------------ runs
 
+    def check(
+        self,
+        loaded: LoadedRunbook,
+        given: Mapping[str, Any],
+        *,
+        requester: str,
+        from_text: bool = True,
+        extra_groups: Iterable[str] = (),
+    ) -> Checked:
+        """Every check a start makes, once: the runbook's actions and literal parameters, the
+        requester's permission, the parameters, the lock template. Nothing is recorded."""
+        self.preflight(loaded)
+        self.check_run_permission(loaded, requester, extra_groups)
+        params = resolve_params(loaded.runbook, given, from_text=from_text)
+        self._lock_key(loaded, params, requester, "")  # a broken lock template fails here
+        return Checked(loaded, params, requester)
+
     def create(
         self,
         loaded: LoadedRunbook,
@@ -168,10 +195,14 @@ class Engine:
         """Check everything and record a pending run; returns its id and the typed parameters.
 
         Nothing is called yet: ``execute`` (here, or on a worker) drives the run."""
-        self.preflight(loaded)
-        self.check_run_permission(loaded, requester, extra_groups)
-        params = resolve_params(loaded.runbook, given, from_text=from_text)
-        self._lock_key(loaded, params, requester, "")  # a broken lock template fails here
+        checked = self.check(
+            loaded, given, requester=requester, from_text=from_text, extra_groups=extra_groups
+        )
+        record = self._record_run(checked, run_id)
+        return record.id, checked.params
+
+    def _record_run(self, checked: Checked, run_id: str | None) -> RunRecord:
+        loaded, params, requester = checked.loaded, checked.params, checked.requester
         self.store.save_version(
             loaded.runbook.name,
             loaded.runbook.version,
@@ -179,18 +210,15 @@ class Engine:
             loaded.source,
             loaded.document,
         )
-        run_id = run_id or new_run_id()
-        self.store.create_run(
-            run_id,
+        return self.store.create_run(
+            run_id or new_run_id(),
             runbook=loaded.runbook.name,
             version=loaded.runbook.version,
             digest=loaded.digest,
             params=redact_params(loaded.runbook, params),
             requester=requester,
-            state=RunState().to_dict(),
             status=PENDING,
         )
-        return run_id, params
 
     def start(
         self,
@@ -204,15 +232,19 @@ class Engine:
         run_id: str | None = None,
     ) -> RunOutcome:
         """Create a run and drive it in this process."""
-        run_id, params = self.create(
-            loaded,
-            given,
-            requester=requester,
-            from_text=from_text,
-            extra_groups=extra_groups,
-            run_id=run_id,
+        checked = self.check(
+            loaded, given, requester=requester, from_text=from_text, extra_groups=extra_groups
         )
-        return self.execute(run_id, params=params, wait_for_approval=wait_for_approval)
+        return self.start_checked(checked, wait_for_approval=wait_for_approval, run_id=run_id)
+
+    def start_checked(
+        self, checked: Checked, *, wait_for_approval: bool = True, run_id: str | None = None
+    ) -> RunOutcome:
+        """Record and drive a run that ``check`` passed, with the runbook as it was handed in
+        (not parsed again from the store's copy)."""
+        record = self._record_run(checked, run_id)
+        state = self._load(record.id, checked.loaded, record)
+        return self._execute(record, checked.loaded, state, checked.params, wait_for_approval)
 
     def stored_params(self, record: RunRecord, loaded: LoadedRunbook) -> dict[str, Any]:
         """A recorded run's parameters. Secret values were never stored: they come from
@@ -238,6 +270,17 @@ class Engine:
 
         Takes ownership first: a run another live engine is driving is refused."""
         record, loaded, state = self.state_of(run_id)
+        return self._execute(record, loaded, state, params, wait_for_approval)
+
+    def _execute(
+        self,
+        record: RunRecord,
+        loaded: LoadedRunbook,
+        state: RunState,
+        params: Mapping[str, Any] | None,
+        wait_for_approval: bool,
+    ) -> RunOutcome:
+        """``execute`` for a run already loaded (record, runbook and folded state in hand)."""
         if record.status in TERMINAL:
             self._release_dead_owner(record)
             return RunOutcome(
@@ -276,7 +319,7 @@ class Engine:
                     )
                     self.store.set_owner(record.id, None)
                     return RunOutcome(
-                        record.id, CANCELLED, self._replay(loaded, record.id), message=refused
+                        record.id, CANCELLED, self._load(record.id, loaded), message=refused
                     )
         return self._drive(
             loaded,
@@ -357,8 +400,13 @@ class Engine:
         status = asyncio.run(runner.run(resumed=resumed))
         return RunOutcome(run_id, status, runner.state)
 
-    def _replay(self, loaded: LoadedRunbook, run_id: str) -> RunState:
-        return replay(Layout.of(loaded.runbook), self.store.events(run_id))
+    def _load(
+        self, run_id: str, loaded: LoadedRunbook, record: RunRecord | None = None
+    ) -> RunState:
+        """The run's state: its newest checkpoint, the events after it folded on, and the
+        results it refers to read back from their events. Costs what happened since the
+        checkpoint, not what the run did before it."""
+        return load_state(self.store, Layout.of(loaded.runbook), record or self.run_record(run_id))
 
     def run_record(self, run_id: str) -> RunRecord:
         record = self.store.get_run(run_id)
@@ -378,7 +426,7 @@ class Engine:
     def state_of(self, run_id: str) -> tuple[RunRecord, LoadedRunbook, RunState]:
         record = self.run_record(run_id)
         loaded = self.loaded_for(record)
-        return record, loaded, self._replay(loaded, record.id)
+        return record, loaded, self._load(record.id, loaded, record)
 
     def resume(
         self,
@@ -417,7 +465,8 @@ class Engine:
                 else "run.resolved"
             )
             self.store.append_event(record.id, kind, {"choice": choice, "by": by})
-        return self.execute(record.id, params=params, wait_for_approval=wait_for_approval)
+            state = self._load(record.id, loaded)
+        return self._execute(record, loaded, state, params, wait_for_approval)
 
     # ------------------------------------------------------------------ decisions
 

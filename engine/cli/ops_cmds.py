@@ -13,7 +13,7 @@ from runbook_engine.cli._common import emit_json, open_store, output_option, use
 from runbook_engine.errors import RunbookError
 
 if TYPE_CHECKING:
-    from runbook_engine.store import RunRecord
+    from runbook_engine.store import EventRecord, RunRecord, Store
 
 
 def parse_since(text: str) -> datetime:
@@ -128,10 +128,26 @@ def show(ref: str, output: str) -> None:
             click.echo(loaded.source, nl=False)
             return
         events = store.events(record.id)
-    _show_run(record, events, output)
+        state = _state_of(store, record) if output == "json" else None
+    _show_run(record, events, output, state)
 
 
-def _show_run(record: Any, events: list[Any], output: str) -> None:
+def _state_of(store: Store, record: RunRecord) -> dict[str, Any] | None:
+    """The run's state as the engine sees it (checkpoint and newer events, results included)."""
+    from runbook_engine.core.apply import Layout
+    from runbook_engine.runtime.loading import load_state
+    from runbook_engine.spec.loader import load_text
+
+    stored = store.get_version(record.runbook, record.version)
+    if stored is None:
+        return None
+    loaded = load_text(stored.source, f"<store {stored.name}@{stored.version}>")
+    return load_state(store, Layout.of(loaded.runbook), record).to_dict()
+
+
+def _show_run(
+    record: RunRecord, events: list[EventRecord], output: str, state: dict[str, Any] | None
+) -> None:
     from runbook_engine.cli.progress import describe
     from runbook_engine.runtime.bus import Event
 
@@ -147,7 +163,7 @@ def _show_run(record: Any, events: list[Any], output: str) -> None:
                 "requester": record.requester,
                 "owner": record.owner,
                 "created_at": record.created_at.isoformat(),
-                "state": record.state,
+                "state": state,
                 "events": [
                     {
                         "seq": e.seq,

@@ -153,18 +153,15 @@ def run(
     with open_store() as store:
         loaded = Catalog().resolve(ref, store)
         engine = make_engine(store, progress=output == "text", json_logs=log_format == "json")
-        engine.preflight(loaded)
-        from runbook_engine.spec.params import redact_params, resolve_params
+        from runbook_engine.spec.params import redact_params
 
-        resolved = resolve_params(loaded.runbook, given)
+        checked = engine.check(loaded, given, requester=current_user())
         if not yes and sys.stdin.isatty() and output == "text":
             shown = ", ".join(
-                f"{k}={v}" for k, v in redact_params(loaded.runbook, resolved).items()
+                f"{k}={v}" for k, v in redact_params(loaded.runbook, checked.params).items()
             )
             click.confirm(f"Run {loaded.ref} ({shown or 'no parameters'})?", abort=True)
-        outcome = engine.start(
-            loaded, given, requester=current_user(), wait_for_approval=not no_wait
-        )
+        outcome = engine.start_checked(checked, wait_for_approval=not no_wait)
         _finish(outcome, output, _order(loaded))
 
 

@@ -106,16 +106,20 @@ def apply(
                 attempt=0,
                 outputs={},
                 result=None,
+                result_seq=None,
                 error=None,
                 continued=False,
             )
         return state
     if type_ == "step.succeeded":
+        result = data.get("result")
+        result_seq = seq if result is not None else None
         state = state.with_step(
             sid,
             status=STEP_SUCCEEDED,
             outputs=dict(data.get("outputs") or {}),
-            result=data.get("result"),
+            result=result,
+            result_seq=result_seq,
             duration=data.get("duration"),
             error=None,
         )
@@ -128,7 +132,8 @@ def apply(
                         step=sid,
                         action=str(data["action"]),
                         params=dict(data.get("with") or {}),
-                        result=data.get("result"),
+                        result=result,
+                        result_seq=result_seq,
                     ),
                 ),
             )
@@ -278,9 +283,10 @@ def _resolve_rollback(state: RunState, choice: str) -> RunState:
     return replace(state, completed=tuple(completed), rollback_queue=queue, attention=None)
 
 
-def replay(layout: Layout, events: Iterable[Any]) -> RunState:
-    """State after the given events (objects with ``type``, ``data``, ``ts``, ``seq``)."""
-    state = RunState()
+def replay(layout: Layout, events: Iterable[Any], start: RunState | None = None) -> RunState:
+    """State after the given events (objects with ``type``, ``data``, ``ts``, ``seq``), folded
+    onto ``start`` (a checkpoint) or onto the empty state."""
+    state = start or RunState()
     for event in events:
         ts = event.ts.timestamp() if hasattr(event.ts, "timestamp") else float(event.ts)
         state = apply(layout, state, event.type, event.data or {}, ts, event.seq)

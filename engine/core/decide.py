@@ -11,7 +11,7 @@ flight are re-run only if their action is idempotent; otherwise a human decides.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,6 @@ from runbook_engine.core.apply import Layout
 from runbook_engine.core.state import (
     STEP_DONE,
     STEP_FAILED,
-    STEP_INTERRUPTED,
     STEP_PENDING,
     STEP_RETRY_WAIT,
     STEP_RUNNING,
@@ -105,17 +104,32 @@ class Env:
     random: float = 0.5  # a sample in [0, 1) for retry jitter
 
 
-def template_context(state: RunState, env: Env, **extra: Any) -> dict[str, Any]:
-    steps = {
-        sid: {
+class StepsView(Mapping[str, dict[str, Any]]):
+    """``steps`` in templates: each step's status, outputs, result, attempt and error, built
+    when a template reads it, so rendering costs the same in step 5 and in step 5,000."""
+
+    def __init__(self, steps: Mapping[str, StepState]) -> None:
+        self._steps = steps
+
+    def __getitem__(self, step_id: str) -> dict[str, Any]:
+        st = self._steps[step_id]
+        return {
             "status": st.status,
             "outputs": st.outputs,
             "result": st.result,
             "attempt": st.attempt,
             "error": st.error,
         }
-        for sid, st in state.steps.items()
-    }
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._steps)
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+
+def template_context(state: RunState, env: Env, **extra: Any) -> dict[str, Any]:
+    steps = StepsView(state.steps)
     return {"params": dict(env.params), "steps": steps, "run": dict(env.run), **extra}
 
 
@@ -157,20 +171,15 @@ def decide(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list[
     if state.status == ROLLING_BACK:
         return _rollback(runbook, state, env)
 
-    in_flight = any(
-        st.status == STEP_RUNNING and sid not in layout.children for sid, st in state.steps.items()
-    )
+    in_flight = any(sid not in layout.children for sid in state.running)
     if state.cancel_requested:
         if in_flight or _group_busy(layout, state):
             return []  # the runtime stops what is running; its failure event comes back here
         return [
             _begin_rollback(state, "cancelled", {"message": f"cancelled by {state.cancelled_by}"})
         ]
-    interrupted = [sid for sid, st in state.steps.items() if st.status == STEP_INTERRUPTED]
-    forced = any(
-        st.status == STEP_FAILED and (st.error or {}).get("force_rollback")
-        for st in state.steps.values()
-    )
+    interrupted = state.interrupted_in_order()
+    forced = bool(state.forced)
     if interrupted and not forced:
         # recover asks about one interrupted step at a time; ask about the next one before
         # anything else starts (several parallel children may have been in flight)
@@ -196,9 +205,7 @@ def decide(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list[
 
 
 def _group_busy(layout: Layout, state: RunState) -> bool:
-    return any(
-        state.step(c).status == STEP_RUNNING for kids in layout.children.values() for c in kids
-    )
+    return any(sid in layout.parent for sid in state.running)
 
 
 def _condition(step: AnyStep, state: RunState, env: Env) -> bool | Record:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, TypeVar
+
+from immutables import Map
 
 from runbook_engine.core.statuses import PENDING
 
@@ -26,7 +29,9 @@ class StepState:
     attempt: int = 0
     visits: int = 0
     outputs: dict[str, Any] = field(default_factory=dict)
+    #: the action's result; not in checkpoints: it is read back from the event ``result_seq``
     result: Any = None
+    result_seq: int | None = None
     error: dict[str, Any] | None = None
     continued: bool = False  # failed, but on_failure: continue let the run go on
     started_at: float | None = None
@@ -49,6 +54,8 @@ class Completed:
     params: dict[str, Any]
     result: Any
     rollback: str = PENDING  # pending, running, succeeded, failed, skipped
+    #: the event that carried ``result`` (checkpoints keep this, not the result)
+    result_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,11 +66,46 @@ class Decision:
     reason: str = ""
 
 
+class StepMap(Mapping[str, StepState]):
+    """The steps of a run by id, in the order they first appeared: an immutable map whose
+    ``set`` shares everything it does not change (two HAMTs: values and first-seen order), so
+    recording an event costs the same in a run of 5 steps and of 5,000; a dict would be copied
+    whole at every event. Iteration (rare: loading, checkpoints, reports) sorts by order."""
+
+    __slots__ = ("_order", "_values")
+
+    def __init__(self, items: Mapping[str, StepState] | None = None) -> None:
+        items = items or {}
+        self._values: Map[str, StepState] = Map(items)
+        self._order: Map[str, int] = Map({key: i for i, key in enumerate(items)})
+
+    def set(self, key: str, value: StepState) -> StepMap:
+        new = StepMap.__new__(StepMap)
+        new._values = self._values.set(key, value)
+        new._order = self._order if key in self._order else self._order.set(key, len(self._order))
+        return new
+
+    def __getitem__(self, key: str) -> StepState:
+        return self._values[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._order.keys(), key=self._order.__getitem__))
+
+    def __repr__(self) -> str:
+        return f"StepMap({dict(self.items())!r})"
+
+
 @dataclass(frozen=True)
 class RunState:
     status: str = PENDING
     cursor: int = 0
-    steps: dict[str, StepState] = field(default_factory=dict)
+    steps: StepMap = field(default_factory=StepMap)
     completed: tuple[Completed, ...] = ()
     rollback_queue: tuple[int, ...] = ()
     rollback_reason: str | None = None  # failed | cancelled | rejected | requested
@@ -75,33 +117,178 @@ class RunState:
     started_at: float | None = None
     finished_at: float | None = None
     last_seq: int = 0
+    # Indexes derived from ``steps`` and kept up to date by ``with_step``, so the questions
+    # decide asks at every turn ("is anything running?") cost the same at any run length.
+    # Not serialised: ``from_dict`` and ``from_checkpoint`` derive them again.
+    running: frozenset[str] = frozenset()
+    interrupted: frozenset[str] = frozenset()
+    forced: frozenset[str] = frozenset()  # failed with force_rollback (rolled back on request)
 
     def step(self, step_id: str) -> StepState:
         return self.steps.get(step_id, StepState())
 
     def with_step(self, step_id: str, **changes: Any) -> RunState:
-        steps = dict(self.steps)
-        steps[step_id] = replace(self.step(step_id), **changes)
-        return replace(self, steps=steps)
+        before = self.step(step_id)
+        after = replace(before, **changes)
+        steps = self.steps.set(step_id, after)
+        if before.status == after.status and before.error is after.error:
+            return replace(self, steps=steps)
+        return replace(
+            self,
+            steps=steps,
+            running=_indexed(self.running, step_id, after.status == STEP_RUNNING),
+            interrupted=_indexed(self.interrupted, step_id, after.status == STEP_INTERRUPTED),
+            forced=_indexed(self.forced, step_id, _is_forced(after)),
+        )
+
+    def with_indexes(self) -> RunState:
+        """This state with its step indexes derived from ``steps`` (after loading)."""
+        return replace(
+            self,
+            running=frozenset(s for s, st in self.steps.items() if st.status == STEP_RUNNING),
+            interrupted=frozenset(
+                s for s, st in self.steps.items() if st.status == STEP_INTERRUPTED
+            ),
+            forced=frozenset(s for s, st in self.steps.items() if _is_forced(st)),
+        )
+
+    def interrupted_in_order(self) -> list[str]:
+        """The interrupted steps, in the order they first appeared in the run."""
+        if not self.interrupted:
+            return []
+        return [sid for sid in self.steps if sid in self.interrupted]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(replace(self, steps=StepMap()))
+        out["steps"] = {sid: asdict(st) for sid, st in self.steps.items()}
+        for name in _DERIVED:
+            del out[name]
+        return out
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        """The compact form kept on the run row: everything but the actions' results, which
+        stay in their events (``result_seq``) so a checkpoint never grows with output."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in _RUN_SCALARS}
+        out["v"] = CHECKPOINT_VERSION
+        out["steps"] = {sid: _sparse_step(st) for sid, st in self.steps.items()}
+        out["completed"] = [_without_result(c) for c in self.completed]
+        out["rollback_queue"] = list(self.rollback_queue)
+        out["approvals"] = {
+            sid: [_fields(d) for d in decisions] for sid, decisions in self.approvals.items()
+        }
+        return out
+
+    @classmethod
+    def from_checkpoint(cls, data: Mapping[str, Any] | None) -> RunState:
+        """The state a checkpoint holds (results still to be read back: ``result_seqs``).
+
+        Anything that is not a checkpoint of this version (an empty row, a store written by an
+        older release) is the empty state: folding the whole log then gives the truth."""
+        if not data or data.get("v") != CHECKPOINT_VERSION:
+            return cls()
+        return cls(
+            **{name: data[name] for name in _RUN_SCALARS},
+            steps=StepMap({k: StepState(**v) for k, v in data["steps"].items()}),
+            completed=tuple(Completed(result=None, **c) for c in data["completed"]),
+            rollback_queue=tuple(data["rollback_queue"]),
+            approvals={k: tuple(Decision(**d) for d in v) for k, v in data["approvals"].items()},
+        ).with_indexes()
+
+    def summary(self) -> dict[str, Any]:
+        """What list views read off the run row without loading the run: why it failed, and
+        the deadlines of the approvals it waits for."""
+        return {
+            "failure": self.failure,
+            "waiting": {
+                sid: st.deadline for sid, st in self.steps.items() if st.status == STEP_WAITING
+            },
+        }
+
+    def result_seqs(self) -> set[int]:
+        """The events whose results this state refers to but does not hold."""
+        wanted = {st.result_seq for st in self.steps.values() if st.result is None}
+        wanted |= {c.result_seq for c in self.completed if c.result is None}
+        wanted.discard(None)
+        return {seq for seq in wanted if seq is not None}
+
+    def with_results(self, results: Mapping[int, Any]) -> RunState:
+        """This state with the results read back from their events (``seq -> result``)."""
+        if not results:
+            return self
+        steps = StepMap({sid: _hydrated(st, results) for sid, st in self.steps.items()})
+        completed = tuple(_hydrated(c, results) for c in self.completed)
+        return replace(self, steps=steps, completed=completed)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunState:
         return cls(
-            status=data["status"],
-            cursor=data["cursor"],
-            steps={k: StepState(**v) for k, v in data["steps"].items()},
+            **{name: data[name] for name in _RUN_SCALARS},
+            steps=StepMap({k: StepState(**v) for k, v in data["steps"].items()}),
             completed=tuple(Completed(**c) for c in data["completed"]),
             rollback_queue=tuple(data["rollback_queue"]),
-            rollback_reason=data["rollback_reason"],
             approvals={k: tuple(Decision(**d) for d in v) for k, v in data["approvals"].items()},
-            cancel_requested=data["cancel_requested"],
-            cancelled_by=data["cancelled_by"],
-            failure=data["failure"],
-            attention=data["attention"],
-            started_at=data["started_at"],
-            finished_at=data["finished_at"],
-            last_seq=data["last_seq"],
-        )
+        ).with_indexes()
+
+
+#: the layout of ``RunState.to_checkpoint``; a checkpoint of another version is ignored
+CHECKPOINT_VERSION = 2
+
+_RUN_SCALARS = (
+    "status",
+    "cursor",
+    "rollback_reason",
+    "cancel_requested",
+    "cancelled_by",
+    "failure",
+    "attention",
+    "started_at",
+    "finished_at",
+    "last_seq",
+)
+
+
+_DERIVED = ("running", "interrupted", "forced")
+
+
+def _indexed(index: frozenset[str], step_id: str, member: bool) -> frozenset[str]:
+    if member == (step_id in index):
+        return index
+    return index | {step_id} if member else index - {step_id}
+
+
+def _is_forced(st: StepState) -> bool:
+    return st.status == STEP_FAILED and bool((st.error or {}).get("force_rollback"))
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    # shallow on purpose: the values are JSON already (they came from events)
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+_Holder = TypeVar("_Holder", StepState, Completed)
+
+
+def _hydrated(obj: _Holder, results: Mapping[int, Any]) -> _Holder:
+    if obj.result is None and obj.result_seq is not None and obj.result_seq in results:
+        return replace(obj, result=results[obj.result_seq])
+    return obj
+
+
+_STEP_DEFAULTS = {f.name: getattr(StepState(), f.name) for f in fields(StepState)}
+
+
+def _sparse_step(st: StepState) -> dict[str, Any]:
+    """A step as a checkpoint keeps it: only what differs from a new step, and no result."""
+    return {
+        name: value
+        for name, default in _STEP_DEFAULTS.items()
+        if name != "result" and (value := getattr(st, name)) != default
+    }
+
+
+def _without_result(obj: StepState | Completed) -> dict[str, Any]:
+    out = _fields(obj)
+    del out["result"]
+    return out

@@ -1,8 +1,12 @@
 """Drive one run: ask the core what to do, do it, record what happened — in that order.
 
-Every event is durably written before the runner acts on it, and the runner's view of the run is
-always the fold of the log (``sync``), so decisions from other processes (an approval from the
-CLI or Slack, a cancel) are seen exactly as a resumed engine would see them.
+Every event is durably written before the runner acts on what it announces (the write-ahead
+rule), and not more often: events that only record what happened (a step succeeded) wait to be
+committed with the next one that must be durable (the next step's start), so a step costs one
+commit. The runner's view of the run is the fold of the log: its own events as it writes them,
+and other processes' (an approval from the CLI or Slack, a cancel) as ``sync`` finds them, so
+it sees them exactly as a resumed engine would. The run row gets a compact checkpoint of the
+state on every status change and every ``CHECKPOINT_EVERY`` events, never a copy per event.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -22,7 +27,6 @@ from runbook_engine.core.decide import (
     InvokeRollback,
     Record,
     decide,
-    find_step,
     recover,
     template_context,
 )
@@ -34,15 +38,18 @@ from runbook_engine.plugin import Registry
 from runbook_engine.plugin.contract import ActionContext
 from runbook_engine.runtime.bus import Bus, Event, RunInfo
 from runbook_engine.runtime.invoke import STOP_GRACE, LineBuffer, Outcome, call_action
+from runbook_engine.runtime.loading import load_state, published_until
 from runbook_engine.spec.loader import LoadedRunbook
-from runbook_engine.spec.models import ActionStep
+from runbook_engine.spec.models import ActionStep, iter_steps
 from runbook_engine.spec.params import REDACTED, redact_text, secret_values
-from runbook_engine.store import Store
+from runbook_engine.store import EventRecord, NewEvent, Store
 from runbook_engine.templating import render
 
 log = logging.getLogger("runbook.runner")
 
 POLL = 0.25
+#: a checkpoint of the state goes to the run row at least this often (and at status changes)
+CHECKPOINT_EVERY = 64
 
 
 #: event fields that carry what actions and templates produced (as opposed to the engine's own
@@ -93,6 +100,7 @@ class Runner:
         self.registry = registry
         self.runbook = loaded.runbook
         self.layout = Layout.of(loaded.runbook)
+        self._steps = {step.id: step for step, _ in iter_steps(loaded.runbook)}
         self.run_id = run_id
         self.params = params
         self.secrets = secret_values(loaded.runbook, params)
@@ -117,6 +125,11 @@ class Runner:
         self.resources: dict[str, Any] = {}
         self.lost = False  # another engine took the run over (our heartbeat went stale)
         self._last_flush = 0.0
+        self._pending: list[NewEvent] = []  # recorded, not yet committed (nothing depends on them)
+        self._committed = self.state  # the fold of the log as committed (before ``_pending``)
+        self._checkpoint_seq = 0  # the last_seq of the newest checkpoint on the run row
+        self._last_sync = 0.0
+        self._beat_stop = threading.Event()
 
     # ------------------------------------------------------------------ log & state
 
@@ -138,7 +151,19 @@ class Runner:
     def sync(self, *, quiet_until: int = 0) -> None:
         """Fold every event written since we last looked, ours and other processes' alike,
         and publish it; events up to ``quiet_until`` are folded silently (already published)."""
-        for ev in self.store.events(self.run_id, after_seq=self.state.last_seq):
+        self.flush_events()
+        self._last_sync = time.monotonic()
+        self._fold(self.store.events(self.run_id, after_seq=self.state.last_seq), quiet_until)
+        self._committed = self.state
+
+    def sync_now_and_then(self) -> None:
+        """``sync`` at most every ``POLL`` seconds: what others write (a decision, a cancel)
+        is seen within that time, without a query per turn of the loop."""
+        if time.monotonic() - self._last_sync >= POLL:
+            self.sync()
+
+    def _fold(self, events: list[EventRecord], quiet_until: int = 0) -> None:
+        for ev in events:
             ts = ev.ts.timestamp()
             self.state = apply(self.layout, self.state, ev.type, ev.data or {}, ts, ev.seq)
             if ev.seq > quiet_until:
@@ -148,33 +173,73 @@ class Runner:
                     self.state,
                 )
 
-    def published_until(self) -> int:
-        """The last event a runner of this run has published: the run row's state is written
-        only by ``record``, whose sync publishes everything up to the event it writes.
+    def record(
+        self, type_: str, data: dict[str, Any] | None = None, *, durable: bool = True
+    ) -> None:
+        """Record an event: the runner's state includes it at once (decide sees it).
 
-        Events written since by others while no runner was driving the run (an approval from
-        the CLI, a cancel, a human's choice) come after it and are published on resume."""
-        row = self.store.get_run(self.run_id)
-        seq = (row.state or {}).get("last_seq") if row is not None else None
-        return seq if isinstance(seq, int) else 0
-
-    def record(self, type_: str, data: dict[str, Any] | None = None) -> None:
+        ``durable=False`` for events that only say what happened (a step succeeded): they
+        are committed with the next durable one, a step's start, or at the latest before the
+        runner waits, so always before anything acts on them. Subscribers get each event once
+        it is committed."""
         data = redact(data or {}, self.secrets)
         step = data.get("step")
-        # fold what others wrote first, so the state stored with this event is the real one
-        self.sync()
-        predicted = apply(
+        self._pending.append(NewEvent(type_, data, str(step) if step is not None else None))
+        self.state = apply(
             self.layout, self.state, type_, data, time.time(), self.state.last_seq + 1
         )
-        self.store.append_event(
+        if durable:
+            self.flush_events()
+
+    def flush_events(self) -> None:
+        """Commit the recorded events in one transaction, then publish them; now and then
+        (a status change, every ``CHECKPOINT_EVERY`` events) also write a checkpoint."""
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        predicted, committed = self.state, self._committed
+        written = self.store.append_events(
             self.run_id,
-            type_,
-            data,
-            step_id=str(step) if step is not None else None,
+            batch,
             status=predicted.status,
-            state=predicted.to_dict(),
+            published=True,
+            expect_seq=committed.last_seq,
         )
-        self.sync()
+        # Fold again what was written, with the times the store gave: the live state is then
+        # exactly the fold of the log (a resumed engine's state), not a prediction.
+        self.state = committed
+        if written[0].seq == committed.last_seq + 1:
+            self._fold(written)
+        else:
+            # Another process appended in between (a decision, a cancel), so the status was
+            # not written (expect_seq): fold the log in order, theirs and ours.
+            self._fold(self.store.events(self.run_id, after_seq=committed.last_seq))
+        self._committed = self.state
+        interleaved = written[0].seq != committed.last_seq + 1
+        # A checkpoint costs the size of the state: taking one every max(N, steps) events keeps
+        # its cost per event constant however long the run grows, and a load folds at most
+        # that many events.
+        every = max(CHECKPOINT_EVERY, len(self.state.steps))
+        due = self.state.last_seq - self._checkpoint_seq >= every
+        if due or interleaved or self.state.status != committed.status:
+            self._checkpoint(status_unwritten=interleaved)
+
+    def _checkpoint(self, *, status_unwritten: bool = False) -> None:
+        """Store the status and a checkpoint of the state as folded. If the log grew
+        meanwhile, the checkpoint waits for the next one, unless the status still has to be
+        written: then fold what is new and try again."""
+        while not self.store.save_state(
+            self.run_id,
+            self.state.status,
+            self.state.to_checkpoint(),
+            self.state.last_seq,
+            summary=self.state.summary(),
+        ):
+            if not status_unwritten:
+                return
+            self._fold(self.store.events(self.run_id, after_seq=self.state.last_seq))
+            self._committed = self.state
+        self._checkpoint_seq = self.state.last_seq
 
     def flush_lines(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -183,22 +248,35 @@ class Runner:
         self._last_flush = now
         for step, lines in self.lines.drain().items():
             # output is log, not state: many lines go into one event to keep writes few
-            self.record("step.output", {"step": step, "lines": lines})
+            self.record("step.output", {"step": step, "lines": lines}, durable=False)
 
     # ------------------------------------------------------------------ main loop
 
     async def run(self, *, resumed: bool = False) -> str:
-        # history is folded silently: subscribers saw it when it happened
-        self.sync(quiet_until=self.published_until() if resumed else 0)
+        row = self.store.get_run(self.run_id) if resumed else None
+        if row is not None:
+            # History is loaded silently (checkpoint + events): subscribers saw it when it
+            # happened. Events others wrote while no runner drove the run (an approval from the
+            # CLI, a cancel, a human's choice) come after and are published now.
+            quiet = published_until(row)
+            self.state = self._committed = load_state(self.store, self.layout, row, until=quiet)
+        self.sync()
         if resumed:
-            self.record("run.resumed", {"owner": self.owner, "status": self.state.status})
+            self.record(
+                "run.resumed", {"owner": self.owner, "status": self.state.status}, durable=False
+            )
             for rec in recover(self.runbook, self.layout, self.state, self.env()):
-                self.record(rec.type, rec.data)
-        beat = asyncio.create_task(self._heartbeat())
+                self.record(rec.type, rec.data, durable=False)
+        # its own thread: a loop busy with a step that prints without pause, or with a big
+        # write, must never look dead and be taken over
+        beat = threading.Thread(
+            target=self._heartbeat, name=f"heartbeat-{self.run_id}", daemon=True
+        )
+        beat.start()
         try:
             return await self._loop()
         finally:
-            beat.cancel()
+            self._beat_stop.set()
             for task, ctx in self.contexts.items():
                 if not task.done():
                     ctx.cancelled.set()
@@ -206,6 +284,7 @@ class Runner:
             self._close_resources()
             if not self.lost:  # the new owner's run now: write nothing more
                 self.flush_lines(force=True)
+                self.flush_events()
                 if self.state.status in TERMINAL:
                     self.store.release_locks_of(self.run_id)
                 self.store.set_owner(self.run_id, None)
@@ -232,7 +311,7 @@ class Runner:
             acted = False
             for cmd in commands:
                 if isinstance(cmd, Record):
-                    self.record(cmd.type, cmd.data)
+                    self.record(cmd.type, cmd.data, durable=False)
                     acted = True
                 elif isinstance(cmd, Invoke):
                     if cmd.step in self._busy_steps():
@@ -248,7 +327,7 @@ class Runner:
                 elif isinstance(cmd, AwaitDecision):
                     if cmd.deadline is not None and time.time() >= cmd.deadline:
                         # also when not waiting: a run resumed after its deadline times out
-                        self.record("approval.timed_out", {"step": cmd.step})
+                        self.record("approval.timed_out", {"step": cmd.step}, durable=False)
                         acted = True
                         continue
                     if not self.wait_for_approval:
@@ -276,7 +355,7 @@ class Runner:
                 return NEEDS_ATTENTION
             timeout = POLL if wake_at is None else max(0.0, min(POLL, wake_at - time.time()))
             await self._wait_tasks(timeout)
-            self.sync()
+            self.sync_now_and_then()
 
     def _stop_steps(self) -> None:
         """Ask every running step to stop; never the rollback that the cancel itself starts.
@@ -365,6 +444,7 @@ class Runner:
         self.contexts[task] = ctx
 
     async def _wait_tasks(self, timeout: float) -> None:
+        self.flush_events()  # nothing recorded stays uncommitted while the runner waits
         if not self.tasks:
             await asyncio.sleep(timeout)
             return
@@ -385,9 +465,9 @@ class Runner:
     def _finish(self, cmd: Invoke, outcome: Outcome) -> None:
         base = {"step": cmd.step, "attempt": cmd.attempt, "duration": round(outcome.duration, 3)}
         if not outcome.ok:
-            self.record("step.failed", {**base, "error": outcome.error})
+            self.record("step.failed", {**base, "error": outcome.error}, durable=False)
             return
-        step = find_step(self.runbook, cmd.step)
+        step = self._steps[cmd.step]
         outputs: dict[str, Any] = {}
         if isinstance(step, ActionStep) and step.outputs:
             ctx = template_context(self.state, self.env(), result=outcome.result)
@@ -407,6 +487,7 @@ class Runner:
                             "retryable": False,
                         },
                     },
+                    durable=False,
                 )
                 return
         self.record(
@@ -418,14 +499,17 @@ class Runner:
                 "result": outcome.result,
                 "outputs": outputs,
             },
+            durable=False,
         )
 
     def _finish_rollback(self, cmd: InvokeRollback, outcome: Outcome) -> None:
         base = {"index": cmd.index, "step": cmd.step, "duration": round(outcome.duration, 3)}
         if outcome.ok:
-            self.record("rollback.step_succeeded", {**base, "result": outcome.result})
+            self.record(
+                "rollback.step_succeeded", {**base, "result": outcome.result}, durable=False
+            )
         else:
-            self.record("rollback.step_failed", {**base, "error": outcome.error})
+            self.record("rollback.step_failed", {**base, "error": outcome.error}, durable=False)
 
     # ------------------------------------------------------------------ approvals
 
@@ -438,15 +522,14 @@ class Runner:
             if self.state.last_seq != seen or self.state.status not in (WAITING_APPROVAL,):
                 return
             if cmd.deadline is not None and time.time() >= cmd.deadline:
-                self.record("approval.timed_out", {"step": cmd.step})
+                self.record("approval.timed_out", {"step": cmd.step}, durable=False)
                 return
             await asyncio.sleep(POLL)
 
     # ------------------------------------------------------------------ housekeeping
 
-    async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(HEARTBEAT_EVERY)
+    def _heartbeat(self) -> None:
+        while not self._beat_stop.wait(HEARTBEAT_EVERY):
             try:
                 owned = self.store.heartbeat(self.run_id, self.owner)
             except Exception:

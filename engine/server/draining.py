@@ -11,10 +11,11 @@ the middle would leave the running ones interrupted.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from runbook_engine.errors import StoreError
-from runbook_engine.store import EventRecord, Store
+from runbook_engine.store import EventRecord, NewEvent, Store
 
 STARTS = frozenset({"step.started", "rollback.step_started", "group.started"})
 _ENDS = {
@@ -50,33 +51,59 @@ class DrainableStore(Store):
     def draining(self) -> bool:
         return self._draining
 
-    def append_event(
+    def append_events(
         self,
         run_id: str,
-        type: str,
-        data: dict[str, Any] | None = None,
+        batch: Sequence[NewEvent],
         *,
-        step_id: str | None = None,
         status: str | None = None,
         state: dict[str, Any] | None = None,
-    ) -> EventRecord:
-        key = self._key(type, data)
+        published: bool = False,
+        expect_seq: int | None = None,
+    ) -> list[EventRecord]:
+        # Events before a refused start are still written (they record what already
+        # happened); the refused one and what follows it are not. The check follows the batch
+        # in order, as if its events came one by one: an end frees the run to stop before the
+        # start after it.
         with self._gate:
-            flying = self._in_flight.setdefault(run_id, set())
-            if type in STARTS and self._draining and not flying:
-                raise Draining(f"run {run_id}: not starting {key[1]!r}, the server is stopping")
-        record = super().append_event(
-            run_id, type, data, step_id=step_id, status=status, state=state
+            flying = set(self._in_flight.get(run_id, set()))
+            refused: int | None = None
+            for i, item in enumerate(batch):
+                if item.type in STARTS and self._draining and not flying:
+                    refused = i
+                    break
+                self._track(flying, item)
+        allowed = batch if refused is None else batch[:refused]
+        written = (
+            super().append_events(
+                run_id,
+                allowed,
+                status=status if refused is None else None,
+                state=state if refused is None else None,
+                published=published,
+                expect_seq=expect_seq,
+            )
+            if allowed
+            else []
         )
         with self._gate:
             flying = self._in_flight.setdefault(run_id, set())
-            if type in STARTS and type != "group.started":
-                flying.add(key)
-            elif type in _ENDS:
-                flying.discard((_ENDS[type], key[1]))
+            for item in allowed:
+                self._track(flying, item)
             if not flying:
                 self._in_flight.pop(run_id, None)
-        return record
+        if refused is not None:
+            key = self._key(batch[refused].type, batch[refused].data)
+            raise Draining(f"run {run_id}: not starting {key[1]!r}, the server is stopping")
+        return written
+
+    @classmethod
+    def _track(cls, flying: set[tuple[str, str]], item: NewEvent) -> None:
+        key = cls._key(item.type, item.data)
+        if item.type in STARTS and item.type != "group.started":
+            flying.add(key)
+        elif item.type in _ENDS:
+            flying.discard((_ENDS[item.type], key[1]))
 
     @staticmethod
     def _key(type: str, data: dict[str, Any] | None) -> tuple[str, str]:

@@ -159,13 +159,9 @@ class Sweeper:
 
 
 def _deadline_passed(record: RunRecord, now: float) -> bool:
-    """A cheap look at the state the runner stored, before replaying the log."""
-    steps = (record.state or {}).get("steps") or {}
-    deadlines = [
-        s.get("deadline")
-        for s in steps.values()
-        if isinstance(s, dict) and s.get("status") == "waiting"
-    ]
+    """A cheap look at the summary the runner keeps on the run row, before loading the run."""
+    waiting = (record.state or {}).get("waiting") or {}
+    deadlines = list(waiting.values()) if isinstance(waiting, dict) else []
     if not deadlines:
         return True  # no stored state to go by: look properly
     return any(d is not None and d <= now for d in deadlines)

@@ -1,4 +1,4 @@
-"""The run store: an append-only event log per run plus a current-state row.
+"""The run store: an append-only event log per run plus a run row with a checkpoint of its state.
 
 SQLite in WAL mode is the embedded default; PostgreSQL is used by URL
 (``postgresql+psycopg://...``). The schema is migrated when a store is opened::
@@ -15,6 +15,7 @@ from runbook_engine.store._engine import ENV_VAR, default_data_dir, resolve_url
 from runbook_engine.store._records import (
     TERMINAL_STATUSES,
     EventRecord,
+    NewEvent,
     RunRecord,
     StoredVersion,
     TickRecord,
@@ -25,6 +26,7 @@ __all__ = [
     "ENV_VAR",
     "TERMINAL_STATUSES",
     "EventRecord",
+    "NewEvent",
     "RunRecord",
     "Store",
     "StoredVersion",

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
@@ -46,7 +47,7 @@ WRITE_OPTION = "runbook_store_write"
 
 Dialect = Literal["sqlite", "postgresql"]
 
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 """The newest migration's revision: a store at it needs no upgrade. Bump it with
 every new migration (a test checks it against the migration scripts)."""
 
@@ -119,16 +120,29 @@ def _sqlite_file_url(path: Path, query: Any = None) -> URL:
 
 
 def json_dumps(value: Any) -> str:
-    """Serialise a JSON column value identically on both backends.
+    """Serialise a JSON column value identically on both backends, with orjson.
 
-    Both backends then refuse the same values (NaN and infinities too, which
-    PostgreSQL's json type rejects but SQLite would store), and with a
-    ``StoreError`` rather than whatever the driver happens to raise.
+    orjson (rather than msgspec) because event payloads are plain dicts of unknown shape:
+    it encodes them 3-5x faster than the standard library with no schema to declare. Both
+    backends refuse the same values, with a ``StoreError`` rather than whatever the driver
+    raises: anything that is not JSON, and NaN and infinities, which PostgreSQL's json type
+    rejects and orjson would silently write as ``null``.
     """
     try:
-        return json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        encoded = orjson.dumps(value).decode()
+    except TypeError as exc:
         raise StoreError(f"cannot store a value as JSON: {exc}") from exc
+    if "null" in encoded:
+        # a null may be a NaN orjson replaced: let the strict encoder tell (rarely needed)
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"cannot store a value as JSON: {exc}") from exc
+    return encoded
+
+
+def json_loads(text: str | bytes) -> Any:
+    return orjson.loads(text)
 
 
 def create_store_engine(url: URL, *, schema: str | None = None) -> Engine:
@@ -150,9 +164,15 @@ def create_store_engine(url: URL, *, schema: str | None = None) -> Engine:
                 poolclass=StaticPool,
                 connect_args={**sqlite_args, "check_same_thread": False},
                 json_serializer=json_dumps,
+                json_deserializer=json_loads,
             )
         else:
-            engine = create_engine(url, connect_args=sqlite_args, json_serializer=json_dumps)
+            engine = create_engine(
+                url,
+                connect_args=sqlite_args,
+                json_serializer=json_dumps,
+                json_deserializer=json_loads,
+            )
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
         return engine
@@ -165,7 +185,11 @@ def create_store_engine(url: URL, *, schema: str | None = None) -> Engine:
         connect_args["options"] = f"-csearch_path={schema}"
     # pre_ping: a long-lived engine process must survive a PostgreSQL restart.
     return create_engine(
-        url, pool_pre_ping=True, connect_args=connect_args, json_serializer=json_dumps
+        url,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+        json_serializer=json_dumps,
+        json_deserializer=json_loads,
     )
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "EventRecord",
     "JSONDict",
+    "NewEvent",
     "RunRecord",
     "StoredVersion",
     "TickRecord",
@@ -74,11 +75,16 @@ class RunRecord:
     params: JSONDict
     requester: str
     state: JSONDict
+    """The newest checkpoint of the run's state (compact: no results, no output); the events
+    after its ``last_seq`` complete it. Empty until the first checkpoint."""
     owner: str | None
     """``host:pid`` of the engine process driving the run, if any."""
     heartbeat_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    published_seq: int = 0
+    """The newest event an engine driving the run has written (and so published to its
+    subscribers); events after it were written by others (a decision, a cancel)."""
 
     def __post_init__(self) -> None:
         _set_utc(self, "heartbeat_at", "created_at", "updated_at")
@@ -97,6 +103,15 @@ class EventRecord:
 
     def __post_init__(self) -> None:
         _set_utc(self, "ts")
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append: its seq and time are given by the store."""
+
+    type: str
+    data: JSONDict
+    step_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,27 @@ returns, so a caller that acts on a returned record acts on something durable.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Engine, Row, Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Engine,
+    Row,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -24,12 +38,21 @@ from runbook_engine.store._records import (
     TERMINAL_STATUSES,
     EventRecord,
     JSONDict,
+    NewEvent,
     RunRecord,
     StoredVersion,
     TickRecord,
     as_utc,
 )
-from runbook_engine.store._tables import events, locks, runbook_versions, runs, schedule_ticks
+from runbook_engine.store._tables import (
+    UTCDateTime,
+    checkpoints,
+    events,
+    locks,
+    runbook_versions,
+    runs,
+    schedule_ticks,
+)
 
 __all__ = ["Store"]
 
@@ -69,6 +92,7 @@ def _run(row: Row[Any]) -> RunRecord:
         heartbeat_at=row.heartbeat_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        published_seq=row.published_seq,
     )
 
 
@@ -81,6 +105,41 @@ def _event(row: Row[Any]) -> EventRecord:
         step_id=row.step_id,
         data=row.data,
     )
+
+
+# The run row's part of an append on SQLite: in one UPDATE the right-hand sides read the row as it
+# was, so published_seq gets the new last seq and the status is written only if nobody appended
+# since the writer last looked (expect).
+_SQLITE_APPEND = """
+UPDATE runs SET
+  last_seq = last_seq + :n,
+  status = CASE WHEN :status IS NOT NULL AND (:expect IS NULL OR last_seq = :expect)
+                THEN :status ELSE status END,
+  published_seq = CASE WHEN :published THEN last_seq + :n ELSE published_seq END,
+  updated_at = :now
+WHERE id = :id
+RETURNING last_seq
+"""
+_SQLITE_INSERT_EVENT = (
+    "INSERT INTO events (run_id, seq, ts, type, step_id, data) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+@functools.cache
+def _sqlite_binders(dialect: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """SQLAlchemy's bind processors for the events' ``ts`` and ``data`` columns."""
+    ts = events.c.ts.type.dialect_impl(dialect).bind_processor(dialect)
+    data = events.c.data.type.dialect_impl(dialect).bind_processor(dialect)
+    outer_ts = UTCDateTime()  # the column's type: converts to UTC before the impl formats it
+
+    def bind_ts(value: Any) -> Any:
+        value = outer_ts.process_bind_param(value, dialect)
+        return ts(value) if ts else value
+
+    def bind_data(value: Any) -> Any:
+        return data(value) if data else value
+
+    return bind_ts, bind_data
 
 
 # Columns a RunRecord is built from (everything but the internal seq counter).
@@ -180,6 +239,16 @@ class Store:
         if isinstance(cause, StoreError):
             return cause  # already says what is wrong (json_dumps raised it)
         return StoreError(f"cannot {doing} the run store at {self._display_url}: {cause}")
+
+    def _upsert(
+        self, table: Table, values: Mapping[str, Any], key: Sequence[str], update: Sequence[str]
+    ) -> Any:
+        """``INSERT ... ON CONFLICT (key) DO UPDATE SET update...`` in this backend's dialect."""
+        stmt = pg_insert(table) if self._dialect == "postgresql" else sqlite_insert(table)
+        stmt = stmt.values(**values)
+        return stmt.on_conflict_do_update(
+            index_elements=list(key), set_={name: stmt.excluded[name] for name in update}
+        )
 
     def _insert_ignoring_conflict(
         self, table: Table, values: Mapping[str, Any], key: Sequence[str]
@@ -315,43 +384,192 @@ class Store:
         step_id: str | None = None,
         status: str | None = None,
         state: JSONDict | None = None,
+        published: bool = False,
     ) -> EventRecord:
         """Append an event to a run's log and update the run row, in one transaction.
 
         The event gets the run's next seq (gapless, also under concurrent writers
-        in several processes). ``status`` and ``state`` replace the run's, if
-        given. When this returns, the event is committed and durable.
+        in several processes). ``status`` and ``state`` (a checkpoint) replace the
+        run's, if given; ``published`` marks it as written by the run's driving
+        engine. When this returns, the event is committed and durable.
         """
-        changes: dict[str, Any] = {"last_seq": runs.c.last_seq + 1}
+        [record] = self.append_events(
+            run_id,
+            [NewEvent(type, {} if data is None else data, step_id)],
+            status=status,
+            state=state,
+            published=published,
+        )
+        return record
+
+    def append_events(
+        self,
+        run_id: str,
+        batch: Sequence[NewEvent],
+        *,
+        status: str | None = None,
+        state: JSONDict | None = None,
+        published: bool = False,
+        expect_seq: int | None = None,
+    ) -> list[EventRecord]:
+        """Append several events in one transaction (one commit, one fsync): they get
+        consecutive seqs, in order, and are durable together when this returns.
+
+        With ``expect_seq``, ``status`` and ``state`` are written only if the run's last seq
+        was still ``expect_seq``: they were computed from the log up to there, and are wrong
+        if someone appended in between (the caller sees it in the seqs it gets back)."""
+        if not batch:
+            return []
+        if self._dialect == "sqlite" and state is None:
+            return self._append_sqlite(run_id, batch, status, published, expect_seq)
+        changes: dict[str, Any] = {"last_seq": runs.c.last_seq + len(batch)}
+        unchanged = runs.c.last_seq == expect_seq
         if status is not None:
-            changes["status"] = status
+            changes["status"] = (
+                status if expect_seq is None else case((unchanged, status), else_=runs.c.status)
+            )
         if state is not None:
-            changes["state"] = state
+            changes["state"] = (
+                state
+                if expect_seq is None
+                else case((unchanged, literal(state, runs.c.state.type)), else_=runs.c.state)
+            )
+        if published:
+            changes["published_seq"] = runs.c.last_seq + len(batch)
+        sqlite = self._dialect == "sqlite"
         with self._write() as conn:
-            # This UPDATE is also the lock: on PostgreSQL a concurrent appender to the
-            # same run blocks on the row until we commit, then reads our last_seq; on
-            # SQLite BEGIN IMMEDIATE already serialised us.
-            seq = conn.execute(
+            # Timestamps are taken after the lock, so they rise with seq. On SQLite the
+            # transaction began with BEGIN IMMEDIATE, which is the lock: one UPDATE does it all.
+            now = _utcnow()
+            if sqlite:
+                changes["updated_at"] = now
+            # This UPDATE is also the lock on PostgreSQL: a concurrent appender to the same
+            # run blocks on the row until we commit, then reads our last_seq.
+            last = conn.execute(
                 update(runs).where(runs.c.id == run_id).values(**changes).returning(runs.c.last_seq)
             ).scalar_one_or_none()
-            if seq is None:
+            if last is None:
                 raise StoreError(f"no run {run_id}")
-            # Taken after the lock so timestamps rise with seq.
+            if not sqlite:
+                now = _utcnow()
+            first = last - len(batch) + 1
+            rows = [
+                {
+                    "run_id": run_id,
+                    "seq": first + i,
+                    "ts": now,
+                    "type": item.type,
+                    "step_id": item.step_id,
+                    "data": item.data,
+                }
+                for i, item in enumerate(batch)
+            ]
+            conn.execute(insert(events), rows)
+            if not sqlite:
+                conn.execute(update(runs).where(runs.c.id == run_id).values(updated_at=now))
+        return [
+            EventRecord(run_id, row["seq"], now, row["type"], row["step_id"], row["data"])
+            for row in rows
+        ]
+
+    def _append_sqlite(
+        self,
+        run_id: str,
+        batch: Sequence[NewEvent],
+        status: str | None,
+        published: bool,
+        expect_seq: int | None,
+    ) -> list[EventRecord]:
+        """``append_events`` on SQLite in two prepared statements on the driver: the hot path
+        of every run (a step's events), where building and compiling SQLAlchemy statements cost
+        more than the commit. Values are bound with SQLAlchemy's own processors for these
+        columns, so what is stored is exactly what the general path stores."""
+        bind_ts, bind_data = _sqlite_binders(self._engine.dialect)
+        with self._write() as conn:
+            # BEGIN IMMEDIATE holds the write lock: timestamps taken now rise with seq.
             now = _utcnow()
-            row = conn.execute(
-                insert(events)
-                .values(
-                    run_id=run_id,
-                    seq=seq,
-                    ts=now,
-                    type=type,
-                    step_id=step_id,
-                    data={} if data is None else data,
+            row = conn.exec_driver_sql(
+                _SQLITE_APPEND,
+                {
+                    "id": run_id,
+                    "n": len(batch),
+                    "status": status,
+                    "expect": expect_seq,
+                    "published": int(published),
+                    "now": bind_ts(now),
+                },
+            ).first()
+            if row is None:
+                raise StoreError(f"no run {run_id}")
+            first = row[0] - len(batch) + 1
+            conn.exec_driver_sql(
+                _SQLITE_INSERT_EVENT,
+                [
+                    (run_id, first + i, bind_ts(now), item.type, item.step_id, bind_data(item.data))
+                    for i, item in enumerate(batch)
+                ],
+            )
+        return [
+            EventRecord(run_id, first + i, now, item.type, item.step_id, item.data)
+            for i, item in enumerate(batch)
+        ]
+
+    def save_state(
+        self,
+        run_id: str,
+        status: str,
+        checkpoint: JSONDict,
+        at_seq: int,
+        *,
+        summary: JSONDict | None = None,
+    ) -> bool:
+        """Write the run's status, a checkpoint of its state folded up to ``at_seq`` and (if
+        given) the small ``summary`` the run row keeps as ``state``, in one transaction; False
+        (nothing written) when the log has grown past ``at_seq`` meanwhile.
+
+        The writer folded, and so published, every event up to ``at_seq``: the run's
+        ``published_seq`` moves up to it."""
+        values: dict[str, Any] = {
+            "status": status,
+            "published_seq": case(
+                (runs.c.published_seq < at_seq, at_seq), else_=runs.c.published_seq
+            ),
+        }
+        if summary is not None:
+            values["state"] = summary
+        with self._write() as conn:
+            moved = conn.execute(
+                update(runs).where(runs.c.id == run_id, runs.c.last_seq == at_seq).values(**values)
+            ).rowcount
+            if moved != 1:
+                return False
+            conn.execute(
+                self._upsert(
+                    checkpoints,
+                    {"run_id": run_id, "seq": at_seq, "state": checkpoint},
+                    ("run_id",),
+                    ("seq", "state"),
                 )
-                .returning(*events.c)
-            ).one()
-            conn.execute(update(runs).where(runs.c.id == run_id).values(updated_at=now))
-        return _event(row)
+            )
+        return True
+
+    def checkpoint(self, run_id: str) -> tuple[int, JSONDict] | None:
+        """The run's newest checkpoint: the seq it was folded up to, and the state."""
+        stmt = select(checkpoints.c.seq, checkpoints.c.state).where(checkpoints.c.run_id == run_id)
+        with self._read() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else (row.seq, row.state)
+
+    def results(self, run_id: str, seqs: Iterable[int]) -> dict[int, Any]:
+        """The ``result`` of each of the given events (step results a checkpoint refers to)."""
+        wanted = sorted(set(seqs))
+        if not wanted:
+            return {}
+        stmt = select(events.c.seq, events.c.data).where(
+            events.c.run_id == run_id, events.c.seq.in_(wanted)
+        )
+        with self._read() as conn:
+            return {row.seq: (row.data or {}).get("result") for row in conn.execute(stmt)}
 
     def events(self, run_id: str, after_seq: int = 0) -> list[EventRecord]:
         """The run's events with seq greater than ``after_seq``, in seq order."""

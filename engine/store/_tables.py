@@ -30,6 +30,7 @@ from runbook_engine.store._records import as_utc
 
 __all__ = [
     "UTCDateTime",
+    "checkpoints",
     "events",
     "locks",
     "metadata",
@@ -98,6 +99,8 @@ runs = Table(
     # row-locks the run on PostgreSQL, so concurrent appenders queue up and each
     # gets the next number; MAX(seq)+1 would hand two of them the same one.
     Column("last_seq", Integer, nullable=False),
+    # The newest event written by the engine driving the run (see RunRecord.published_seq).
+    Column("published_seq", Integer, nullable=False, server_default="0"),
     Index("ix_runs_status", "status"),
     Index("ix_runs_runbook", "runbook"),
     Index("ix_runs_created_at", "created_at"),
@@ -117,6 +120,22 @@ events = Table(
     Column("type", String(100), nullable=False),
     Column("step_id", String(200), nullable=True),
     Column("data", JSON, nullable=False),
+)
+
+# The newest checkpoint of each run's state (engine/core/state.py RunState.to_checkpoint), in
+# a table of its own: the run row is updated by every append, and a big state in it would be
+# rewritten each time.
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column(
+        "run_id",
+        String(64),
+        ForeignKey("runs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seq", Integer, nullable=False),
+    Column("state", JSON, nullable=False),
 )
 
 locks = Table(

@@ -24,9 +24,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from runbook_engine.catalog import Catalog
-from runbook_engine.core.state import STEP_WAITING
 from runbook_engine.core.statuses import PENDING, ROLLING_BACK, RUNNING, WAITING_APPROVAL
 from runbook_engine.lease import STALE_AFTER, is_driven
+from runbook_engine.runtime.loading import published_until
 from runbook_engine.schedule import Scheduler, Tick
 from runbook_engine.server.scheduling import create_scheduled_run
 from runbook_engine.service import Engine
@@ -155,14 +155,13 @@ class Housekeeper:
         return wake
 
     def _approval_woken(self, record: RunRecord, now: datetime) -> bool:
-        state = record.state or {}
-        for step in (state.get("steps") or {}).values():
-            deadline = step.get("deadline")
-            if step.get("status") == STEP_WAITING and deadline and deadline <= now.timestamp():
+        waiting = (record.state or {}).get("waiting") or {}
+        for deadline in waiting.values() if isinstance(waiting, dict) else ():
+            if deadline and deadline <= now.timestamp():
                 return True
-        # The run row's state is written only by engines (with each event they record), so
-        # events after its last_seq came from elsewhere since an engine last looked.
-        seen = int(state.get("last_seq") or 0)
+        # Events after the newest one an engine published came from elsewhere (a decision,
+        # a cancel) since an engine last looked.
+        seen = published_until(record)
         return any(
             event.type in _WAKING_EVENTS and (now - event.ts).total_seconds() >= DECISION_GRACE
             for event in self.store.events(record.id, after_seq=seen)

@@ -605,13 +605,14 @@ def test_operator_chooses_rollback(sandbox_for: Any, clean: Callable[[str], Base
 
 
 # The run is killed exactly after s1's step.started (s1 has taken effect, its success is not
-# recorded); then a resume process is killed exactly after one of its own events: the first
-# resume after step.interrupted (5, before it asks the operator), or the operator's
-# `resume --skip` after run.resolved (7, before it drives the run on).
+# recorded); then a resume process is killed at one of its own commits: the first resume inside
+# the one write that records run.resumed, step.interrupted and run.needs_attention together
+# (killed there, none of the three is kept), or the operator's `resume --skip` after
+# run.resolved (7, before it drives the run on).
 @pytest.mark.parametrize(
     ("which", "n"),
     [
-        pytest.param("first", 5, id="resume-after-step.interrupted"),
+        pytest.param("first", 3, id="resume-inside-its-first-write"),
         pytest.param("decision", 7, id="resume-skip-after-run.resolved"),
     ],
 )

@@ -160,16 +160,27 @@ def test_a_goto_loop_runs_until_its_condition_is_false(engine: Engine, store: St
     assert out.state.step("done").result == {"message": "polled 3 times", "level": "info"}
 
 
-def test_the_stored_run_row_matches_the_replayed_state(engine: Engine, store: Store) -> None:
+def test_the_stored_checkpoint_is_the_replayed_state_without_results(
+    engine: Engine, store: Store
+) -> None:
     out = engine.start(runbook(FLAKY.format(retryable="true")), {}, requester="alice")
     row = store.get_run(out.run_id)
     assert row is not None
     assert row.status == "succeeded"
-    stored = RunState.from_dict(row.state)
-    assert stored.last_seq == out.state.last_seq == len(store.events(out.run_id))
-    assert {k: v.status for k, v in stored.steps.items()} == {
-        k: v.status for k, v in out.state.steps.items()
-    }
+    assert row.published_seq == out.state.last_seq == len(store.events(out.run_id))
+    # the finish is a status change, so there is a checkpoint of the final state
+    found = store.checkpoint(out.run_id)
+    assert found is not None
+    seq, checkpoint = found
+    stored = RunState.from_checkpoint(checkpoint)
+    assert seq == stored.last_seq == out.state.last_seq
+    # results stay in their events
+    assert not any("result" in st for st in checkpoint["steps"].values())
+    assert not any("result" in entry for entry in checkpoint["completed"])
+    # the run row keeps only the summary list views read
+    assert row.state == {"failure": None, "waiting": {}}
+    hydrated = stored.with_results(store.results(out.run_id, stored.result_seqs()))
+    assert hydrated == out.state
 
 
 def test_the_live_state_is_the_replay_of_the_log_and_round_trips(
