@@ -30,7 +30,8 @@ from runbook_engine.plugin.contract import Action, ActionContext, ActionParams, 
 __all__ = ["MAX_CAPTURE", "ShellCommandAction", "ShellCommandParams"]
 
 #: at most this many bytes of stdout (and, separately, of stderr) are kept in the result
-MAX_CAPTURE = 1024 * 1024
+#: what a result keeps of each stream: the first and the last 32 KiB (the log has every line)
+MAX_CAPTURE = 64 * 1024
 #: a "line" longer than this is logged in pieces, so a binary blob cannot exhaust memory
 _MAX_LINE = 64 * 1024
 _READ_SIZE = 64 * 1024
@@ -152,6 +153,9 @@ class ShellCommandAction(Action):
             "stderr": stderr_text,
             "exit_code": exit_code,
             "duration": duration,
+            "truncated": stdout.truncated or stderr.truncated,
+            "stdout_bytes": stdout.total_bytes,
+            "stderr_bytes": stderr.total_bytes,
         }
 
 
@@ -256,7 +260,7 @@ def _pump(
 
 
 def _capture(ctx: ActionContext, *, prefix: str) -> OutputCapture:
-    """One output stream of the local command: ``MAX_CAPTURE`` bytes kept."""
+    """One output stream of the local command: ``MAX_CAPTURE`` bytes kept, head and tail."""
     return OutputCapture(ctx, prefix=prefix, max_bytes=MAX_CAPTURE, max_line=_MAX_LINE)
 
 

@@ -20,6 +20,7 @@ stop and ask a human) without parsing messages.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class RunbookError(Exception):
@@ -98,6 +99,11 @@ class ActionError(RunbookError):
 
     kind: str = "error"
     default_retryable: bool = True
+    #: what a failed command said, where there was one (recorded with the error)
+    exit_code: int | None = None
+    stderr: str | None = None
+    #: every host's result when a fan-out failed because hosts did
+    hosts: list[dict[str, Any]] | None = None
 
     def __init__(
         self,

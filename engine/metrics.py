@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_a
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from runbook_engine.core.events import EventType
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import WAITING_APPROVAL
 from runbook_engine.runtime.bus import Event, RunInfo
@@ -90,23 +91,27 @@ class Metrics:
     def on_event(self, run: RunInfo, event: Event, state: RunState) -> None:
         data = event.data
         kind = event.type
-        if kind in ("step.started", "rollback.step_started"):
+        if kind in (EventType.STEP_STARTED, EventType.ROLLBACK_STEP_STARTED):
             with self._lock:
                 self._actions[self._key(event)] = str(data.get("action") or "unknown")
-        elif kind in ("step.succeeded", "step.failed", "rollback.step_failed"):
+        elif kind in (
+            EventType.STEP_SUCCEEDED,
+            EventType.STEP_FAILED,
+            EventType.ROLLBACK_STEP_FAILED,
+        ):
             with self._lock:
                 action = self._actions.pop(self._key(event), None)
             action = str(data.get("action") or action or "unknown")
-            if kind != "rollback.step_failed" and data.get("duration") is not None:
+            if kind != EventType.ROLLBACK_STEP_FAILED and data.get("duration") is not None:
                 self.step_seconds.labels(run.runbook, action).observe(float(data["duration"]))
             family = action_family(action)
-            if kind != "step.succeeded" and family is not None:
+            if kind != EventType.STEP_SUCCEEDED and family is not None:
                 error = data.get("error") or {}
                 self.call_errors.labels(family, str(error.get("kind") or "error")).inc()
-        elif kind == "rollback.step_succeeded":
+        elif kind == EventType.ROLLBACK_STEP_SUCCEEDED:
             with self._lock:
                 self._actions.pop(self._key(event), None)
-        elif kind == "run.finished":
+        elif kind == EventType.RUN_FINISHED:
             self.runs.labels(run.runbook, str(data.get("status"))).inc()
             with self._lock:
                 for key in [k for k in self._actions if k[0] == run.id]:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from runbook_engine.catalog import Catalog
 from runbook_engine.core.apply import Layout
 from runbook_engine.core.approvals import check_decision
+from runbook_engine.core.events import EventType
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import (
     CANCELLED,
@@ -313,7 +314,7 @@ class Engine:
                 if refused is not None:
                     self.store.append_event(
                         record.id,
-                        "run.finished",
+                        EventType.RUN_FINISHED,
                         {"status": CANCELLED, "reason": refused},
                         status=CANCELLED,
                     )
@@ -367,7 +368,9 @@ class Engine:
                     return f"lock {shown!r} is held by run {exc.holder} ({how})"
                 if not announced:
                     self.store.append_event(
-                        run_id, "run.waiting_for_lock", {"lock": shown, "holder": exc.holder}
+                        run_id,
+                        EventType.RUN_WAITING_FOR_LOCK,
+                        {"lock": shown, "holder": exc.holder},
                     )
                     announced = True
                 time.sleep(0.5)
@@ -460,9 +463,9 @@ class Engine:
             if choice not in allowed:
                 raise RunbookError(f"choose one of: {', '.join('--' + c for c in allowed)}")
             kind = (
-                "rollback.resolved"
+                EventType.ROLLBACK_RESOLVED
                 if "rollback_index" in (state.attention or {})
-                else "run.resolved"
+                else EventType.RUN_RESOLVED
             )
             self.store.append_event(record.id, kind, {"choice": choice, "by": by})
             state = self._load(record.id, loaded)
@@ -494,7 +497,7 @@ class Engine:
             raise ApprovalError("a rejection needs a reason (--reason)")
         self.store.append_event(
             record.id,
-            "approval.decided",
+            EventType.APPROVAL_DECIDED,
             {
                 "step": step.id,
                 "user": user,
@@ -537,7 +540,9 @@ class Engine:
         record = self.run_record(run_id)
         if record.status in TERMINAL:
             raise RunbookError(f"run {record.id} has already finished ({record.status})")
-        self.store.append_event(record.id, "run.cancel_requested", {"by": by, "reason": reason})
+        self.store.append_event(
+            record.id, EventType.RUN_CANCEL_REQUESTED, {"by": by, "reason": reason}
+        )
         return record
 
     def _release_dead_owner(self, record: RunRecord) -> None:

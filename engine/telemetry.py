@@ -21,6 +21,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
+from runbook_engine.core.events import EventType
 from runbook_engine.core.state import RunState
 from runbook_engine.runtime.bus import Event, RunInfo
 
@@ -34,20 +35,20 @@ ENV_MODE = "RUNBOOK_OTEL"
 ENV_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 
 #: events after which the process that recorded them stops driving the run (for now)
-_SEGMENT_ENDS = {
-    "run.finished": "finished",
-    "approval.requested": "approval",
-    "run.needs_attention": "attention",
+_SEGMENT_ENDS: dict[str, str] = {
+    EventType.RUN_FINISHED: "finished",
+    EventType.APPROVAL_REQUESTED: "approval",
+    EventType.RUN_NEEDS_ATTENTION: "attention",
 }
-_STEP_STARTS = frozenset({"step.started", "rollback.step_started"})
+_STEP_STARTS = frozenset({EventType.STEP_STARTED, EventType.ROLLBACK_STEP_STARTED})
 _STEP_ENDS = frozenset(
     {
-        "step.succeeded",
-        "step.failed",
-        "step.interrupted",
-        "rollback.step_succeeded",
-        "rollback.step_failed",
-        "rollback.step_interrupted",
+        EventType.STEP_SUCCEEDED,
+        EventType.STEP_FAILED,
+        EventType.STEP_INTERRUPTED,
+        EventType.ROLLBACK_STEP_SUCCEEDED,
+        EventType.ROLLBACK_STEP_FAILED,
+        EventType.ROLLBACK_STEP_INTERRUPTED,
     }
 )
 
@@ -70,7 +71,7 @@ class Tracing:
         from opentelemetry import trace
         from opentelemetry.trace import Status, StatusCode
 
-        if event.type == "run.created":
+        if event.type == EventType.RUN_CREATED:
             return
         with self._lock:
             segment = self._runs.get(run.id)

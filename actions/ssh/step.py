@@ -173,7 +173,7 @@ def finish(
     extra = before_failing(report) if before_failing is not None else ""
     if stopped:
         error = stop_error(fleet.ctx, fleet.started, what)
-        error.hosts = hosts  # type: ignore[attr-defined]  # recorded by the runtime
+        error.hosts = hosts  # recorded by the runtime with the error
         raise error
     raise _hosts_failed(report, summary, tolerated, extra)
 

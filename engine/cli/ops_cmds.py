@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from runbook_engine.cli._common import emit_json, open_store, output_option, user_errors
+from runbook_engine.core.events import EventType
 from runbook_engine.errors import RunbookError
 
 if TYPE_CHECKING:
@@ -186,7 +187,7 @@ def _show_run(
         click.echo("  params: " + ", ".join(f"{k}={v}" for k, v in record.params.items()))
     start = events[0].ts if events else record.created_at
     for e in events:
-        if e.type == "step.output":
+        if e.type == EventType.STEP_OUTPUT:
             continue
         ev = Event(record.id, e.seq, e.ts.timestamp(), e.type, e.step_id, e.data or {})
         text = describe(ev) or e.type
@@ -204,13 +205,27 @@ def _show_run(
                 )
 
 
+def _of_host(line: str, host: str) -> bool:
+    """SSH steps log each line as ``HOST: text`` (``HOST: stderr: text``)."""
+    return line.startswith(f"{host}: ")
+
+
 @click.command()
 @click.argument("run_id")
 @click.option("--follow", "-f", is_flag=True, help="keep printing until the run finishes")
+@click.option("--step", "only_step", metavar="STEP", help="only this step's output and events")
+@click.option(
+    "--host", "only_host", metavar="HOST", help="only the output lines of this host (SSH steps)"
+)
 @output_option
 @user_errors
-def logs(run_id: str, follow: bool, output: str) -> None:
-    """The output lines of a run's steps (and its events), as they were recorded."""
+def logs(
+    run_id: str, follow: bool, only_step: str | None, only_host: str | None, output: str
+) -> None:
+    """The output lines of a run's steps (and its events), as they were recorded.
+
+    A step that printed more than the log keeps (RUNBOOK_MAX_STEP_OUTPUT, 16 MiB by default)
+    shows its beginning, a line saying how much was left out, and its end."""
     from runbook_engine.cli.progress import describe
     from runbook_engine.runtime.bus import Event
     from runbook_engine.store import TERMINAL_STATUSES
@@ -224,6 +239,15 @@ def logs(run_id: str, follow: bool, output: str) -> None:
             for e in store.events(record.id, after_seq=seq):
                 seq = e.seq
                 data = e.data or {}
+                if only_step is not None and e.step_id != only_step:
+                    continue
+                if only_host is not None:
+                    if e.type != EventType.STEP_OUTPUT:
+                        continue
+                    lines = [ln for ln in data.get("lines", []) if _of_host(ln, only_host)]
+                    if not lines:
+                        continue
+                    data = {**data, "lines": lines}
                 if output == "json":
                     click.echo(
                         __import__("json").dumps(
@@ -239,9 +263,15 @@ def logs(run_id: str, follow: bool, output: str) -> None:
                     )
                     continue
                 stamp = f"{e.ts:%H:%M:%S}"
-                if e.type == "step.output":
+                if e.type == EventType.STEP_OUTPUT:
                     for line in data.get("lines", []):
                         click.echo(f"{stamp} {data.get('step')} | {line}")
+                elif e.type == EventType.STEP_OUTPUT_TRUNCATED:
+                    click.echo(
+                        f"{stamp} {data.get('step')} | [... {data.get('dropped_lines')} lines, "
+                        f"{data.get('dropped_bytes')} bytes left out: the step printed more than "
+                        f"its log keeps ({data.get('cap_bytes')} bytes) ...]"
+                    )
                 else:
                     text = describe(
                         Event(record.id, e.seq, e.ts.timestamp(), e.type, e.step_id, data)

@@ -11,30 +11,31 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from runbook_engine.core.events import EventType
 from runbook_engine.core.state import RunState
 from runbook_engine.durations import format_duration
 from runbook_engine.runtime.bus import Event, RunInfo
 
-_ICONS = {
-    "step.started": ("▶", "cyan"),
-    "step.succeeded": ("✓", "green"),
-    "step.failed": ("✗", "red"),
-    "step.skipped": ("↷", "dim"),
-    "step.retry": ("↻", "yellow"),
-    "step.jumped": ("→", "blue"),
-    "step.continued": ("…", "yellow"),
-    "group.started": ("⇉", "cyan"),
-    "approval.requested": ("?", "magenta"),
-    "approval.decided": ("✎", "magenta"),
-    "approval.timed_out": ("⌛", "magenta"),
-    "rollback.started": ("↶", "yellow"),
-    "rollback.step_started": ("↶", "yellow"),
-    "rollback.step_succeeded": ("✓", "yellow"),
-    "rollback.step_failed": ("✗", "red"),
-    "rollback.step_skipped": ("↷", "dim"),
-    "run.needs_attention": ("!", "bold red"),
-    "run.cancel_requested": ("■", "yellow"),
-    "run.waiting_for_lock": ("⏸", "yellow"),
+_ICONS: dict[str, tuple[str, str]] = {
+    EventType.STEP_STARTED: ("▶", "cyan"),
+    EventType.STEP_SUCCEEDED: ("✓", "green"),
+    EventType.STEP_FAILED: ("✗", "red"),
+    EventType.STEP_SKIPPED: ("↷", "dim"),
+    EventType.STEP_RETRY: ("↻", "yellow"),
+    EventType.STEP_JUMPED: ("→", "blue"),
+    EventType.STEP_CONTINUED: ("…", "yellow"),
+    EventType.GROUP_STARTED: ("⇉", "cyan"),
+    EventType.APPROVAL_REQUESTED: ("?", "magenta"),
+    EventType.APPROVAL_DECIDED: ("✎", "magenta"),
+    EventType.APPROVAL_TIMED_OUT: ("⌛", "magenta"),
+    EventType.ROLLBACK_STARTED: ("↶", "yellow"),
+    EventType.ROLLBACK_STEP_STARTED: ("↶", "yellow"),
+    EventType.ROLLBACK_STEP_SUCCEEDED: ("✓", "yellow"),
+    EventType.ROLLBACK_STEP_FAILED: ("✗", "red"),
+    EventType.ROLLBACK_STEP_SKIPPED: ("↷", "dim"),
+    EventType.RUN_NEEDS_ATTENTION: ("!", "bold red"),
+    EventType.RUN_CANCEL_REQUESTED: ("■", "yellow"),
+    EventType.RUN_WAITING_FOR_LOCK: ("⏸", "yellow"),
 }
 
 
@@ -42,59 +43,64 @@ def describe(event: Event) -> str | None:
     d = event.data
     step = d.get("step", "")
     t = event.type
-    if t == "run.started":
+    if t == EventType.RUN_STARTED:
         return None
-    if t == "run.resumed":
+    if t == EventType.RUN_RESUMED:
         return f"resumed by {d.get('owner')} (was {d.get('status')})"
-    if t == "step.started":
+    if t == EventType.STEP_STARTED:
         attempt = f" (attempt {d['attempt']})" if d.get("attempt", 1) > 1 else ""
         return f"{step}: {d.get('action')}{attempt}"
-    if t == "step.succeeded":
+    if t == EventType.STEP_SUCCEEDED:
         dur = f" {format_duration(d['duration'])}" if d.get("duration") is not None else ""
         outs = ", ".join(f"{k}={_short(v)}" for k, v in (d.get("outputs") or {}).items())
         return f"{step}{dur}" + (f"  {outs}" if outs else "")
-    if t == "step.failed":
+    if t == EventType.STEP_FAILED:
         err = d.get("error") or {}
         return f"{step}: {err.get('message', 'failed')}"
-    if t == "step.retry":
+    if t == EventType.STEP_RETRY:
         return f"{step}: retrying (attempt {d['attempt']}) in {format_duration(d['delay'])}"
-    if t == "step.skipped":
+    if t == EventType.STEP_SKIPPED:
         return f"{step}: skipped ({d.get('reason', '')})"
-    if t == "step.jumped":
+    if t == EventType.STEP_JUMPED:
         return f"{step}: goto {d.get('target')}"
-    if t == "step.continued":
+    if t == EventType.STEP_OUTPUT_TRUNCATED:
+        return (
+            f"{step}: output past {d.get('cap_bytes')} bytes: {d.get('dropped_bytes')} bytes "
+            "left out of the log, its end kept"
+        )
+    if t == EventType.STEP_CONTINUED:
         return f"{step}: failure ignored (on_failure: continue)"
-    if t == "group.started":
+    if t == EventType.GROUP_STARTED:
         return f"{step}: parallel group"
-    if t == "approval.requested":
+    if t == EventType.APPROVAL_REQUESTED:
         who = ", ".join(d.get("approvers") or []) or "anyone but the requester"
         return (
             f"{step}: waiting for approval — {d.get('message')} (approvers: {who}; "
             f"runbook approve {event.run_id} / runbook reject {event.run_id} --reason ...)"
         )
-    if t == "approval.decided":
+    if t == EventType.APPROVAL_DECIDED:
         return f"{step}: {d.get('decision')}d by {d.get('user')}" + (
             f": {d['reason']}" if d.get("reason") else ""
         )
-    if t == "approval.timed_out":
+    if t == EventType.APPROVAL_TIMED_OUT:
         return f"{step}: approval timed out"
-    if t == "rollback.started":
+    if t == EventType.ROLLBACK_STARTED:
         return f"rolling back ({d.get('reason')})"
-    if t == "rollback.step_started":
+    if t == EventType.ROLLBACK_STEP_STARTED:
         how = "undo" if d.get("undo") else "rollback"
         return f"{step}: {how} with {d.get('action')}"
-    if t == "rollback.step_succeeded":
+    if t == EventType.ROLLBACK_STEP_SUCCEEDED:
         return f"{step}: rolled back"
-    if t == "rollback.step_failed":
+    if t == EventType.ROLLBACK_STEP_FAILED:
         return f"{step}: rollback failed: {(d.get('error') or {}).get('message')}"
-    if t == "rollback.step_skipped":
+    if t == EventType.ROLLBACK_STEP_SKIPPED:
         return f"{step}: {d.get('reason')}"
-    if t == "run.needs_attention":
+    if t == EventType.RUN_NEEDS_ATTENTION:
         choices = " | ".join(f"--{c}" for c in d.get("choices", []))
         return f"needs attention: {d.get('reason')} → runbook resume {event.run_id} {choices}"
-    if t == "run.cancel_requested":
+    if t == EventType.RUN_CANCEL_REQUESTED:
         return f"cancel requested by {d.get('by')}"
-    if t == "run.waiting_for_lock":
+    if t == EventType.RUN_WAITING_FOR_LOCK:
         return f"waiting for lock {d.get('lock')!r} held by run {d.get('holder')}"
     return None
 
@@ -113,19 +119,19 @@ class ConsoleProgress:
         self.show_output = show_output
 
     def on_event(self, run: RunInfo, event: Event, state: RunState) -> None:
-        if event.type == "run.created":
+        if event.type == EventType.RUN_CREATED:
             return
-        if event.type == "run.resumed":
+        if event.type == EventType.RUN_RESUMED:
             self.console.print(
                 f"[bold]{run.runbook}@{run.version}[/bold] run {run.id} (resumed)", markup=True
             )
             return
-        if event.type == "run.started":
+        if event.type == EventType.RUN_STARTED:
             self.console.print(
                 f"[bold]{run.runbook}@{run.version}[/bold] run {run.id}", markup=True
             )
             return
-        if event.type == "step.output":
+        if event.type == EventType.STEP_OUTPUT:
             if self.show_output:
                 for line in event.data.get("lines", []):
                     self.console.print(
@@ -134,7 +140,7 @@ class ConsoleProgress:
                         highlight=False,
                     )
             return
-        if event.type == "run.finished":
+        if event.type == EventType.RUN_FINISHED:
             return
         text = describe(event)
         if text is None:

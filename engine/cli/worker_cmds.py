@@ -15,6 +15,7 @@ from runbook_engine.cli._common import (
     params_option,
     user_errors,
 )
+from runbook_engine.core.events import EventType
 
 if TYPE_CHECKING:
     from runbook_engine.service import Engine
@@ -152,7 +153,7 @@ def _wait(engine: Engine, store: Store, run_id: str, loaded: LoadedRunbook, outp
 
     def show(record: RunRecord, event: EventRecord) -> None:
         nonlocal reason
-        if event.type == "run.finished":
+        if event.type == EventType.RUN_FINISHED:
             reason = str(event.data.get("reason") or "")
         if progress is None:
             return

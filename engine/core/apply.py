@@ -5,10 +5,11 @@ resumed engine sees is exactly the state the dead one had recorded."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from runbook_engine.core.events import EventType
 from runbook_engine.core.state import (
     STEP_FAILED,
     STEP_INTERRUPTED,
@@ -68,151 +69,166 @@ def _visit(state: RunState, step_id: str) -> RunState:
     return state.with_step(step_id, visits=state.step(step_id).visits + 1)
 
 
-def apply(
-    layout: Layout, state: RunState, type_: str, data: Mapping[str, Any], ts: float, seq: int
-) -> RunState:
-    status = next_status(state.status, type_, dict(data))
-    state = replace(state, status=status, last_seq=seq)
-    step_id = data.get("step")
-    sid = str(step_id) if step_id is not None else ""
+@dataclass(frozen=True)
+class Folded:
+    """What a fold function is given besides the state: the event's payload and place."""
 
-    if type_ == "run.started":
-        return replace(state, started_at=ts)
-    if type_ == "run.finished":
-        return replace(state, finished_at=ts, failure=state.failure or data.get("failure"))
-    if type_ == "run.cancel_requested":
-        return replace(state, cancel_requested=True, cancelled_by=data.get("by"))
+    layout: Layout
+    data: Mapping[str, Any]
+    ts: float
+    seq: int
+    step: str  # the payload's "step", or ""
 
-    if type_ == "step.started":
-        st = state.step(sid)
-        if st.status in (STEP_PENDING,):
-            state = _visit(state, sid)
-        return state.with_step(
-            sid,
-            status=STEP_RUNNING,
-            attempt=int(data.get("attempt", st.attempt + 1)),
-            started_at=ts,
-            error=None,
-            next_attempt_at=None,
-            action=str(data["action"]) if data.get("action") else st.action,
-            params=dict(data["with"]) if isinstance(data.get("with"), dict) else st.params,
-        )
-    if type_ == "group.started":
-        state = _visit(state, sid).with_step(sid, status=STEP_RUNNING, started_at=ts, error=None)
-        for child in layout.children.get(sid, ()):
-            state = state.with_step(
-                child,
-                status=STEP_PENDING,
-                attempt=0,
-                outputs={},
-                result=None,
-                result_seq=None,
-                error=None,
-                continued=False,
-            )
-        return state
-    if type_ == "step.succeeded":
-        result = data.get("result")
-        result_seq = seq if result is not None else None
+
+def _run_started(state: RunState, ev: Folded) -> RunState:
+    return replace(state, started_at=ev.ts)
+
+
+def _run_finished(state: RunState, ev: Folded) -> RunState:
+    return replace(state, finished_at=ev.ts, failure=state.failure or ev.data.get("failure"))
+
+
+def _run_cancel_requested(state: RunState, ev: Folded) -> RunState:
+    return replace(state, cancel_requested=True, cancelled_by=ev.data.get("by"))
+
+
+def _step_started(state: RunState, ev: Folded) -> RunState:
+    sid, data = ev.step, ev.data
+    st = state.step(sid)
+    if st.status in (STEP_PENDING,):
+        state = _visit(state, sid)
+    return state.with_step(
+        sid,
+        status=STEP_RUNNING,
+        attempt=int(data.get("attempt", st.attempt + 1)),
+        started_at=ev.ts,
+        error=None,
+        next_attempt_at=None,
+        action=str(data["action"]) if data.get("action") else st.action,
+        params=dict(data["with"]) if isinstance(data.get("with"), dict) else st.params,
+    )
+
+
+def _group_started(state: RunState, ev: Folded) -> RunState:
+    sid = ev.step
+    state = _visit(state, sid).with_step(sid, status=STEP_RUNNING, started_at=ev.ts, error=None)
+    for child in ev.layout.children.get(sid, ()):
         state = state.with_step(
-            sid,
-            status=STEP_SUCCEEDED,
-            outputs=dict(data.get("outputs") or {}),
+            child,
+            status=STEP_PENDING,
+            attempt=0,
+            outputs={},
+            result=None,
+            result_seq=None,
+            error=None,
+            continued=False,
+        )
+    return state
+
+
+def _step_succeeded(state: RunState, ev: Folded) -> RunState:
+    sid, data = ev.step, ev.data
+    result = data.get("result")
+    result_seq = ev.seq if result is not None else None
+    state = state.with_step(
+        sid,
+        status=STEP_SUCCEEDED,
+        outputs=dict(data.get("outputs") or {}),
+        result=result,
+        result_seq=result_seq,
+        duration=data.get("duration"),
+        error=None,
+    )
+    if data.get("action"):
+        entry = Completed(
+            step=sid,
+            action=str(data["action"]),
+            params=dict(data.get("with") or {}),
             result=result,
             result_seq=result_seq,
-            duration=data.get("duration"),
-            error=None,
         )
-        if data.get("action"):
-            state = replace(
-                state,
-                completed=(
-                    *state.completed,
-                    Completed(
-                        step=sid,
-                        action=str(data["action"]),
-                        params=dict(data.get("with") or {}),
-                        result=result,
-                        result_seq=result_seq,
-                    ),
-                ),
-            )
-        return _advance(state, layout, sid)
-    if type_ == "step.failed":
-        return state.with_step(
-            sid,
-            status=STEP_FAILED,
-            error=dict(data.get("error") or {}),
-            duration=data.get("duration"),
-        )
-    if type_ == "step.retry":
-        return state.with_step(sid, status=STEP_RETRY_WAIT, next_attempt_at=data.get("at"))
-    if type_ == "step.continued":
-        return _advance(state.with_step(sid, continued=True), layout, sid)
-    if type_ == "step.skipped":
-        st = state.step(sid)
-        if st.status == STEP_PENDING:
-            state = _visit(state, sid)
-        return _advance(state.with_step(sid, status=STEP_SKIPPED), layout, sid)
-    if type_ == "step.jumped":
-        target = str(data["target"])
-        state = _visit(state, sid).with_step(sid, status=STEP_SUCCEEDED, target=target)
-        cursor = layout.index(target)
-        # Steps from the target on may run again: reset them, keeping their visit counts. On a
-        # backward jump that includes the jumping step itself, which must be entered (and its
-        # condition and the loop guard checked) again when the cursor comes back to it.
-        for other in layout.top[cursor:]:
-            for one in (other, *layout.children.get(other, ())):
-                st = state.step(one)
-                state = state.with_step(
-                    one,
-                    **{
-                        **{k: getattr(StepState(), k) for k in StepState.__dataclass_fields__},
-                        "visits": st.visits,
-                    },
-                )
-        return replace(state, cursor=cursor)
-    if type_ == "step.interrupted":
-        if data.get("rerun"):
-            return state.with_step(sid, status=STEP_RETRY_WAIT, next_attempt_at=ts)
-        return state.with_step(sid, status=STEP_INTERRUPTED)
+        state = replace(state, completed=(*state.completed, entry))
+    return _advance(state, ev.layout, sid)
 
-    if type_ == "approval.requested":
-        return _visit(state, sid).with_step(
-            sid, status=STEP_WAITING, started_at=ts, deadline=data.get("deadline")
-        )
-    if type_ == "approval.decided":
-        decisions = state.approvals.get(sid, ())
-        decision = Decision(
-            user=str(data["user"]),
-            decision=str(data["decision"]),
-            at=ts,
-            reason=str(data.get("reason") or ""),
-        )
-        return replace(state, approvals={**state.approvals, sid: (*decisions, decision)})
-    if type_ == "approval.timed_out":
-        return state.with_step(sid, timed_out=True)
 
-    if type_ == "rollback.started":
-        return replace(
-            state,
-            rollback_queue=tuple(int(i) for i in data.get("queue", ())),
-            rollback_reason=str(data.get("reason") or "failed"),
-            failure=state.failure or data.get("failure"),
-        )
-    if type_ in (
-        "rollback.step_started",
-        "rollback.step_succeeded",
-        "rollback.step_failed",
-        "rollback.step_skipped",
-    ):
-        index = int(data["index"])
-        outcome = {
-            "rollback.step_started": "running",
-            "rollback.step_succeeded": "succeeded",
-            "rollback.step_failed": "failed",
-            "rollback.step_skipped": "skipped",
-        }[type_]
+def _step_failed(state: RunState, ev: Folded) -> RunState:
+    return state.with_step(
+        ev.step,
+        status=STEP_FAILED,
+        error=dict(ev.data.get("error") or {}),
+        duration=ev.data.get("duration"),
+    )
+
+
+def _step_retry(state: RunState, ev: Folded) -> RunState:
+    return state.with_step(ev.step, status=STEP_RETRY_WAIT, next_attempt_at=ev.data.get("at"))
+
+
+def _step_continued(state: RunState, ev: Folded) -> RunState:
+    return _advance(state.with_step(ev.step, continued=True), ev.layout, ev.step)
+
+
+def _step_skipped(state: RunState, ev: Folded) -> RunState:
+    if state.step(ev.step).status == STEP_PENDING:
+        state = _visit(state, ev.step)
+    return _advance(state.with_step(ev.step, status=STEP_SKIPPED), ev.layout, ev.step)
+
+
+def _step_jumped(state: RunState, ev: Folded) -> RunState:
+    sid, layout = ev.step, ev.layout
+    target = str(ev.data["target"])
+    state = _visit(state, sid).with_step(sid, status=STEP_SUCCEEDED, target=target)
+    cursor = layout.index(target)
+    # Steps from the target on may run again: reset them, keeping their visit counts. On a
+    # backward jump that includes the jumping step itself, which must be entered (and its
+    # condition and the loop guard checked) again when the cursor comes back to it.
+    for other in layout.top[cursor:]:
+        for one in (other, *layout.children.get(other, ())):
+            st = state.step(one)
+            state = state.with_step(one, **{**_NEW_STEP, "visits": st.visits})
+    return replace(state, cursor=cursor)
+
+
+def _step_interrupted(state: RunState, ev: Folded) -> RunState:
+    if ev.data.get("rerun"):
+        return state.with_step(ev.step, status=STEP_RETRY_WAIT, next_attempt_at=ev.ts)
+    return state.with_step(ev.step, status=STEP_INTERRUPTED)
+
+
+def _approval_requested(state: RunState, ev: Folded) -> RunState:
+    return _visit(state, ev.step).with_step(
+        ev.step, status=STEP_WAITING, started_at=ev.ts, deadline=ev.data.get("deadline")
+    )
+
+
+def _approval_decided(state: RunState, ev: Folded) -> RunState:
+    data = ev.data
+    decision = Decision(
+        user=str(data["user"]),
+        decision=str(data["decision"]),
+        at=ev.ts,
+        reason=str(data.get("reason") or ""),
+    )
+    decisions = (*state.approvals.get(ev.step, ()), decision)
+    return replace(state, approvals={**state.approvals, ev.step: decisions})
+
+
+def _approval_timed_out(state: RunState, ev: Folded) -> RunState:
+    return state.with_step(ev.step, timed_out=True)
+
+
+def _rollback_started(state: RunState, ev: Folded) -> RunState:
+    return replace(
+        state,
+        rollback_queue=tuple(int(i) for i in ev.data.get("queue", ())),
+        rollback_reason=str(ev.data.get("reason") or "failed"),
+        failure=state.failure or ev.data.get("failure"),
+    )
+
+
+def _rollback_step(outcome: str) -> Fold:
+    def fold(state: RunState, ev: Folded) -> RunState:
+        index = int(ev.data["index"])
         completed = list(state.completed)
         completed[index] = replace(completed[index], rollback=outcome)
         queue = state.rollback_queue
@@ -220,20 +236,79 @@ def apply(
             queue = queue[1:]
         return replace(state, completed=tuple(completed), rollback_queue=queue)
 
-    if type_ == "run.needs_attention":
-        return replace(state, attention=dict(data))
-    if type_ == "run.resolved":
-        return _resolve(layout, state, str(data["choice"]), ts)
-    if type_ == "rollback.resolved":
-        return _resolve_rollback(state, str(data["choice"]))
-    if type_ == "rollback.step_interrupted":
-        completed = list(state.completed)
-        index = int(data["index"])
-        completed[index] = replace(completed[index], rollback=STEP_PENDING)
-        return replace(state, completed=tuple(completed))
-    if type_ == "run.failure":
-        return replace(state, failure=dict(data))
-    return state
+    return fold
+
+
+def _rollback_step_interrupted(state: RunState, ev: Folded) -> RunState:
+    completed = list(state.completed)
+    index = int(ev.data["index"])
+    completed[index] = replace(completed[index], rollback=STEP_PENDING)
+    return replace(state, completed=tuple(completed))
+
+
+def _run_needs_attention(state: RunState, ev: Folded) -> RunState:
+    return replace(state, attention=dict(ev.data))
+
+
+def _run_resolved(state: RunState, ev: Folded) -> RunState:
+    return _resolve(ev.layout, state, str(ev.data["choice"]), ev.ts)
+
+
+def _rollback_resolved(state: RunState, ev: Folded) -> RunState:
+    return _resolve_rollback(state, str(ev.data["choice"]))
+
+
+def _run_failure(state: RunState, ev: Folded) -> RunState:
+    return replace(state, failure=dict(ev.data))
+
+
+Fold = Callable[[RunState, Folded], RunState]
+
+#: how each type of event changes the state; the others (run.created, run.resumed, step.output,
+#: the notifier's slack.* bookkeeping...) change only the status (statuses.py) and last_seq
+FOLDS: dict[str, Fold] = {
+    EventType.RUN_STARTED: _run_started,
+    EventType.RUN_FINISHED: _run_finished,
+    EventType.RUN_CANCEL_REQUESTED: _run_cancel_requested,
+    EventType.RUN_NEEDS_ATTENTION: _run_needs_attention,
+    EventType.RUN_RESOLVED: _run_resolved,
+    EventType.RUN_FAILURE: _run_failure,
+    EventType.STEP_STARTED: _step_started,
+    EventType.GROUP_STARTED: _group_started,
+    EventType.STEP_SUCCEEDED: _step_succeeded,
+    EventType.STEP_FAILED: _step_failed,
+    EventType.STEP_RETRY: _step_retry,
+    EventType.STEP_CONTINUED: _step_continued,
+    EventType.STEP_SKIPPED: _step_skipped,
+    EventType.STEP_JUMPED: _step_jumped,
+    EventType.STEP_INTERRUPTED: _step_interrupted,
+    EventType.APPROVAL_REQUESTED: _approval_requested,
+    EventType.APPROVAL_DECIDED: _approval_decided,
+    EventType.APPROVAL_TIMED_OUT: _approval_timed_out,
+    EventType.ROLLBACK_STARTED: _rollback_started,
+    EventType.ROLLBACK_STEP_STARTED: _rollback_step("running"),
+    EventType.ROLLBACK_STEP_SUCCEEDED: _rollback_step("succeeded"),
+    EventType.ROLLBACK_STEP_FAILED: _rollback_step("failed"),
+    EventType.ROLLBACK_STEP_SKIPPED: _rollback_step("skipped"),
+    EventType.ROLLBACK_STEP_INTERRUPTED: _rollback_step_interrupted,
+    EventType.ROLLBACK_RESOLVED: _rollback_resolved,
+}
+
+_NEW_STEP = {name: getattr(StepState(), name) for name in StepState.__dataclass_fields__}
+
+
+def apply(
+    layout: Layout, state: RunState, type_: str, data: Mapping[str, Any], ts: float, seq: int
+) -> RunState:
+    """The state after one event: the run's status by the transition table, then the type's
+    fold (``FOLDS``)."""
+    status = next_status(state.status, type_, dict(data))
+    state = replace(state, status=status, last_seq=seq)
+    fold = FOLDS.get(type_)
+    if fold is None:
+        return state
+    step_id = data.get("step")
+    return fold(state, Folded(layout, data, ts, seq, str(step_id) if step_id is not None else ""))
 
 
 def _resolve(layout: Layout, state: RunState, choice: str, ts: float) -> RunState:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runbook_engine.core.apply import Layout
+from runbook_engine.core.events import EventType, StepError
 from runbook_engine.core.state import (
     STEP_DONE,
     STEP_FAILED,
@@ -58,7 +59,7 @@ from runbook_engine.templating import evaluate_condition, render, strings_in
 
 @dataclass(frozen=True)
 class Record:
-    type: str
+    type: EventType
     data: dict[str, Any] = field(default_factory=dict)
 
 
@@ -138,7 +139,7 @@ def _error(message: str, kind: str, retryable: bool = False) -> dict[str, Any]:
 
 
 def _failed(step_id: str, message: str, kind: str) -> Record:
-    return Record("step.failed", {"step": step_id, "error": _error(message, kind)})
+    return Record(EventType.STEP_FAILED, {"step": step_id, "error": _error(message, kind)})
 
 
 def find_step(runbook: Runbook, step_id: str) -> AnyStep:
@@ -160,14 +161,15 @@ def decide(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list[
             sid = str(attention.get("step", ""))
             return [
                 Record(
-                    "run.resolved", {"choice": "rollback", "by": state.cancelled_by, "step": sid}
+                    EventType.RUN_RESOLVED,
+                    {"choice": "rollback", "by": state.cancelled_by, "step": sid},
                 )
             ]
         return []  # a human decides: runbook resume RUN --retry | --skip | --rollback
     if state.status == PENDING:
         if state.cancel_requested:
-            return [Record("run.finished", {"status": CANCELLED})]
-        return [Record("run.started")]
+            return [Record(EventType.RUN_FINISHED, {"status": CANCELLED})]
+        return [Record(EventType.RUN_STARTED)]
     if state.status == ROLLING_BACK:
         return _rollback(runbook, state, env)
 
@@ -187,7 +189,7 @@ def decide(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list[
             return []
         return [_ask_about(find_step(runbook, interrupted[0]))]
     if state.cursor >= len(layout.top):
-        return [Record("run.finished", {"status": SUCCEEDED})]
+        return [Record(EventType.RUN_FINISHED, {"status": SUCCEEDED})]
 
     step = runbook.steps[state.cursor]
     st = state.step(step.id)
@@ -233,15 +235,15 @@ def _enter(
     if isinstance(ok, Record):
         return [ok]
     if not ok:
-        return [Record("step.skipped", {"step": step.id, "reason": "condition is false"})]
+        return [Record(EventType.STEP_SKIPPED, {"step": step.id, "reason": "condition is false"})]
     if isinstance(step, ActionStep):
         return [_invoke(step, state, env, 1, None)]
     if isinstance(step, GotoStep):
-        return [Record("step.jumped", {"step": step.id, "target": step.goto})]
+        return [Record(EventType.STEP_JUMPED, {"step": step.id, "target": step.goto})]
     if isinstance(step, BranchStep):
         for case in step.branch:
             if case.if_ is None:
-                return [Record("step.jumped", {"step": step.id, "target": case.goto})]
+                return [Record(EventType.STEP_JUMPED, {"step": step.id, "target": case.goto})]
             try:
                 hit = evaluate_condition(
                     case.if_, template_context(state, env), field=f"{step.id}.branch"
@@ -249,8 +251,10 @@ def _enter(
             except TemplateError as exc:
                 return [_failed(step.id, str(exc), "template")]
             if hit:
-                return [Record("step.jumped", {"step": step.id, "target": case.goto})]
-        return [Record("step.skipped", {"step": step.id, "reason": "no branch case matched"})]
+                return [Record(EventType.STEP_JUMPED, {"step": step.id, "target": case.goto})]
+        return [
+            Record(EventType.STEP_SKIPPED, {"step": step.id, "reason": "no branch case matched"})
+        ]
     if isinstance(step, ApprovalStep):
         try:
             message = render(
@@ -264,7 +268,7 @@ def _enter(
         approvers = step.approval.approvers or runbook.permissions.approve
         return [
             Record(
-                "approval.requested",
+                EventType.APPROVAL_REQUESTED,
                 {
                     "step": step.id,
                     "message": str(message),
@@ -277,7 +281,7 @@ def _enter(
             )
         ]
     if isinstance(step, ParallelStep):
-        return [Record("group.started", {"step": step.id})]
+        return [Record(EventType.GROUP_STARTED, {"step": step.id})]
     return []
 
 
@@ -307,20 +311,21 @@ def retry_delay(step: ActionStep, attempt: int, sample: float) -> float:
 
 
 def _can_retry(step: AnyStep, st: StepState, state: RunState) -> bool:
-    if not isinstance(step, ActionStep) or state.cancel_requested or st.error is None:
+    error = StepError.of(st.error)
+    if not isinstance(step, ActionStep) or state.cancel_requested or error is None:
         return False
-    if st.attempt >= step.retry.attempts or st.error.get("force_rollback"):
+    if st.attempt >= step.retry.attempts or error.force_rollback:
         return False
-    return bool(st.error.get("retryable")) or step.retry.on == "any"
+    return error.retryable or step.retry.on == "any"
 
 
 def _retry(step: ActionStep, st: StepState, env: Env) -> Record:
-    error = st.error or {}
+    error = StepError.of(st.error)
     delay = retry_delay(step, st.attempt, env.random)
-    if error.get("retry_after"):
-        delay = max(delay, float(error["retry_after"]))
+    if error is not None and error.retry_after:
+        delay = max(delay, error.retry_after)
     return Record(
-        "step.retry",
+        EventType.STEP_RETRY,
         {
             "step": step.id,
             "attempt": st.attempt + 1,
@@ -333,17 +338,17 @@ def _retry(step: ActionStep, st: StepState, env: Env) -> Record:
 def _on_failure(step: AnyStep, st: StepState, state: RunState, env: Env) -> list[Command]:
     if isinstance(step, ActionStep) and _can_retry(step, st, state):
         return [_retry(step, st, env)]
-    error = st.error or {}
-    failure = {"step": step.id, **error}
-    if error.get("kind") in ("rejected", "approval_timeout"):
+    failure = {"step": step.id, **(st.error or {})}
+    error = StepError.of(st.error) or StepError("failed")
+    if error.kind in ("rejected", "approval_timeout"):
         return [_begin_rollback(state, "rejected", failure)]
-    if error.get("force_rollback"):
+    if error.force_rollback:
         return [_begin_rollback(state, "requested", failure)]
     policy = step.on_failure if isinstance(step, ActionStep | ParallelStep) else "rollback"
     if policy == "continue":
-        return [Record("step.continued", {"step": step.id})]
+        return [Record(EventType.STEP_CONTINUED, {"step": step.id})]
     if policy == "abort":
-        return [Record("run.finished", {"status": FAILED, "failure": failure})]
+        return [Record(EventType.RUN_FINISHED, {"status": FAILED, "failure": failure})]
     return [_begin_rollback(state, "failed", failure)]
 
 
@@ -351,7 +356,9 @@ def _begin_rollback(state: RunState, reason: str, failure: dict[str, Any]) -> Re
     queue = [
         i for i in reversed(range(len(state.completed))) if state.completed[i].rollback == PENDING
     ]
-    return Record("rollback.started", {"reason": reason, "queue": queue, "failure": failure})
+    return Record(
+        EventType.ROLLBACK_STARTED, {"reason": reason, "queue": queue, "failure": failure}
+    )
 
 
 def _parallel(group: ParallelStep, state: RunState, env: Env) -> list[Command]:
@@ -364,7 +371,7 @@ def _parallel(group: ParallelStep, state: RunState, env: Env) -> list[Command]:
                 return [_retry(child, cst, env)]
             forced = bool((cst.error or {}).get("force_rollback"))
             if child.on_failure == "continue" and not forced:
-                return [Record("step.continued", {"step": child.id})]
+                return [Record(EventType.STEP_CONTINUED, {"step": child.id})]
     failed = [
         c.id
         for c in kids
@@ -382,7 +389,7 @@ def _parallel(group: ParallelStep, state: RunState, env: Env) -> list[Command]:
         if any((state.step(c).error or {}).get("force_rollback") for c in failed):
             # a human chose to roll back an interrupted child: the group's policy cannot undo that
             error["force_rollback"] = True
-        return [Record("step.failed", {"step": group.id, "error": error})]
+        return [Record(EventType.STEP_FAILED, {"step": group.id, "error": error})]
     limit = group.max_concurrency or len(kids)
     commands: list[Command] = []
     for child in kids:
@@ -394,7 +401,11 @@ def _parallel(group: ParallelStep, state: RunState, env: Env) -> list[Command]:
             if isinstance(ok, Record):
                 return [ok]
             if not ok:
-                return [Record("step.skipped", {"step": child.id, "reason": "condition is false"})]
+                return [
+                    Record(
+                        EventType.STEP_SKIPPED, {"step": child.id, "reason": "condition is false"}
+                    )
+                ]
             commands.append(_invoke(child, state, env, 1, None))
             running += 1
         elif cst.status == STEP_RETRY_WAIT:
@@ -406,7 +417,7 @@ def _parallel(group: ParallelStep, state: RunState, env: Env) -> list[Command]:
         return [records[0]] if records else commands
     done = all(state.step(c.id).status in STEP_DONE or state.step(c.id).continued for c in kids)
     if done and not running:
-        return [Record("step.succeeded", {"step": group.id})]
+        return [Record(EventType.STEP_SUCCEEDED, {"step": group.id})]
     return []
 
 
@@ -420,26 +431,28 @@ def _approval(step: ApprovalStep, st: StepState, state: RunState) -> list[Comman
             reason = f": {d.reason}" if d.reason else ""
             return [
                 Record(
-                    "step.failed",
+                    EventType.STEP_FAILED,
                     {"step": step.id, "error": _error(f"rejected by {d.user}{reason}", "rejected")},
                 )
             ]
     approved_by = sorted({d.user for d in decisions if d.decision == "approve"})
     if len(approved_by) >= step.approval.required:
         return [
-            Record("step.succeeded", {"step": step.id, "outputs": {"approved_by": approved_by}})
+            Record(
+                EventType.STEP_SUCCEEDED, {"step": step.id, "outputs": {"approved_by": approved_by}}
+            )
         ]
     if st.timed_out:
         if step.approval.on_timeout == "approve":
             return [
                 Record(
-                    "step.succeeded",
+                    EventType.STEP_SUCCEEDED,
                     {"step": step.id, "outputs": {"approved_by": approved_by, "timed_out": True}},
                 )
             ]
         return [
             Record(
-                "step.failed",
+                EventType.STEP_FAILED,
                 {"step": step.id, "error": _error("approval timed out", "approval_timeout")},
             )
         ]
@@ -465,7 +478,7 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
     if any(c.rollback == "running" for c in state.completed):
         return []
     if any(c.rollback == "failed" for c in state.completed):
-        return [Record("run.finished", {"status": ROLLBACK_FAILED})]
+        return [Record(EventType.RUN_FINISHED, {"status": ROLLBACK_FAILED})]
     if not state.rollback_queue:
         reason = state.rollback_reason
         if reason == "cancelled":
@@ -475,7 +488,7 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
         else:
             undone = any(c.rollback == "succeeded" for c in state.completed)
             final = ROLLED_BACK if undone else FAILED
-        return [Record("run.finished", {"status": final})]
+        return [Record(EventType.RUN_FINISHED, {"status": final})]
     index = state.rollback_queue[0]
     entry = state.completed[index]
     step = find_step(runbook, entry.step)
@@ -487,7 +500,7 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
         except TemplateError as exc:
             return [
                 Record(
-                    "rollback.step_failed",
+                    EventType.ROLLBACK_STEP_FAILED,
                     {"index": index, "step": entry.step, "error": _error(str(exc), "template")},
                 )
             ]
@@ -507,7 +520,7 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
         # result (what the automatic undo restores from) was never recorded
         return [
             Record(
-                "rollback.step_skipped",
+                EventType.ROLLBACK_STEP_SKIPPED,
                 {
                     "index": index,
                     "step": entry.step,
@@ -531,7 +544,7 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
         ]
     return [
         Record(
-            "rollback.step_skipped",
+            EventType.ROLLBACK_STEP_SKIPPED,
             {
                 "index": index,
                 "step": entry.step,
@@ -549,7 +562,7 @@ def _ask_about(step: AnyStep) -> Record:
     """Stop for a human: ``step`` was in flight when an engine died and may not be re-run."""
     action = step.action if isinstance(step, ActionStep) else "?"
     return Record(
-        "run.needs_attention",
+        EventType.RUN_NEEDS_ATTENTION,
         {
             "step": step.id,
             "reason": f"step {step.id!r} ({action}) was in flight when the engine stopped "
@@ -569,9 +582,9 @@ def recover(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list
         step = find_step(runbook, sid)
         assert isinstance(step, ActionStep)  # only action steps are ever "running"
         if env.idempotent(step.action):
-            out.append(Record("step.interrupted", {"step": sid, "rerun": True}))
+            out.append(Record(EventType.STEP_INTERRUPTED, {"step": sid, "rerun": True}))
         else:
-            out.append(Record("step.interrupted", {"step": sid, "rerun": False}))
+            out.append(Record(EventType.STEP_INTERRUPTED, {"step": sid, "rerun": False}))
             # one question at a time; decide asks about the others once this one is answered
             ask = ask or _ask_about(step)
     if ask is not None:
@@ -584,11 +597,13 @@ def recover(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list
             step.rollback.action if isinstance(step, ActionStep) and step.rollback else entry.action
         )
         if env.idempotent(action):
-            out.append(Record("rollback.step_interrupted", {"index": index, "step": entry.step}))
+            out.append(
+                Record(EventType.ROLLBACK_STEP_INTERRUPTED, {"index": index, "step": entry.step})
+            )
         else:
             out.append(
                 Record(
-                    "run.needs_attention",
+                    EventType.RUN_NEEDS_ATTENTION,
                     {
                         "step": entry.step,
                         "rollback_index": index,

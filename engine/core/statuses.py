@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from runbook_engine.core.events import EventType
+
 PENDING: Final = "pending"
 RUNNING: Final = "running"
 WAITING_APPROVAL: Final = "waiting_approval"
@@ -25,28 +27,28 @@ ACTIVE: Final = frozenset({PENDING, RUNNING, WAITING_APPROVAL, NEEDS_ATTENTION, 
 TERMINAL: Final = frozenset({SUCCEEDED, FAILED, ROLLED_BACK, ROLLBACK_FAILED, CANCELLED, REJECTED})
 
 TRANSITIONS: Final[dict[str, dict[str, str]]] = {
-    PENDING: {"run.started": RUNNING},
+    PENDING: {EventType.RUN_STARTED: RUNNING},
     RUNNING: {
-        "approval.requested": WAITING_APPROVAL,
-        "rollback.started": ROLLING_BACK,
-        "run.needs_attention": NEEDS_ATTENTION,
+        EventType.APPROVAL_REQUESTED: WAITING_APPROVAL,
+        EventType.ROLLBACK_STARTED: ROLLING_BACK,
+        EventType.RUN_NEEDS_ATTENTION: NEEDS_ATTENTION,
     },
     WAITING_APPROVAL: {
-        "step.succeeded": RUNNING,
-        "step.failed": RUNNING,
-        "rollback.started": ROLLING_BACK,
+        EventType.STEP_SUCCEEDED: RUNNING,
+        EventType.STEP_FAILED: RUNNING,
+        EventType.ROLLBACK_STARTED: ROLLING_BACK,
     },
     NEEDS_ATTENTION: {
-        "run.resolved": RUNNING,
-        "rollback.resolved": ROLLING_BACK,
-        "rollback.started": ROLLING_BACK,
+        EventType.RUN_RESOLVED: RUNNING,
+        EventType.ROLLBACK_RESOLVED: ROLLING_BACK,
+        EventType.ROLLBACK_STARTED: ROLLING_BACK,
     },
-    ROLLING_BACK: {"run.needs_attention": NEEDS_ATTENTION},
+    ROLLING_BACK: {EventType.RUN_NEEDS_ATTENTION: NEEDS_ATTENTION},
 }
 
 
 def next_status(status: str, event_type: str, data: dict[str, object]) -> str:
-    if event_type == "run.finished" and status in ACTIVE:
+    if event_type == EventType.RUN_FINISHED and status in ACTIVE:
         final = str(data["status"])
         if final not in TERMINAL:
             raise ValueError(f"run.finished with non-terminal status {final!r}")

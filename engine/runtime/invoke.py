@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,7 +20,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from runbook_engine.errors import ActionError, ActionTimeout
+from runbook_engine.core.events import StepError
+from runbook_engine.errors import ActionError, ActionTimeout, RunbookError
 from runbook_engine.plugin.contract import Action, ActionContext
 
 #: seconds an action gets to stop after its timeout or a cancel before we stop waiting for it
@@ -55,18 +58,24 @@ def json_safe(value: Any) -> Any:
 
 
 def error_dict(exc: BaseException) -> dict[str, Any]:
+    """The payload of a failure event for ``exc``: a ``StepError``, plus what the command
+    said and each host's result where the error carries them."""
     if isinstance(exc, ActionError):
-        out: dict[str, Any] = {"message": str(exc), "kind": exc.kind, "retryable": exc.retryable}
-        if exc.host:
-            out["host"] = exc.host
-        if exc.retry_after:
-            out["retry_after"] = exc.retry_after
-        for attr in ("exit_code", "stderr", "hosts"):
-            if getattr(exc, attr, None) is not None:
-                out[attr] = json_safe(getattr(exc, attr))
+        out = StepError(
+            message=str(exc),
+            kind=exc.kind,
+            retryable=exc.retryable,
+            host=exc.host,
+            exit_code=exc.exit_code,
+            retry_after=exc.retry_after or None,
+        ).to_data()
+        if exc.stderr is not None:
+            out["stderr"] = json_safe(exc.stderr)
+        if exc.hosts is not None:
+            out["hosts"] = json_safe(exc.hosts)
         return out
     # an unexpected exception in plugin code: recorded, never retried blindly
-    return {"message": f"{type(exc).__name__}: {exc}", "kind": "crash", "retryable": False}
+    return StepError(f"{type(exc).__name__}: {exc}", kind="crash").to_data()
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -137,17 +146,92 @@ def _swallow(fut: asyncio.Future[Any]) -> None:
         fut.exception()  # retrieved so asyncio does not warn about it
 
 
-class LineBuffer:
-    """Collects output lines from action threads until the run loop writes them to the log."""
+#: what the log keeps of one step's output (all hosts together) unless RUNBOOK_MAX_STEP_OUTPUT
+#: says otherwise; past it the end is kept and the dropped middle counted
+DEFAULT_MAX_STEP_OUTPUT = 16 * 1024 * 1024
+MAX_STEP_OUTPUT_ENV = "RUNBOOK_MAX_STEP_OUTPUT"
+
+
+def max_step_output() -> int:
+    """The cap on one step's logged output, in bytes (``RUNBOOK_MAX_STEP_OUTPUT``: a number of
+    bytes, or with a KiB/MiB/GiB suffix)."""
+    text = os.environ.get(MAX_STEP_OUTPUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_STEP_OUTPUT
+    units = {"kib": 1024, "mib": 1024**2, "gib": 1024**3, "k": 1024, "m": 1024**2, "g": 1024**3}
+    number, unit = text.lower(), 1
+    for suffix, size in units.items():
+        if number.endswith(suffix):
+            number, unit = number[: -len(suffix)].strip(), size
+            break
+    try:
+        value = int(float(number) * unit)
+    except ValueError:
+        raise RunbookError(
+            f"{MAX_STEP_OUTPUT_ENV}={text!r}: expected a size such as 16MiB or 1048576"
+        ) from None
+    if value < 1024:
+        raise RunbookError(f"{MAX_STEP_OUTPUT_ENV}={text!r}: at least 1KiB")
+    return value
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """What a step's log left out because the step printed more than the cap."""
+
+    bytes: int
+    lines: int
+    kept_tail: list[str]
+
+
+class _StepLines:
+    __slots__ = ("dropped_bytes", "dropped_lines", "logged", "tail", "tail_bytes")
 
     def __init__(self) -> None:
+        self.logged = 0  # bytes passed on to the log so far
+        self.tail: deque[str] = deque()
+        self.tail_bytes = 0
+        self.dropped_bytes = 0
+        self.dropped_lines = 0
+
+
+class LineBuffer:
+    """Collects output lines from action threads until the run loop writes them to the log.
+
+    Each step's log is capped (``max_bytes``, all its hosts together): its first three
+    quarters go to the log as they arrive; past that, the last quarter's worth of lines is kept
+    in a ring, and when the step ends ``finish`` hands over what was dropped (counted) and the
+    tail. Memory stays bounded by the cap however much a step prints.
+    """
+
+    def __init__(self, max_bytes: int | None = None) -> None:
         self._lock = threading.Lock()
         self._lines: dict[str, list[str]] = {}
+        self._steps: dict[str, _StepLines] = {}
+        cap = max_bytes if max_bytes is not None else max_step_output()
+        self.cap = cap
+        self._tail_budget = cap // 4
+        self._head_budget = cap - self._tail_budget
 
     def sink(self, step: str, redact: Callable[[str], str]) -> Callable[[str], None]:
         def write(line: str) -> None:
+            text = redact(line.rstrip("\n"))
+            size = len(text.encode("utf-8", errors="replace")) + 1
             with self._lock:
-                self._lines.setdefault(step, []).append(redact(line.rstrip("\n")))
+                seen = self._steps.get(step)
+                if seen is None:
+                    seen = self._steps[step] = _StepLines()
+                if seen.logged + size <= self._head_budget and not seen.tail:
+                    seen.logged += size
+                    self._lines.setdefault(step, []).append(text)
+                    return
+                seen.tail.append(text)
+                seen.tail_bytes += size
+                while seen.tail_bytes > self._tail_budget and len(seen.tail) > 1:
+                    old = seen.tail.popleft()
+                    seen.tail_bytes -= len(old.encode("utf-8", errors="replace")) + 1
+                    seen.dropped_bytes += len(old.encode("utf-8", errors="replace")) + 1
+                    seen.dropped_lines += 1
 
         return write
 
@@ -155,3 +239,12 @@ class LineBuffer:
         with self._lock:
             lines, self._lines = self._lines, {}
         return lines
+
+    def finish(self, step: str) -> Dropped | None:
+        """The step ended: what its log left out and the tail it kept, if it hit the cap. The
+        next attempt of the step starts with a whole cap again."""
+        with self._lock:
+            seen = self._steps.pop(step, None)
+        if seen is None or not seen.tail:
+            return None
+        return Dropped(seen.dropped_bytes, seen.dropped_lines, list(seen.tail))

@@ -30,6 +30,7 @@ from runbook_engine.core.decide import (
     recover,
     template_context,
 )
+from runbook_engine.core.events import EventType
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import NEEDS_ATTENTION, TERMINAL, WAITING_APPROVAL
 from runbook_engine.errors import StoreError, TemplateError
@@ -174,7 +175,7 @@ class Runner:
                 )
 
     def record(
-        self, type_: str, data: dict[str, Any] | None = None, *, durable: bool = True
+        self, type_: EventType, data: dict[str, Any] | None = None, *, durable: bool = True
     ) -> None:
         """Record an event: the runner's state includes it at once (decide sees it).
 
@@ -248,7 +249,7 @@ class Runner:
         self._last_flush = now
         for step, lines in self.lines.drain().items():
             # output is log, not state: many lines go into one event to keep writes few
-            self.record("step.output", {"step": step, "lines": lines}, durable=False)
+            self.record(EventType.STEP_OUTPUT, {"step": step, "lines": lines}, durable=False)
 
     # ------------------------------------------------------------------ main loop
 
@@ -263,7 +264,9 @@ class Runner:
         self.sync()
         if resumed:
             self.record(
-                "run.resumed", {"owner": self.owner, "status": self.state.status}, durable=False
+                EventType.RUN_RESUMED,
+                {"owner": self.owner, "status": self.state.status},
+                durable=False,
             )
             for rec in recover(self.runbook, self.layout, self.state, self.env()):
                 self.record(rec.type, rec.data, durable=False)
@@ -327,7 +330,7 @@ class Runner:
                 elif isinstance(cmd, AwaitDecision):
                     if cmd.deadline is not None and time.time() >= cmd.deadline:
                         # also when not waiting: a run resumed after its deadline times out
-                        self.record("approval.timed_out", {"step": cmd.step}, durable=False)
+                        self.record(EventType.APPROVAL_TIMED_OUT, {"step": cmd.step}, durable=False)
                         acted = True
                         continue
                     if not self.wait_for_approval:
@@ -344,7 +347,7 @@ class Runner:
                     # names the step a "rollback" choice fails, so that the choice can work
                     stuck["step"] = self.layout.top[self.state.cursor]
                 self.record(
-                    "run.needs_attention",
+                    EventType.RUN_NEEDS_ATTENTION,
                     {
                         **stuck,
                         "reason": "the engine found nothing to do for an active run; "
@@ -376,7 +379,7 @@ class Runner:
             del self.stop_asked[task]
             task.cancel()
             self.record(
-                "step.failed",
+                EventType.STEP_FAILED,
                 {
                     "step": cmd.step,
                     "attempt": cmd.attempt,
@@ -408,7 +411,7 @@ class Runner:
         # looked up first: an engine without the plugin stops here, before claiming the step ran
         action = self.registry.get(cmd.action)
         self.record(
-            "step.started",
+            EventType.STEP_STARTED,
             {"step": cmd.step, "attempt": cmd.attempt, "action": cmd.action, "with": cmd.params},
         )
         ctx = self._context(cmd.step, cmd.attempt)
@@ -419,7 +422,7 @@ class Runner:
     def _start_rollback(self, cmd: InvokeRollback) -> None:
         action = self.registry.get(cmd.action)
         self.record(
-            "rollback.step_started",
+            EventType.ROLLBACK_STEP_STARTED,
             {
                 "index": cmd.index,
                 "step": cmd.step,
@@ -456,16 +459,36 @@ class Runner:
             cmd = self.tasks.pop(task)
             self.contexts.pop(task, None)
             self.stop_asked.pop(task, None)
+            self._finish_lines(cmd.step)
             outcome = task.result()
             if isinstance(cmd, Invoke):
                 self._finish(cmd, outcome)
             else:
                 self._finish_rollback(cmd, outcome)
 
+    def _finish_lines(self, step: str) -> None:
+        """A step that printed past the cap: one note says what was left out, then its tail."""
+        dropped = self.lines.finish(step)
+        if dropped is None:
+            return
+        self.record(
+            EventType.STEP_OUTPUT_TRUNCATED,
+            {
+                "step": step,
+                "dropped_bytes": dropped.bytes,
+                "dropped_lines": dropped.lines,
+                "cap_bytes": self.lines.cap,
+            },
+            durable=False,
+        )
+        self.record(
+            EventType.STEP_OUTPUT, {"step": step, "lines": dropped.kept_tail}, durable=False
+        )
+
     def _finish(self, cmd: Invoke, outcome: Outcome) -> None:
         base = {"step": cmd.step, "attempt": cmd.attempt, "duration": round(outcome.duration, 3)}
         if not outcome.ok:
-            self.record("step.failed", {**base, "error": outcome.error}, durable=False)
+            self.record(EventType.STEP_FAILED, {**base, "error": outcome.error}, durable=False)
             return
         step = self._steps[cmd.step]
         outputs: dict[str, Any] = {}
@@ -478,7 +501,7 @@ class Runner:
                 }
             except TemplateError as exc:
                 self.record(
-                    "step.failed",
+                    EventType.STEP_FAILED,
                     {
                         **base,
                         "error": {
@@ -491,7 +514,7 @@ class Runner:
                 )
                 return
         self.record(
-            "step.succeeded",
+            EventType.STEP_SUCCEEDED,
             {
                 **base,
                 "action": cmd.action,
@@ -506,10 +529,12 @@ class Runner:
         base = {"index": cmd.index, "step": cmd.step, "duration": round(outcome.duration, 3)}
         if outcome.ok:
             self.record(
-                "rollback.step_succeeded", {**base, "result": outcome.result}, durable=False
+                EventType.ROLLBACK_STEP_SUCCEEDED, {**base, "result": outcome.result}, durable=False
             )
         else:
-            self.record("rollback.step_failed", {**base, "error": outcome.error}, durable=False)
+            self.record(
+                EventType.ROLLBACK_STEP_FAILED, {**base, "error": outcome.error}, durable=False
+            )
 
     # ------------------------------------------------------------------ approvals
 
@@ -522,7 +547,7 @@ class Runner:
             if self.state.last_seq != seen or self.state.status not in (WAITING_APPROVAL,):
                 return
             if cmd.deadline is not None and time.time() >= cmd.deadline:
-                self.record("approval.timed_out", {"step": cmd.step}, durable=False)
+                self.record(EventType.APPROVAL_TIMED_OUT, {"step": cmd.step}, durable=False)
                 return
             await asyncio.sleep(POLL)
 

@@ -14,15 +14,18 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from runbook_engine.core.events import EventType
 from runbook_engine.errors import StoreError
 from runbook_engine.store import EventRecord, NewEvent, Store
 
-STARTS = frozenset({"step.started", "rollback.step_started", "group.started"})
-_ENDS = {
-    "step.succeeded": "step.started",
-    "step.failed": "step.started",
-    "rollback.step_succeeded": "rollback.step_started",
-    "rollback.step_failed": "rollback.step_started",
+STARTS = frozenset(
+    {EventType.STEP_STARTED, EventType.ROLLBACK_STEP_STARTED, EventType.GROUP_STARTED}
+)
+_ENDS: dict[str, str] = {
+    EventType.STEP_SUCCEEDED: EventType.STEP_STARTED,
+    EventType.STEP_FAILED: EventType.STEP_STARTED,
+    EventType.ROLLBACK_STEP_SUCCEEDED: EventType.ROLLBACK_STEP_STARTED,
+    EventType.ROLLBACK_STEP_FAILED: EventType.ROLLBACK_STEP_STARTED,
 }
 
 
@@ -100,7 +103,7 @@ class DrainableStore(Store):
     @classmethod
     def _track(cls, flying: set[tuple[str, str]], item: NewEvent) -> None:
         key = cls._key(item.type, item.data)
-        if item.type in STARTS and item.type != "group.started":
+        if item.type in STARTS and item.type != EventType.GROUP_STARTED:
             flying.add(key)
         elif item.type in _ENDS:
             flying.discard((_ENDS[item.type], key[1]))

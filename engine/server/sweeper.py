@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from runbook_engine.core.approvals import waiting_step
+from runbook_engine.core.events import EventType
 from runbook_engine.core.statuses import ACTIVE, PENDING, ROLLING_BACK, RUNNING, WAITING_APPROVAL
 from runbook_engine.errors import ApprovalError, ParameterError, RunbookError
 from runbook_engine.lease import is_driven, owner_id
@@ -131,7 +132,7 @@ class Sweeper:
                 continue
             if not st.timed_out:
                 store.append_event(
-                    record.id, "approval.timed_out", {"step": step.id}, step_id=step.id
+                    record.id, EventType.APPROVAL_TIMED_OUT, {"step": step.id}, step_id=step.id
                 )
             log.info("approval %s of run %s timed out", step.id, record.id)
             self.executor.resume(record.id, done=self._report(record.id))

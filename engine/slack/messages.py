@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runbook_engine.core.events import EventType
 from runbook_engine.core.state import (
     STEP_FAILED,
     STEP_INTERRUPTED,
@@ -256,17 +257,17 @@ def failure_reply(event: Event, attempts: int | None = None) -> str:
 def rollback_reply(event: Event) -> str | None:
     d = event.data
     step = d.get("step", "?")
-    if event.type == "rollback.started":
+    if event.type == EventType.ROLLBACK_STARTED:
         return f":leftwards_arrow_with_hook: Rolling back ({d.get('reason', 'failed')})"
-    if event.type == "rollback.step_started":
+    if event.type == EventType.ROLLBACK_STEP_STARTED:
         how = "undo" if d.get("undo") else "rollback"
         return f":leftwards_arrow_with_hook: `{step}`: {how} with `{d.get('action')}`"
-    if event.type == "rollback.step_succeeded":
+    if event.type == EventType.ROLLBACK_STEP_SUCCEEDED:
         return f":white_check_mark: `{step}` rolled back"
-    if event.type == "rollback.step_failed":
+    if event.type == EventType.ROLLBACK_STEP_FAILED:
         msg = _one_line(str((d.get("error") or {}).get("message", "")), 500)
         return f":rotating_light: rollback of `{step}` failed: {msg}"
-    if event.type == "rollback.step_skipped":
+    if event.type == EventType.ROLLBACK_STEP_SKIPPED:
         return f":fast_forward: `{step}`: {d.get('reason', 'skipped')}"
     return None
 

@@ -24,6 +24,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from runbook_engine.core.apply import Layout, replay
+from runbook_engine.core.events import EventType
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import TERMINAL, WAITING_APPROVAL
 from runbook_engine.runtime.bus import Event, RunInfo
@@ -45,8 +46,8 @@ from runbook_engine.store import EventRecord, Store
 
 log = logging.getLogger("runbook.slack.notifier")
 
-MESSAGE_EVENT = "slack.message"
-PROMPT_EVENT = "slack.approval"
+MESSAGE_EVENT = EventType.SLACK_MESSAGE
+PROMPT_EVENT = EventType.SLACK_APPROVAL
 ALL_KINDS = frozenset({"start", "step", "approval", "failure", "finish"})
 #: Slack errors worth trying again; anything else (channel_not_found, not_in_channel,
 #: invalid_auth, ...) will not fix itself, so the post is logged and given up
@@ -291,7 +292,7 @@ class SlackNotifier:
 
     def _adopt_anchors(self, run_id: str, ctx: _Context, events: list[EventRecord]) -> None:
         """Messages already posted for this run (by us earlier, or another process)."""
-        requests = {e.seq: e for e in events if e.type == "approval.requested"}
+        requests = {e.seq: e for e in events if e.type == EventType.APPROVAL_REQUESTED}
         for event in events:
             data = event.data or {}
             if event.type == MESSAGE_EVENT and ctx.anchor is None:
@@ -319,7 +320,7 @@ class SlackNotifier:
                 box.version += 1
             if state.status == WAITING_APPROVAL:
                 # a prompt nobody posted yet (the run was started by the CLI, say)
-                asked = [e for e in events if e.type == "approval.requested"]
+                asked = [e for e in events if e.type == EventType.APPROVAL_REQUESTED]
                 last = asked[-1] if asked else None
                 if last is not None and last.seq not in ctx.prompts and last.seq not in queued:
                     prompt = Prompt.from_event(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from runbook_engine.core.events import EventType
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import TERMINAL
 from runbook_engine.runtime.bus import Event, RunInfo
@@ -112,19 +113,19 @@ class Outbox:
 def posts_for(info: RunInfo, event: Event) -> list[Post]:
     """The posts an event calls for, besides redrawing the run message."""
     t = event.type
-    if t == "step.failed":
+    if t == EventType.STEP_FAILED:
         return [Reply(FAILURE, failure_reply(event))]
-    if t.startswith("rollback.") and t != "rollback.resolved":
+    if t.startswith("rollback.") and t != EventType.ROLLBACK_RESOLVED:
         text = rollback_reply(event)
         return [Reply(FAILURE, text)] if text else []
-    if t == "run.needs_attention":
+    if t == EventType.RUN_NEEDS_ATTENTION:
         return [Reply(FAILURE, attention_reply(event))]
-    if t == "approval.requested":
+    if t == EventType.APPROVAL_REQUESTED:
         return [
             NewPrompt(
                 Prompt.from_event(info.id, info.runbook, info.requester, event.seq, event.data)
             )
         ]
-    if t == "run.finished":
+    if t == EventType.RUN_FINISHED:
         return [Summary()]
     return []

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from runbook_engine.catalog import Catalog
+from runbook_engine.core.events import EventType
 from runbook_engine.core.statuses import PENDING, ROLLING_BACK, RUNNING, WAITING_APPROVAL
 from runbook_engine.lease import STALE_AFTER, is_driven
 from runbook_engine.runtime.loading import published_until
@@ -58,7 +59,7 @@ MAX_BACKOFF = 60.0
 """A run whose jobs keep failing (a missing secret, a missing plugin) is retried at most this
 often, instead of every second."""
 
-_WAKING_EVENTS = frozenset({"approval.decided", "run.cancel_requested"})
+_WAKING_EVENTS = frozenset({EventType.APPROVAL_DECIDED, EventType.RUN_CANCEL_REQUESTED})
 
 _FAILURES_SQL = """
 SELECT queueing_lock AS run_id, count(*) AS failures

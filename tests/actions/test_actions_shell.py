@@ -209,13 +209,18 @@ def test_background_child_holding_the_pipe_does_not_block(
     assert time.monotonic() - started < 2.0
 
 
-def test_output_is_capped_keeping_the_tail(ctx: ActionContext) -> None:
+def test_output_is_capped_keeping_the_head_and_the_tail(ctx: ActionContext) -> None:
     extra = 1000
-    command = f"head -c {MAX_CAPTURE + extra} /dev/zero | tr '\\0' x; printf END"
+    command = f"printf BEGIN; head -c {MAX_CAPTURE + extra} /dev/zero | tr '\\0' x; printf END"
     result = run(ctx, command=command)
-    assert result["stdout"].startswith(f"[... {extra + 3} bytes truncated ...]\n")
-    assert result["stdout"].endswith("xEND")
-    assert len(result["stdout"].split("\n", 1)[1]) == MAX_CAPTURE
+    head, marker, tail = result["stdout"].split("\n")
+    assert marker == f"[... {extra + 8} bytes truncated ...]"
+    assert head.startswith("BEGINx") and len(head) == MAX_CAPTURE // 2
+    assert tail.endswith("xEND") and len(tail) == MAX_CAPTURE // 2
+    assert result["truncated"] is True
+    assert result["stdout_bytes"] == MAX_CAPTURE + extra + 8
+    small = run(ctx, command="echo hi")
+    assert (small["stdout"], small["truncated"], small["stdout_bytes"]) == ("hi\n", False, 3)
 
 
 def test_describe_hides_environment_values() -> None:
