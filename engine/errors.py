@@ -133,6 +133,8 @@ class ActionInputError(ActionError):
 
 class CommandFailed(ActionError):
     kind = "exit"
+    exit_code: int
+    stderr: str
 
     def __init__(self, message: str, *, exit_code: int, stderr: str = "", **kw: object) -> None:
         self.exit_code = exit_code

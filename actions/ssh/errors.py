@@ -58,6 +58,8 @@ class HostsFailed(ActionError):
     """The step failed because hosts did. ``host`` names the first failure; ``hosts`` carries
     every host's result (the runtime records it), so nobody has to dig through the log."""
 
+    hosts: list[dict[str, Any]]
+
     def __init__(
         self,
         message: str,

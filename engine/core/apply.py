@@ -23,6 +23,7 @@ from runbook_engine.core.state import (
     Decision,
     RunState,
     StepState,
+    evolve,
 )
 from runbook_engine.core.statuses import next_status
 from runbook_engine.spec.models import GOTO_END, ParallelStep, Runbook
@@ -303,7 +304,7 @@ def apply(
     """The state after one event: the run's status by the transition table, then the type's
     fold (``FOLDS``)."""
     status = next_status(state.status, type_, dict(data))
-    state = replace(state, status=status, last_seq=seq)
+    state = evolve(state, status=status, last_seq=seq)
     fold = FOLDS.get(type_)
     if fold is None:
         return state

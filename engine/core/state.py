@@ -66,6 +66,19 @@ class Decision:
     reason: str = ""
 
 
+_T = TypeVar("_T")
+
+
+def evolve(obj: _T, **changes: Any) -> _T:
+    """``dataclasses.replace`` for the state's frozen dataclasses, without its per-field
+    checks: they have no ``__post_init__`` and no init-only fields, and the fold runs this a
+    few times per event (``replace`` was a tenth of a step's cost)."""
+    new = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
 class StepMap(Mapping[str, StepState]):
     """The steps of a run by id, in the order they first appeared: an immutable map whose
     ``set`` shares everything it does not change (two HAMTs: values and first-seen order), so
@@ -129,11 +142,11 @@ class RunState:
 
     def with_step(self, step_id: str, **changes: Any) -> RunState:
         before = self.step(step_id)
-        after = replace(before, **changes)
+        after = evolve(before, **changes)
         steps = self.steps.set(step_id, after)
         if before.status == after.status and before.error is after.error:
-            return replace(self, steps=steps)
-        return replace(
+            return evolve(self, steps=steps)
+        return evolve(
             self,
             steps=steps,
             running=_indexed(self.running, step_id, after.status == STEP_RUNNING),
@@ -170,7 +183,11 @@ class RunState:
     def to_checkpoint(self) -> dict[str, Any]:
         """The compact form kept on the run row: everything but the actions' results, which
         stay in their events (``result_seq``) so a checkpoint never grows with output."""
-        out: dict[str, Any] = {name: getattr(self, name) for name in _RUN_SCALARS}
+        # None values are left out (a reader takes the default): fewer bytes, and no null for
+        # the store's encoder to double-check for a NaN (engine/store/_engine.py json_dumps)
+        out: dict[str, Any] = {
+            name: value for name in _RUN_SCALARS if (value := getattr(self, name)) is not None
+        }
         out["v"] = CHECKPOINT_VERSION
         out["steps"] = {sid: _sparse_step(st) for sid, st in self.steps.items()}
         out["completed"] = [_without_result(c) for c in self.completed]
@@ -189,7 +206,7 @@ class RunState:
         if not data or data.get("v") != CHECKPOINT_VERSION:
             return cls()
         return cls(
-            **{name: data[name] for name in _RUN_SCALARS},
+            **{name: data[name] for name in _RUN_SCALARS if name in data},
             steps=StepMap({k: StepState(**v) for k, v in data["steps"].items()}),
             completed=tuple(Completed(result=None, **c) for c in data["completed"]),
             rollback_queue=tuple(data["rollback_queue"]),
@@ -288,7 +305,5 @@ def _sparse_step(st: StepState) -> dict[str, Any]:
     }
 
 
-def _without_result(obj: StepState | Completed) -> dict[str, Any]:
-    out = _fields(obj)
-    del out["result"]
-    return out
+def _without_result(obj: Completed) -> dict[str, Any]:
+    return {k: v for k, v in _fields(obj).items() if k != "result" and v is not None}

@@ -6,6 +6,7 @@ import pytest
 
 from runbook_engine.core.approvals import check_decision, waiting_step
 from runbook_engine.core.decide import AwaitDecision, Record
+from runbook_engine.core.events import EventType
 from runbook_engine.core.state import STEP_SUCCEEDED, STEP_WAITING
 from runbook_engine.core.statuses import REJECTED, RUNNING, SUCCEEDED, WAITING_APPROVAL
 from runbook_engine.errors import ApprovalError
@@ -61,7 +62,9 @@ def test_needs_the_required_number_of_distinct_approvers() -> None:
     assert isinstance(sim.decide()[0], AwaitDecision)
     sim.record("approval.decided", step="ok", user="carol", decision="approve")
     assert sim.decide() == [
-        Record("step.succeeded", {"step": "ok", "outputs": {"approved_by": ["bob", "carol"]}})
+        Record(
+            EventType.STEP_SUCCEEDED, {"step": "ok", "outputs": {"approved_by": ["bob", "carol"]}}
+        )
     ]
     sim.drive()
     assert sim.state.status == SUCCEEDED

@@ -26,7 +26,7 @@ def test_every_engine_event_is_folded_or_known_not_to_change_the_state() -> None
 
 
 def test_types_are_the_text_the_store_keeps() -> None:
-    assert EventType.STEP_STARTED == "step.started"
+    assert EventType("step.started") is EventType.STEP_STARTED
     assert {EventType(t.value) for t in EventType} == set(EventType)
     assert len({t.value for t in EventType}) == len(EventType)
 

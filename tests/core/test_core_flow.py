@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from runbook_engine.core.decide import Invoke, Record
+from runbook_engine.core.events import EventType
 from runbook_engine.core.state import STEP_FAILED, STEP_PENDING, STEP_SKIPPED, STEP_SUCCEEDED
 from runbook_engine.core.statuses import FAILED, ROLLED_BACK, RUNNING, SUCCEEDED
 from tests.core.core_sim import Sim, error
@@ -22,7 +23,7 @@ steps:
 
 def test_steps_run_one_at_a_time_in_order() -> None:
     sim = Sim.of(THREE)
-    assert sim.decide() == [Record("run.started")]
+    assert sim.decide() == [Record(EventType.RUN_STARTED)]
     sim.record("run.started")
     assert sim.state.status == RUNNING
     for expected in ("a", "b", "c"):
@@ -32,7 +33,7 @@ def test_steps_run_one_at_a_time_in_order() -> None:
         sim.start(cmd)
         assert sim.decide() == []  # waits for what is in flight
         sim.succeed(cmd)
-    assert sim.decide() == [Record("run.finished", {"status": SUCCEEDED})]
+    assert sim.decide() == [Record(EventType.RUN_FINISHED, {"status": SUCCEEDED})]
     sim.record("run.finished", status=SUCCEEDED)
     assert sim.state.status == SUCCEEDED
     assert sim.state.cursor == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from runbook_engine.core.decide import Invoke, InvokeRollback, Record
+from runbook_engine.core.events import EventType
 from runbook_engine.core.state import (
     STEP_FAILED,
     STEP_INTERRUPTED,
@@ -57,7 +58,7 @@ def test_nothing_in_flight_nothing_to_recover() -> None:
 
 def test_an_idempotent_step_is_run_again() -> None:
     sim = crashed_in("safe")
-    assert sim.recover() == [Record("step.interrupted", {"step": "work", "rerun": True})]
+    assert sim.recover() == [Record(EventType.STEP_INTERRUPTED, {"step": "work", "rerun": True})]
     settle(sim)
     assert sim.state.step("work").status == STEP_RETRY_WAIT
     (again,) = sim.decide()
@@ -164,7 +165,7 @@ def test_a_cancel_while_a_human_is_asked_rolls_back() -> None:
     settle(sim)
     sim.record("run.cancel_requested", by="carol")
     assert sim.decide() == [
-        Record("run.resolved", {"choice": "rollback", "by": "carol", "step": "work"})
+        Record(EventType.RUN_RESOLVED, {"choice": "rollback", "by": "carol", "step": "work"})
     ]
     sim.drive()
     assert sim.rolled_back() == [("write", True)]
@@ -269,7 +270,7 @@ def crashed_rolling_back(undo_action: str) -> tuple[Sim, InvokeRollback]:
 
 def test_an_idempotent_rollback_in_flight_is_run_again() -> None:
     sim, first = crashed_rolling_back("safe")
-    assert sim.recover() == [Record("rollback.step_interrupted", {"index": 1, "step": "b"})]
+    assert sim.recover() == [Record(EventType.ROLLBACK_STEP_INTERRUPTED, {"index": 1, "step": "b"})]
     settle(sim)
     assert sim.state.completed[1].rollback == "pending"
     assert sim.decide() == [first]

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runbook_engine.core.decide import Invoke, Record, retry_delay
+from runbook_engine.core.events import EventType
 from runbook_engine.core.state import STEP_RETRY_WAIT, STEP_SUCCEEDED
 from runbook_engine.core.statuses import FAILED, SUCCEEDED
 from runbook_engine.spec.models import ActionStep
@@ -86,7 +87,7 @@ def test_retries_a_retryable_error_until_attempts_are_used_up() -> None:
     sim.start(first)
     sim.fail(first, error("unreachable", retryable=True))
     assert sim.decide() == [
-        Record("step.retry", {"step": "a", "attempt": 2, "delay": 2.0, "at": sim.now + 2.0})
+        Record(EventType.STEP_RETRY, {"step": "a", "attempt": 2, "delay": 2.0, "at": sim.now + 2.0})
     ]
     sim.advance()
     assert sim.state.step("a").status == STEP_RETRY_WAIT

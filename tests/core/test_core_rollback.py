@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from runbook_engine.core.decide import Invoke, InvokeRollback, Record
+from runbook_engine.core.events import EventType
 from runbook_engine.core.state import STEP_WAITING
 from runbook_engine.core.statuses import (
     CANCELLED,
@@ -134,7 +135,7 @@ steps:
 def test_cancel_in_pending_finishes_without_starting() -> None:
     sim = Sim.of(SLOW, undo=UNDO)
     sim.record("run.cancel_requested", by="bob")
-    assert sim.decide() == [Record("run.finished", {"status": CANCELLED})]
+    assert sim.decide() == [Record(EventType.RUN_FINISHED, {"status": CANCELLED})]
     sim.drive()
     assert sim.types() == ["run.cancel_requested", "run.finished"]
     assert sim.state.status == CANCELLED

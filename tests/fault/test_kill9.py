@@ -645,3 +645,64 @@ def test_kill_the_resume(
     assert killed.killed and killed.events_at_kill == n
     outcome = operate(sb, run_id)
     check_converged(sb, run_id, outcome, base)
+
+
+class CheckpointGate(Gate):
+    """Hold the engine inside a checkpoint write (the checkpoint of the state up to ``seq``,
+    or any earlier one with ``before=True``), so the kill lands between an event's commit and
+    the checkpoint that follows it."""
+
+    def __init__(self, sb: Sandbox, seq: int, *, before: bool = False) -> None:
+        super().__init__(sb, 10**9)  # the event gate never fires
+        self.seq = seq
+        when = f"NEW.seq < {seq}" if before else f"NEW.seq = {seq}"
+        for op in ("INSERT", "UPDATE"):
+            self.conn.execute(f"DROP TRIGGER IF EXISTS _kill_checkpoint_{op.lower()}")
+            self.conn.execute(
+                f"CREATE TRIGGER _kill_checkpoint_{op.lower()} BEFORE {op} ON checkpoints "
+                f"WHEN {when} BEGIN SELECT count(*) FROM _burn a, _burn b, _burn c; END"
+            )
+
+    def __call__(self, sb: Sandbox, run_id: str | None) -> bool:
+        if run_id is None or not self._write_lock_held():
+            self._held_since = None
+            return False
+        now = time.monotonic()
+        if self._held_since is None:
+            self._held_since = now
+        return now - self._held_since >= 0.05
+
+    def close(self) -> None:
+        for op in ("insert", "update"):
+            self.conn.execute(f"DROP TRIGGER IF EXISTS _kill_checkpoint_{op}")
+        super().close()
+
+
+@pytest.mark.parametrize(
+    ("seq", "before"),
+    [
+        pytest.param(VARIANTS["main"].events, True, id="inside-the-first-checkpoint"),
+        pytest.param(VARIANTS["main"].events, False, id="inside-the-last-checkpoint"),
+    ],
+)
+def test_kill_inside_a_checkpoint_write(
+    seq: int, before: bool, sandbox_for: Any, clean: Callable[[str], Baseline]
+) -> None:
+    """Killed while the checkpoint after a commit is being written: the events are the truth,
+    so the resumed run converges as from any other kill, and loading it needs no checkpoint."""
+    base = clean("main")
+    sb = sandbox_for("main")
+    gate = CheckpointGate(sb, seq, before=before)
+    try:
+        killed = kill_when(sb, sb.start_run(), gate)
+    finally:
+        gate.close()
+    assert killed.killed and killed.run_id is not None
+    found = sb.store.checkpoint(killed.run_id)
+    if before:
+        assert found is None  # killed inside the first one
+    else:
+        assert killed.events_at_kill == seq  # every event is in, only the checkpoint is not
+        assert found is not None and found[0] < seq
+    outcome = operate(sb, killed.run_id)
+    check_converged(sb, killed.run_id, outcome, base)

@@ -68,9 +68,7 @@ def test_past_the_cap_the_log_keeps_head_note_and_tail(
     assert after["data"]["with"]["message"] == f"True {total}"
 
 
-def test_a_bad_cap_setting_is_a_clear_error(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_bad_cap_setting_is_a_clear_error(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNBOOK_MAX_STEP_OUTPUT", "lots")
     (workdir / "chatty.yaml").write_text(RUNBOOK)
     done = runbook(workdir, "run", "chatty.yaml", "--yes")

@@ -126,7 +126,8 @@ def test_cancel_stops_the_rollout_and_kills(ssh: SshEnv) -> None:
     error = caught.value
     assert error.kind == "cancelled"
     assert error.retryable is False
-    hosts = error.hosts  # type: ignore[attr-defined]
+    hosts = error.hosts
+    assert hosts is not None
     assert len(hosts) == 2  # forks=2: the others were never started
     assert all(h["kind"] == "cancelled" for h in hosts)
     assert wait_gone("sleep 614.17") == []
