@@ -110,6 +110,12 @@ def check_exit(finished: Finished, accepted: list[int]) -> dict[str, Any]:
         "stdout": finished.stdout,
         "stderr": finished.stderr,
     }
+    if finished.truncated:
+        data.update(
+            truncated=True,
+            stdout_bytes=finished.stdout_bytes,
+            stderr_bytes=finished.stderr_bytes,
+        )
     if finished.exit_code in accepted:
         return data
     if finished.exit_code is None:

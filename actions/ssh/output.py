@@ -12,14 +12,16 @@ from runbook_engine.plugin.contract import ActionContext
 
 __all__ = ["MAX_OUTPUT", "HostOutput", "MarkerFilter"]
 
-#: bytes of stdout (and, separately, stderr) kept per host; the head is dropped beyond this
-MAX_OUTPUT = 256 * 1024
+#: bytes of stdout (and, separately, stderr) a host's result keeps: the first and the last half;
+#: the run log has every line (up to the step's cap, RUNBOOK_MAX_STEP_OUTPUT)
+MAX_OUTPUT = 64 * 1024
 #: a "line" longer than this is logged in pieces
 _MAX_LINE = 16 * 1024
 
 
 class HostOutput(OutputCapture):
-    """Logs ``{host}: {line}`` (``{host}: stderr: {line}``) and keeps the tail of the stream."""
+    """Logs ``{host}: {line}`` (``{host}: stderr: {line}``) and keeps the head and the tail of
+    the stream."""
 
     def __init__(self, ctx: ActionContext, host: str, *, stderr: bool = False) -> None:
         prefix = f"{host}: stderr: " if stderr else f"{host}: "
@@ -70,6 +72,14 @@ class MarkerFilter:
 
     def text(self) -> str:
         return self._sink.text()
+
+    @property
+    def truncated(self) -> bool:
+        return self._sink.truncated
+
+    @property
+    def total_bytes(self) -> int:
+        return self._sink.total_bytes
 
     def _release(self, data: bytes) -> None:
         self._done = True

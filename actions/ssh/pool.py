@@ -5,14 +5,14 @@ keyed by user, address, port and route; concurrent requests for the same key wai
 handshake instead of racing to make several. A pooled connection that died in between (the
 host rebooted, the server restarted) is replaced once, transparently, before anything ran on it.
 
-paramiko runs one reader thread per connection, so a pool holds at most ``MAX_OPEN``
-connections; beyond that the least recently used idle one is closed.
+paramiko runs one reader thread per connection, so a pool holds at most ``max_open``
+connections (``limits``: 2,048 where the open-file limit allows, ``RUNBOOK_SSH_MAX_CONNECTIONS``
+to change it); beyond that the least recently used idle one is closed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -26,16 +26,13 @@ from runbook_engine.actions.ssh.connect import Credentials, close_quietly, hands
 from runbook_engine.actions.ssh.errors import classify
 from runbook_engine.actions.ssh.hostkeys import KnownHosts
 from runbook_engine.actions.ssh.keys import KeyRing
+from runbook_engine.actions.ssh.limits import ENV, connection_budget
 from runbook_engine.actions.ssh.targets import Target
 from runbook_engine.plugin.contract import ActionContext
 
-__all__ = ["MAX_OPEN", "POOL_RESOURCE", "ConnectionPool", "pool_for"]
+__all__ = ["POOL_RESOURCE", "ConnectionPool", "pool_for"]
 
 POOL_RESOURCE = "ssh.pool"
-#: open connections kept per run. paramiko runs one reader thread per connection, so this
-#: bounds the threads a step over a big fleet can create (1,000 hosts must not mean 1,000
-#: threads); fleets larger than this reconnect to the least recently used hosts in later steps.
-MAX_OPEN = int(os.environ.get("RUNBOOK_SSH_MAX_CONNECTIONS", "256"))
 
 T = TypeVar("T")
 
@@ -50,8 +47,11 @@ class _Slot:
 class ConnectionPool:
     """Authenticated transports by ``Target.connection_key``. Thread-safe."""
 
-    def __init__(self, *, max_open: int = MAX_OPEN) -> None:
-        self.max_open = max_open
+    def __init__(self, *, max_open: int | None = None) -> None:
+        #: open connections kept. paramiko runs one reader thread per connection, so this
+        #: bounds the pool's threads; fleets larger than this reconnect to the least recently
+        #: used hosts in later steps. Default: ``limits.connection_budget``.
+        self.max_open = connection_budget().cap if max_open is None else max_open
         self.known_hosts = KnownHosts()
         self.keys = KeyRing()
         #: handshakes made (one per host per run, plus replacements of dead connections)
@@ -226,6 +226,14 @@ def pool_for(ctx: ActionContext) -> ConnectionPool:
     found = ctx.resources.get(POOL_RESOURCE)
     if isinstance(found, ConnectionPool):
         return found
-    stored = ctx.resources.setdefault(POOL_RESOURCE, ConnectionPool())
+    budget = connection_budget()
+    pool = ConnectionPool(max_open=budget.cap)
+    stored = ctx.resources.setdefault(POOL_RESOURCE, pool)
     assert isinstance(stored, ConnectionPool)
+    if stored is pool and budget.cut:
+        ctx.log(
+            f"warning: {ENV}={budget.requested} does not fit the open-file limit "
+            f"({budget.soft_limit} descriptors, {budget.in_use} in use): the run keeps at most "
+            f"{budget.cap} SSH connections open"
+        )
     return stored

@@ -3,13 +3,14 @@
 One thread per host in flight (the fan-out bounds them by ``forks``) waits on the channel's
 file descriptor, which paramiko signals for stdout, stderr and close alike, together with the
 step's cancel descriptor: output is logged as it arrives, a cancel is seen at once, and a host
-that takes its time costs no CPU while it does.
+that takes its time costs no CPU while it does. The wait is a poll selector, not ``select``:
+with a big pool open the channel's descriptor is numbered well past 1024.
 """
 
 from __future__ import annotations
 
 import contextlib
-import select
+import selectors
 import time
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ import paramiko
 
 from runbook_engine.actions.ssh.errors import HostFailure, Stopped
 from runbook_engine.actions.ssh.output import HostOutput, MarkerFilter
-from runbook_engine.actions.ssh.wakeup import CancelWakeup
+from runbook_engine.actions.ssh.wakeup import CancelWakeup, wait_selector
 from runbook_engine.actions.ssh.wrapper import kill_line
 from runbook_engine.plugin.contract import ActionContext
 
@@ -48,6 +49,9 @@ class Finished:
     stdout: str
     stderr: str
     duration: float
+    truncated: bool = False  # the middle of stdout or stderr was left out of the result
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
 
 
 def run_remote(
@@ -68,7 +72,12 @@ def run_remote(
     stdout = HostOutput(ctx, host)
     stderr = MarkerFilter(HostOutput(ctx, host, stderr=True))
     pending = command.stdin or b""
+    selector = wait_selector()
     try:
+        # The channel's descriptor is a pipe paramiko makes on first use and closes with it.
+        selector.register(channel, selectors.EVENT_READ)
+        if wakeup is not None:
+            selector.register(wakeup, selectors.EVENT_READ)
         channel.exec_command(command.line)
         if not pending:
             channel.shutdown_write()  # EOF at once: a command reading stdin must not hang
@@ -94,8 +103,9 @@ def run_remote(
                     retryable=True,
                 )
             # While stdin is pending, no descriptor says when the send window reopens: poll.
-            _wait(channel, wakeup, _tick(command.timeout, elapsed, wakeup, bool(pending)))
+            _wait(channel, selector, _tick(command.timeout, elapsed, wakeup, bool(pending)))
     finally:
+        selector.close()
         stdout.finish()
         stderr.finish()
         channel.close()
@@ -109,6 +119,9 @@ def run_remote(
         stdout=stdout.text(),
         stderr=stderr.text(),
         duration=round(time.monotonic() - started, 3),
+        truncated=stdout.truncated or stderr.truncated,
+        stdout_bytes=stdout.total_bytes,
+        stderr_bytes=stderr.total_bytes,
     )
 
 
@@ -137,13 +150,14 @@ def _drain(channel: paramiko.Channel, stdout: HostOutput, stderr: MarkerFilter) 
         stderr.feed(channel.recv_stderr(_READ))
 
 
-def _wait(channel: paramiko.Channel, wakeup: CancelWakeup | None, timeout: float) -> None:
+def _wait(channel: paramiko.Channel, selector: selectors.BaseSelector, timeout: float) -> None:
+    """Until the channel has output or closes, the step is cancelled, or ``timeout``."""
     if channel.eof_received:
         # After EOF the channel's fd stays readable; wait for the exit status instead (it
         # follows EOF within a round trip, so a short wait cannot delay a cancel much).
         channel.status_event.wait(min(timeout, _TICK * 4))
         return
-    select.select([channel] if wakeup is None else [channel, wakeup], [], [], timeout)
+    selector.select(timeout)
 
 
 def _stop(

@@ -12,6 +12,7 @@ from runbook_engine.actions._common import stop_error
 from runbook_engine.actions.ssh.connect import Credentials
 from runbook_engine.actions.ssh.errors import HostFailure, HostsFailed
 from runbook_engine.actions.ssh.fanout import Report, Rollout, Work, fan_out
+from runbook_engine.actions.ssh.limits import ENV
 from runbook_engine.actions.ssh.params import FanoutParams, parse_amount
 from runbook_engine.actions.ssh.pool import ConnectionPool, pool_for
 from runbook_engine.actions.ssh.targets import Overrides, Target, inventory_for, resolve_targets
@@ -83,6 +84,12 @@ def open_fleet(params: FanoutParams, ctx: ActionContext) -> Fleet:
     )
     pool = pool_for(ctx)
     _check_keys(pool, params)
+    if len(targets) > pool.max_open:
+        ctx.log(
+            f"note: {hosts(len(targets))}, but the run keeps at most {pool.max_open} SSH "
+            f"connections open ({ENV} and the open-file limit): later steps reconnect to the "
+            f"hosts whose connections were closed"
+        )
     unchecked = [t.name for t in targets if not _all_checked(t)]
     if unchecked:
         ctx.log(

@@ -30,6 +30,9 @@ from slack_sdk.signature import SignatureVerifier
 from runbook_engine.store import Store
 from runbook_engine.testing.fake_slack import FakeSlack
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import percentile
+
 SECRET = "bench-signing-secret"
 RUNBOOK = """\
 apiVersion: runbook/v1
@@ -44,11 +47,6 @@ steps:
   - {id: two, action: shell.command, with: {command: "echo {{ params.n }}"}}
   - {id: three, action: log, with: {message: "run {{ params.n }} three"}}
 """
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def start_serve(workdir: Path, fake: FakeSlack) -> tuple[subprocess.Popen[str], str]:

@@ -10,6 +10,10 @@ ControlMaster off); and a bare paramiko pool of 16 threads. For each: wall time,
 (user+system of the child processes, from ``getrusage``), how many hosts answered, and the
 ratio of its wall time to this engine's.
 
+``--scale [N]`` is the fleet-scale mode instead (``scale.py``): N hosts (default 1,000) on
+127.1.x.y, 15 addresses per sshd; one step against five steps of ``runbook run``, and Ansible
+``-m raw -f 100``, with the runbook process's peak RSS and threads.
+
 Ansible and Fabric are not project dependencies: they are installed into venvs under
 ``/tmp/bench-venvs`` (``--venvs``) on first use. Not run in CI; results go in bench/README.md.
 """
@@ -31,8 +35,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
-from tests.ssh.sshd import Fleet, addresses  # noqa: E402  (needs the path above)
+from _common import RUNBOOK_CLI, ensure_venv, fleet_inventory  # noqa: E402  (the paths above)
+from _common import engine_env as isolated_env  # noqa: E402
+
+from tests.ssh.sshd import Fleet, addresses  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
@@ -69,9 +77,22 @@ def main() -> None:
     parser.add_argument("--forks", type=int, default=16, help="this engine's forks (default 16)")
     parser.add_argument("--venvs", type=Path, default=Path("/tmp/bench-venvs"))
     parser.add_argument("--only", nargs="*", help="run only these clients (by name prefix)")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        nargs="?",
+        const=1000,
+        metavar="N",
+        help="fleet scale instead: N hosts (default 1000), 1 vs 5 steps, ansible -m raw",
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root: the fleet's sshd log in as root")
+    if args.scale:
+        from scale import main as scale_main  # imports this module: loaded only when asked
+
+        scale_main(args)
+        return
     work = Path(tempfile.mkdtemp(prefix="ssh-fanout-"))
     fleet = Fleet(work / "fleet")
     hosts = addresses(args.hosts)
@@ -158,21 +179,8 @@ def table(rows: list[Row], hosts: int) -> str:
 
 
 def engine_env(setup: Setup) -> dict[str, str]:
-    inventory = setup.work / "inventory.yaml"
-    inventory.write_text(
-        "all:\n  vars:\n"
-        f"    user: root\n    port: {setup.fleet.port}\n"
-        f"    key_file: {setup.fleet.client_key}\n    known_hosts: {setup.fleet.known_hosts}\n"
-        "  children:\n    fleet:\n      hosts:\n" + "".join(f"        {a}:\n" for a in setup.hosts)
-    )
-    env = dict(os.environ)
-    env.update(
-        RUNBOOK_INVENTORY=str(inventory),
-        RUNBOOK_DB=str(setup.work / "runs.db"),
-        HOME=str(setup.work),  # no ~/.ssh of the machine's
-    )
-    env.pop("SSH_AUTH_SOCK", None)
-    return env
+    inventory = fleet_inventory(setup.fleet, setup.hosts, setup.work / "inventory.yaml")
+    return isolated_env(setup.work, db=setup.work / "runs.db", inventory=inventory)
 
 
 def engine_cli(setup: Setup, *, steps: int) -> Prepared:
@@ -201,7 +209,7 @@ def engine_cli(setup: Setup, *, steps: int) -> Prepared:
 def runbook_command(setup: Setup) -> list[str]:
     """The installed ``runbook`` command (the SSH actions are built in)."""
     del setup
-    return [str(Path(PYTHON).with_name("runbook"))]
+    return [str(RUNBOOK_CLI)]
 
 
 def engine_action(setup: Setup, forks: int | None = None) -> Prepared:
@@ -216,7 +224,7 @@ def engine_action(setup: Setup, forks: int | None = None) -> Prepared:
 
 
 def ansible(setup: Setup, module: str) -> Prepared:
-    venv = ensure_venv(setup.venvs / "ansible", "ansible-core")
+    venv = ensure_venv(setup.venvs / "ansible", "ansible-core", "ansible")
     inventory = setup.work / "ansible.ini"
     inventory.write_text(
         "[fleet]\n" + "\n".join(setup.hosts) + "\n\n[fleet:vars]\n"
@@ -252,7 +260,7 @@ def ansible(setup: Setup, module: str) -> Prepared:
 
 
 def fabric(setup: Setup) -> Prepared:
-    venv = ensure_venv(setup.venvs / "fabric", "fabric")
+    venv = ensure_venv(setup.venvs / "fabric", "fabric", "fabric")
     fleet = setup.fleet
     argv = [
         str(venv / "bin" / "python"),
@@ -293,19 +301,6 @@ def bare_paramiko(setup: Setup) -> Prepared:
 
 
 # ---------------------------------------------------------------------------------- helpers
-
-
-def ensure_venv(path: Path, package: str) -> Path:
-    """A venv holding ``package`` (created and installed on first use)."""
-    if not (path / "bin" / "python").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
-    probe = {"ansible-core": "ansible", "fabric": "fabric"}[package]
-    has = subprocess.run(
-        [str(path / "bin" / "python"), "-c", f"import {probe}"], capture_output=True, check=False
-    )
-    if has.returncode != 0:
-        subprocess.run([str(path / "bin" / "pip"), "install", "-q", package], check=True)
-    return path
 
 
 def stop_control_masters(work: Path) -> None:

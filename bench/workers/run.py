@@ -42,6 +42,9 @@ from runbook_engine.store import Store
 from runbook_engine.worker.pg import conninfo_from_url
 from runbook_engine.worker.queue import defer_run, enqueue, make_app
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import RUNBOOK_CLI, percentile, wait_until
+
 RUNBOOK = """\
 apiVersion: runbook/v1
 name: bench-workers
@@ -55,26 +58,8 @@ steps:
     with: {message: "hello from {{ run.id }}"}
 """
 
-# `runbook worker`, also before the command is wired into the CLI group
-WORKER = [
-    sys.executable,
-    "-c",
-    "import sys; from runbook_engine.cli.worker_cmds import worker; worker(sys.argv[1:])",
-]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def wait_until(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.05)
+# the installed `runbook worker` command
+WORKER = [str(RUNBOOK_CLI), "worker"]
 
 
 class Setup:

@@ -30,6 +30,12 @@ def addresses(count: int, *, first: int = 1) -> list[str]:
     return [f"127.0.1.{first + i}" for i in range(count)]
 
 
+def wide_addresses(count: int) -> list[str]:
+    """``127.1.0.1`` ... ``127.1.0.250``, ``127.1.1.1`` ...: room for fleets of thousands
+    (``addresses`` stops at 254), 250 to a ``/24`` so the names read as counts."""
+    return [f"127.1.{i // 250}.{i % 250 + 1}" for i in range(count)]
+
+
 def free_port() -> int:
     """A port below the ephemeral range that nothing listens on, on any address."""
     for _ in range(200):
@@ -120,12 +126,16 @@ class Fleet:
         port: int | None = None,
         log_level: str = "VERBOSE",
         extra: str = "",
+        per_server: int = MAX_LISTEN,
     ) -> list[Sshd]:
-        """Serve ``hosts``, MAX_LISTEN addresses per sshd; adds them to known_hosts."""
+        """Serve ``hosts``, ``per_server`` addresses per sshd (at most MAX_LISTEN); adds them
+        to known_hosts."""
+        if not 1 <= per_server <= MAX_LISTEN:
+            raise ValueError(f"one sshd serves 1 to {MAX_LISTEN} addresses, not {per_server}")
         started: list[Sshd] = []
         port = port or self.port
-        for i in range(0, len(hosts), MAX_LISTEN):
-            chunk = list(hosts[i : i + MAX_LISTEN])
+        for i in range(0, len(hosts), per_server):
+            chunk = list(hosts[i : i + per_server])
             started.append(self._start_one(chunk, port, log_level, extra))
         with self.known_hosts.open("a") as out:
             for address in hosts:

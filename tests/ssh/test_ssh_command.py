@@ -307,3 +307,23 @@ def test_large_stdin_is_fed_whole(ssh: SshEnv) -> None:
     data = "0123456789" * 200_000  # 2 MB: many times the SSH window
     result = ssh.run(SshCommandAction(), hosts="h01", command="wc -c", stdin=data)
     assert result["hosts"][0]["stdout"].strip() == "2000000"
+
+
+def test_a_host_result_keeps_head_and_tail_of_a_long_output(ssh: SshEnv) -> None:
+    from runbook_engine.actions.ssh.output import MAX_OUTPUT
+
+    result = ssh.run(
+        SshCommandAction(),
+        hosts="h[01:02]",
+        command=f"echo FIRST; head -c {3 * MAX_OUTPUT} /dev/zero | tr '\\0' y; echo; echo LAST",
+    )
+    total = len("FIRST\n") + 3 * MAX_OUTPUT + 1 + len("LAST\n")
+    for host in result["hosts"]:
+        assert host["truncated"] is True
+        assert host["stdout_bytes"] == total
+        assert host["stdout"].startswith("FIRST\n")
+        assert host["stdout"].endswith("\nLAST\n")
+        assert "bytes truncated ...]" in host["stdout"]
+        assert len(host["stdout"]) < MAX_OUTPUT + 100
+    quiet = ssh.run(SshCommandAction(), hosts="h01", command="echo hi")["hosts"][0]
+    assert "truncated" not in quiet and quiet["stdout"] == "hi\n"
