@@ -6,7 +6,7 @@ resumed engine sees is exactly the state the dead one had recorded."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from runbook_engine.core.events import EventType
@@ -62,7 +62,7 @@ def _advance(state: RunState, layout: Layout, step_id: str) -> RunState:
         and state.cursor < len(layout.top)
         and layout.top[state.cursor] == step_id
     ):
-        return replace(state, cursor=state.cursor + 1)
+        return evolve(state, cursor=state.cursor + 1)
     return state
 
 
@@ -82,15 +82,15 @@ class Folded:
 
 
 def _run_started(state: RunState, ev: Folded) -> RunState:
-    return replace(state, started_at=ev.ts)
+    return evolve(state, started_at=ev.ts)
 
 
 def _run_finished(state: RunState, ev: Folded) -> RunState:
-    return replace(state, finished_at=ev.ts, failure=state.failure or ev.data.get("failure"))
+    return evolve(state, finished_at=ev.ts, failure=state.failure or ev.data.get("failure"))
 
 
 def _run_cancel_requested(state: RunState, ev: Folded) -> RunState:
-    return replace(state, cancel_requested=True, cancelled_by=ev.data.get("by"))
+    return evolve(state, cancel_requested=True, cancelled_by=ev.data.get("by"))
 
 
 def _step_started(state: RunState, ev: Folded) -> RunState:
@@ -148,7 +148,7 @@ def _step_succeeded(state: RunState, ev: Folded) -> RunState:
             result=result,
             result_seq=result_seq,
         )
-        state = replace(state, completed=(*state.completed, entry))
+        state = evolve(state, completed=state.completed.append(entry))
     return _advance(state, ev.layout, sid)
 
 
@@ -187,7 +187,7 @@ def _step_jumped(state: RunState, ev: Folded) -> RunState:
         for one in (other, *layout.children.get(other, ())):
             st = state.step(one)
             state = state.with_step(one, **{**_NEW_STEP, "visits": st.visits})
-    return replace(state, cursor=cursor)
+    return evolve(state, cursor=cursor)
 
 
 def _step_interrupted(state: RunState, ev: Folded) -> RunState:
@@ -211,7 +211,7 @@ def _approval_decided(state: RunState, ev: Folded) -> RunState:
         reason=str(data.get("reason") or ""),
     )
     decisions = (*state.approvals.get(ev.step, ()), decision)
-    return replace(state, approvals={**state.approvals, ev.step: decisions})
+    return evolve(state, approvals={**state.approvals, ev.step: decisions})
 
 
 def _approval_timed_out(state: RunState, ev: Folded) -> RunState:
@@ -219,7 +219,7 @@ def _approval_timed_out(state: RunState, ev: Folded) -> RunState:
 
 
 def _rollback_started(state: RunState, ev: Folded) -> RunState:
-    return replace(
+    return evolve(
         state,
         rollback_queue=tuple(int(i) for i in ev.data.get("queue", ())),
         rollback_reason=str(ev.data.get("reason") or "failed"),
@@ -230,25 +230,23 @@ def _rollback_started(state: RunState, ev: Folded) -> RunState:
 def _rollback_step(outcome: str) -> Fold:
     def fold(state: RunState, ev: Folded) -> RunState:
         index = int(ev.data["index"])
-        completed = list(state.completed)
-        completed[index] = replace(completed[index], rollback=outcome)
+        completed = state.completed.set(index, evolve(state.completed[index], rollback=outcome))
         queue = state.rollback_queue
         if outcome in ("succeeded", "skipped") and queue and queue[0] == index:
             queue = queue[1:]
-        return replace(state, completed=tuple(completed), rollback_queue=queue)
+        return evolve(state, completed=completed, rollback_queue=queue)
 
     return fold
 
 
 def _rollback_step_interrupted(state: RunState, ev: Folded) -> RunState:
-    completed = list(state.completed)
     index = int(ev.data["index"])
-    completed[index] = replace(completed[index], rollback=STEP_PENDING)
-    return replace(state, completed=tuple(completed))
+    entry = evolve(state.completed[index], rollback=STEP_PENDING)
+    return evolve(state, completed=state.completed.set(index, entry))
 
 
 def _run_needs_attention(state: RunState, ev: Folded) -> RunState:
-    return replace(state, attention=dict(ev.data))
+    return evolve(state, attention=dict(ev.data))
 
 
 def _run_resolved(state: RunState, ev: Folded) -> RunState:
@@ -260,7 +258,7 @@ def _rollback_resolved(state: RunState, ev: Folded) -> RunState:
 
 
 def _run_failure(state: RunState, ev: Folded) -> RunState:
-    return replace(state, failure=dict(ev.data))
+    return evolve(state, failure=dict(ev.data))
 
 
 Fold = Callable[[RunState, Folded], RunState]
@@ -315,7 +313,7 @@ def apply(
 def _resolve(layout: Layout, state: RunState, choice: str, ts: float) -> RunState:
     """A human decided what to do about a step that was in flight when the engine died."""
     sid = str((state.attention or {}).get("step") or "")
-    state = replace(state, attention=None)
+    state = evolve(state, attention=None)
     if choice == "retry":
         return state.with_step(sid, status=STEP_RETRY_WAIT, next_attempt_at=ts)
     if choice == "skip":
@@ -324,14 +322,14 @@ def _resolve(layout: Layout, state: RunState, choice: str, ts: float) -> RunStat
         st = state.step(sid)
         if st.action:
             entry = Completed(step=sid, action=st.action, params=dict(st.params or {}), result=None)
-            state = replace(state, completed=(*state.completed, entry))
+            state = evolve(state, completed=state.completed.append(entry))
         return _advance(state.with_step(sid, status=STEP_SKIPPED), layout, sid)
     # rollback: the step's effect is unknown; treat it as a failure that rolls back, and undo
     # the step itself too (its rollback block; an automatic undo cannot run without a result)
     st = state.step(sid)
     if st.action:
         entry = Completed(step=sid, action=st.action, params=dict(st.params or {}), result=None)
-        state = replace(state, completed=(*state.completed, entry))
+        state = evolve(state, completed=state.completed.append(entry))
     return state.with_step(
         sid,
         status=STEP_FAILED,
@@ -347,16 +345,16 @@ def _resolve(layout: Layout, state: RunState, choice: str, ts: float) -> RunStat
 def _resolve_rollback(state: RunState, choice: str) -> RunState:
     """A human decided about an interrupted rollback entry: run it again, or skip it."""
     idx = int((state.attention or {})["rollback_index"])
-    completed = list(state.completed)
-    completed[idx] = replace(
-        completed[idx], rollback=STEP_PENDING if choice == "retry" else "skipped"
+    completed = state.completed.set(
+        idx,
+        evolve(state.completed[idx], rollback=STEP_PENDING if choice == "retry" else "skipped"),
     )
     queue = (
         state.rollback_queue
         if choice == "retry"
         else tuple(i for i in state.rollback_queue if i != idx)
     )
-    return replace(state, completed=tuple(completed), rollback_queue=queue, attention=None)
+    return evolve(state, completed=completed, rollback_queue=queue, attention=None)
 
 
 def replay(layout: Layout, events: Iterable[Any], start: RunState | None = None) -> RunState:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from immutables import Map
 
@@ -114,12 +114,65 @@ class StepMap(Mapping[str, StepState]):
         return f"StepMap({dict(self.items())!r})"
 
 
+class Completions(Sequence[Completed]):
+    """The completed steps in order, kept for the rollback: an immutable sequence whose
+    ``append`` and ``set`` share the rest (a HAMT by index), so a step's success costs the same
+    after 5 steps and after 5,000 (a tuple would be copied whole)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[Completed] = ()) -> None:
+        self._items: Map[int, Completed] = Map(dict(enumerate(items)))
+
+    def _with(self, items: Map[int, Completed]) -> Completions:
+        new = Completions.__new__(Completions)
+        new._items = items
+        return new
+
+    def append(self, item: Completed) -> Completions:
+        return self._with(self._items.set(len(self._items), item))
+
+    def set(self, index: int, item: Completed) -> Completions:
+        if not 0 <= index < len(self._items):
+            raise IndexError(index)
+        return self._with(self._items.set(index, item))
+
+    @overload
+    def __getitem__(self, index: int) -> Completed: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Completed, ...]: ...
+    def __getitem__(self, index: int | slice) -> Completed | tuple[Completed, ...]:
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        if index < 0:
+            index += len(self._items)
+        if not 0 <= index < len(self._items):
+            raise IndexError(index)
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Completed]:
+        return (self._items[i] for i in range(len(self._items)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # a value, compared by its items
+
+    def __repr__(self) -> str:
+        return f"Completions({list(self)!r})"
+
+
 @dataclass(frozen=True)
 class RunState:
     status: str = PENDING
     cursor: int = 0
     steps: StepMap = field(default_factory=StepMap)
-    completed: tuple[Completed, ...] = ()
+    completed: Completions = field(default_factory=Completions)
     rollback_queue: tuple[int, ...] = ()
     rollback_reason: str | None = None  # failed | cancelled | rejected | requested
     approvals: dict[str, tuple[Decision, ...]] = field(default_factory=dict)
@@ -172,8 +225,9 @@ class RunState:
         return [sid for sid in self.steps if sid in self.interrupted]
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(replace(self, steps=StepMap()))
+        out = asdict(evolve(self, steps=StepMap(), completed=Completions()))
         out["steps"] = {sid: asdict(st) for sid, st in self.steps.items()}
+        out["completed"] = [asdict(c) for c in self.completed]
         for name in _DERIVED:
             del out[name]
         return out
@@ -208,7 +262,7 @@ class RunState:
         return cls(
             **{name: data[name] for name in _RUN_SCALARS if name in data},
             steps=StepMap({k: StepState(**v) for k, v in data["steps"].items()}),
-            completed=tuple(Completed(result=None, **c) for c in data["completed"]),
+            completed=Completions(Completed(result=None, **c) for c in data["completed"]),
             rollback_queue=tuple(data["rollback_queue"]),
             approvals={k: tuple(Decision(**d) for d in v) for k, v in data["approvals"].items()},
         ).with_indexes()
@@ -235,7 +289,7 @@ class RunState:
         if not results:
             return self
         steps = StepMap({sid: _hydrated(st, results) for sid, st in self.steps.items()})
-        completed = tuple(_hydrated(c, results) for c in self.completed)
+        completed = Completions(_hydrated(c, results) for c in self.completed)
         return replace(self, steps=steps, completed=completed)
 
     @classmethod
@@ -243,7 +297,7 @@ class RunState:
         return cls(
             **{name: data[name] for name in _RUN_SCALARS},
             steps=StepMap({k: StepState(**v) for k, v in data["steps"].items()}),
-            completed=tuple(Completed(**c) for c in data["completed"]),
+            completed=Completions(Completed(**c) for c in data["completed"]),
             rollback_queue=tuple(data["rollback_queue"]),
             approvals={k: tuple(Decision(**d) for d in v) for k, v in data["approvals"].items()},
         ).with_indexes()

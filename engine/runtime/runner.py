@@ -217,10 +217,10 @@ class Runner:
             self._fold(self.store.events(self.run_id, after_seq=committed.last_seq))
         self._committed = self.state
         interleaved = written[0].seq != committed.last_seq + 1
-        # A checkpoint costs the size of the state: taking one every max(N, steps) events keeps
-        # its cost per event constant however long the run grows, and a load folds at most
-        # that many events.
-        every = max(CHECKPOINT_EVERY, len(self.state.steps))
+        # A checkpoint costs the size of the state: taking one about once per pass through the
+        # runbook (three events a step) keeps its cost per event constant however long the
+        # run, and a load folds at most that many events.
+        every = max(CHECKPOINT_EVERY, 3 * len(self._steps))
         due = self.state.last_seq - self._checkpoint_seq >= every
         if due or interleaved or self.state.status != committed.status:
             self._checkpoint(status_unwritten=interleaved)

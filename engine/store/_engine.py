@@ -206,6 +206,11 @@ def _on_sqlite_connect(dbapi_connection: Any, connection_record: ConnectionPoolE
         # FULL: every commit fsyncs the WAL, so a committed event survives power
         # loss too, not only a killed process.
         cursor.execute("PRAGMA synchronous = FULL")
+        # Checkpoint the WAL into the database every 256 pages (1 MiB) instead of 1,000, and
+        # cut the file back after: a step that writes megabytes of output must not leave the
+        # store carrying a WAL of the same size beside it.
+        cursor.execute("PRAGMA wal_autocheckpoint = 256")
+        cursor.execute(f"PRAGMA journal_size_limit = {4 * 1024 * 1024}")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
