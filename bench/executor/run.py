@@ -235,7 +235,8 @@ def recorded_events(ctx: Ctx, env: dict[str, str], cwd: Path, run_id: str) -> di
     }
 
 
-def run_status(ctx: Ctx, env: dict[str, str], cwd: Path, run_id: str) -> str | None:
+def list_runs(ctx: Ctx, env: dict[str, str], cwd: Path) -> list[dict[str, Any]] | None:
+    """``runbook runs -o json`` as the store has them now (None: it gave no JSON)."""
     done = subprocess.run(
         [str(ctx.cli), "runs", "-o", "json"],
         env=env,
@@ -246,26 +247,19 @@ def run_status(ctx: Ctx, env: dict[str, str], cwd: Path, run_id: str) -> str | N
         check=False,
     )
     try:
-        runs = json.loads(done.stdout)
+        runs: list[dict[str, Any]] = json.loads(done.stdout)
     except json.JSONDecodeError:
         return None
+    return runs
+
+
+def run_status(ctx: Ctx, env: dict[str, str], cwd: Path, run_id: str) -> str | None:
+    runs = list_runs(ctx, env, cwd) or []
     return next((str(r.get("status")) for r in runs if r.get("id") == run_id), None)
 
 
 def latest_run(ctx: Ctx, env: dict[str, str], cwd: Path) -> str | None:
-    done = subprocess.run(
-        [str(ctx.cli), "runs", "-o", "json"],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    try:
-        runs = json.loads(done.stdout)
-    except json.JSONDecodeError:
-        return None
+    runs = list_runs(ctx, env, cwd)
     return str(runs[0]["id"]) if runs else None
 
 

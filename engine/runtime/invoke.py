@@ -189,7 +189,7 @@ class _StepLines:
 
     def __init__(self) -> None:
         self.logged = 0  # bytes passed on to the log so far
-        self.tail: deque[str] = deque()
+        self.tail: deque[tuple[str, int]] = deque()  # (line, its size)
         self.tail_bytes = 0
         self.dropped_bytes = 0
         self.dropped_lines = 0
@@ -225,12 +225,12 @@ class LineBuffer:
                     seen.logged += size
                     self._lines.setdefault(step, []).append(text)
                     return
-                seen.tail.append(text)
+                seen.tail.append((text, size))
                 seen.tail_bytes += size
                 while seen.tail_bytes > self._tail_budget and len(seen.tail) > 1:
-                    old = seen.tail.popleft()
-                    seen.tail_bytes -= len(old.encode("utf-8", errors="replace")) + 1
-                    seen.dropped_bytes += len(old.encode("utf-8", errors="replace")) + 1
+                    _, dropped = seen.tail.popleft()
+                    seen.tail_bytes -= dropped
+                    seen.dropped_bytes += dropped
                     seen.dropped_lines += 1
 
         return write
@@ -247,4 +247,4 @@ class LineBuffer:
             seen = self._steps.pop(step, None)
         if seen is None or not seen.tail:
             return None
-        return Dropped(seen.dropped_bytes, seen.dropped_lines, list(seen.tail))
+        return Dropped(seen.dropped_bytes, seen.dropped_lines, [line for line, _ in seen.tail])

@@ -316,6 +316,10 @@ class Gate:
         if run_id is None or len(sb.store.events(run_id)) != self.n:
             self._held_since = None
             return False
+        return self._held_long()
+
+    def _held_long(self) -> bool:
+        """The write lock has been held longer than any ordinary commit holds it."""
         if not self._write_lock_held():
             self._held_since = None
             return False
@@ -664,13 +668,10 @@ class CheckpointGate(Gate):
             )
 
     def __call__(self, sb: Sandbox, run_id: str | None) -> bool:
-        if run_id is None or not self._write_lock_held():
+        if run_id is None:
             self._held_since = None
             return False
-        now = time.monotonic()
-        if self._held_since is None:
-            self._held_since = now
-        return now - self._held_since >= 0.05
+        return self._held_long()
 
     def close(self) -> None:
         for op in ("insert", "update"):
