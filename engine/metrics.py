@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_a
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from runbook_engine.core.events import EventType
+from runbook_engine.core.events import EventType, StepError
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import WAITING_APPROVAL
 from runbook_engine.runtime.bus import Event, RunInfo
@@ -106,8 +106,8 @@ class Metrics:
                 self.step_seconds.labels(run.runbook, action).observe(float(data["duration"]))
             family = action_family(action)
             if kind != EventType.STEP_SUCCEEDED and family is not None:
-                error = data.get("error") or {}
-                self.call_errors.labels(family, str(error.get("kind") or "error")).inc()
+                error = StepError.of(data.get("error")) or StepError("failed")
+                self.call_errors.labels(family, error.kind).inc()
         elif kind == EventType.ROLLBACK_STEP_SUCCEEDED:
             with self._lock:
                 self._actions.pop(self._key(event), None)

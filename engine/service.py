@@ -12,7 +12,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from runbook_engine.catalog import Catalog
@@ -41,7 +41,7 @@ from runbook_engine.identity import Directory
 from runbook_engine.lease import STALE_AFTER, is_driven, owner_dead, owner_id
 from runbook_engine.plugin import Registry, default_registry
 from runbook_engine.runtime.bus import Bus, Subscriber
-from runbook_engine.runtime.loading import load_state
+from runbook_engine.runtime.loading import Loaded, load
 from runbook_engine.runtime.runner import Runner
 from runbook_engine.spec.loader import LoadedRunbook, load_text
 from runbook_engine.spec.models import ActionStep, iter_steps
@@ -52,7 +52,7 @@ from runbook_engine.spec.params import (
     resolve_params,
     secret_values,
 )
-from runbook_engine.store import RunRecord, Store
+from runbook_engine.store import EventRecord, RunRecord, Store
 from runbook_engine.templating import is_template, render, strings_in
 
 #: stored versions never change, so parsing each once per process is enough (a worker drives
@@ -89,6 +89,37 @@ class Checked:
     loaded: LoadedRunbook
     params: dict[str, Any]
     requester: str
+
+
+@dataclass(frozen=True)
+class LoadedRun:
+    """A run as one operation loaded it: its row, the runbook version it runs, its state.
+    Handed from step to step of the operation (check a decision, record it, drive the run),
+    so the log is read and folded once."""
+
+    record: RunRecord
+    loaded: LoadedRunbook
+    log: Loaded
+
+    @property
+    def state(self) -> RunState:
+        return self.log.state
+
+    def then(self, *events: EventRecord) -> LoadedRun:
+        """This run with events this process just wrote folded on."""
+        return replace(self, log=self.log.then(events))
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A decision recorded: on which step, and the run with the decision folded in."""
+
+    run: LoadedRun
+    step: str
+
+    @property
+    def record(self) -> RunRecord:
+        return self.run.record
 
 
 @dataclass(frozen=True)
@@ -244,8 +275,8 @@ class Engine:
         """Record and drive a run that ``check`` passed, with the runbook as it was handed in
         (not parsed again from the store's copy)."""
         record = self._record_run(checked, run_id)
-        state = self._load(record.id, checked.loaded, record)
-        return self._execute(record, checked.loaded, state, checked.params, wait_for_approval)
+        run = LoadedRun(record, checked.loaded, self._log(checked.loaded, record))
+        return self._execute(run, checked.params, wait_for_approval)
 
     def stored_params(self, record: RunRecord, loaded: LoadedRunbook) -> dict[str, Any]:
         """A recorded run's parameters. Secret values were never stored: they come from
@@ -270,18 +301,13 @@ class Engine:
         """Drive a recorded run from wherever its event log says it is.
 
         Takes ownership first: a run another live engine is driving is refused."""
-        record, loaded, state = self.state_of(run_id)
-        return self._execute(record, loaded, state, params, wait_for_approval)
+        return self._execute(self.load_run(run_id), params, wait_for_approval)
 
     def _execute(
-        self,
-        record: RunRecord,
-        loaded: LoadedRunbook,
-        state: RunState,
-        params: Mapping[str, Any] | None,
-        wait_for_approval: bool,
+        self, run: LoadedRun, params: Mapping[str, Any] | None, wait_for_approval: bool
     ) -> RunOutcome:
         """``execute`` for a run already loaded (record, runbook and folded state in hand)."""
+        record, loaded, state = run.record, run.loaded, run.state
         if record.status in TERMINAL:
             self._release_dead_owner(record)
             return RunOutcome(
@@ -303,6 +329,12 @@ class Engine:
                 f"run {record.id} is being driven by {record.owner}; it is taken over when "
                 f"that engine stops heartbeating ({STALE_AFTER:g}s)"
             )
+        fresh = self.store.get_run(record.id)
+        if fresh is not None and fresh.published_seq != record.published_seq:
+            # another engine drove the run since it was loaded: what it published is not ours
+            # to publish again, so take the run as it is now
+            run = LoadedRun(fresh, loaded, self._log(loaded, fresh))
+            record, state = fresh, run.state
         # still pending: the lock was never taken, or its taker died waiting for it (after
         # run.waiting_for_lock); taking it again is a no-op for the run that holds it
         if state.status == PENDING:
@@ -312,7 +344,7 @@ class Engine:
                     loaded, record.id, lock_key, secret_values(loaded.runbook, values)
                 )
                 if refused is not None:
-                    self.store.append_event(
+                    finished = self.store.append_event(
                         record.id,
                         EventType.RUN_FINISHED,
                         {"status": CANCELLED, "reason": refused},
@@ -320,17 +352,9 @@ class Engine:
                     )
                     self.store.set_owner(record.id, None)
                     return RunOutcome(
-                        record.id, CANCELLED, self._load(record.id, loaded), message=refused
+                        record.id, CANCELLED, run.then(finished).state, message=refused
                     )
-        return self._drive(
-            loaded,
-            record.id,
-            values,
-            record.requester,
-            owner,
-            wait_for_approval,
-            resumed=state.status != PENDING,
-        )
+        return self._drive(run, values, owner, wait_for_approval, resumed=state.status != PENDING)
 
     def _lock_key(
         self, loaded: LoadedRunbook, params: dict[str, Any], requester: str, run_id: str
@@ -380,10 +404,8 @@ class Engine:
 
     def _drive(
         self,
-        loaded: LoadedRunbook,
-        run_id: str,
+        run: LoadedRun,
         params: dict[str, Any],
-        requester: str,
         owner: str,
         wait_for_approval: bool,
         *,
@@ -392,24 +414,23 @@ class Engine:
         runner = Runner(
             store=self.store,
             registry=self.registry,
-            loaded=loaded,
-            run_id=run_id,
+            loaded=run.loaded,
+            run_id=run.record.id,
             params=params,
-            requester=requester,
+            requester=run.record.requester,
             bus=Bus(self.subscribers),
             owner=owner,
             wait_for_approval=wait_for_approval,
+            start=run.log,
         )
         status = asyncio.run(runner.run(resumed=resumed))
-        return RunOutcome(run_id, status, runner.state)
+        return RunOutcome(run.record.id, status, runner.state)
 
-    def _load(
-        self, run_id: str, loaded: LoadedRunbook, record: RunRecord | None = None
-    ) -> RunState:
+    def _log(self, loaded: LoadedRunbook, record: RunRecord) -> Loaded:
         """The run's state: its newest checkpoint, the events after it folded on, and the
         results it refers to read back from their events. Costs what happened since the
         checkpoint, not what the run did before it."""
-        return load_state(self.store, Layout.of(loaded.runbook), record or self.run_record(run_id))
+        return load(self.store, Layout.of(loaded.runbook), record)
 
     def run_record(self, run_id: str) -> RunRecord:
         record = self.store.get_run(run_id)
@@ -426,14 +447,22 @@ class Engine:
             )
         return _load_stored(stored.source, f"<store {stored.name}@{stored.version}>")
 
-    def state_of(self, run_id: str) -> tuple[RunRecord, LoadedRunbook, RunState]:
-        record = self.run_record(run_id)
+    def load_run(self, run: str | LoadedRun) -> LoadedRun:
+        """A run (by id or unique prefix) loaded once for an operation; a run already loaded
+        is passed through as it is."""
+        if isinstance(run, LoadedRun):
+            return run
+        record = self.run_record(run)
         loaded = self.loaded_for(record)
-        return record, loaded, self._load(record.id, loaded, record)
+        return LoadedRun(record, loaded, self._log(loaded, record))
+
+    def state_of(self, run_id: str) -> tuple[RunRecord, LoadedRunbook, RunState]:
+        run = self.load_run(run_id)
+        return run.record, run.loaded, run.state
 
     def resume(
         self,
-        run_id: str,
+        run_id: str | LoadedRun,
         *,
         choice: str | None = None,
         given: Mapping[str, Any] | None = None,
@@ -442,7 +471,8 @@ class Engine:
     ) -> RunOutcome:
         """Continue a run: after a crash, after a decision, or with a human's ``choice`` about
         a step that was in flight (retry, skip, rollback)."""
-        record, loaded, state = self.state_of(run_id)
+        run = self.load_run(run_id)
+        record, loaded, state = run.record, run.loaded, run.state
         if record.status in TERMINAL:
             self._release_dead_owner(record)
             return RunOutcome(
@@ -467,23 +497,24 @@ class Engine:
                 if "rollback_index" in (state.attention or {})
                 else EventType.RUN_RESOLVED
             )
-            self.store.append_event(record.id, kind, {"choice": choice, "by": by})
-            state = self._load(record.id, loaded)
-        return self._execute(record, loaded, state, params, wait_for_approval)
+            run = run.then(self.store.append_event(record.id, kind, {"choice": choice, "by": by}))
+        return self._execute(run, params, wait_for_approval)
 
     # ------------------------------------------------------------------ decisions
 
     def decide(
         self,
-        run_id: str,
+        run_id: str | LoadedRun,
         *,
         user: str,
         approve: bool,
         reason: str = "",
         extra_groups: Iterable[str] = (),
-    ) -> tuple[RunRecord, str]:
-        """Record an approval or rejection; returns the run and the step decided."""
-        record, loaded, state = self.state_of(run_id)
+    ) -> Decided:
+        """Record an approval or rejection; returns the step decided and the run with the
+        decision in it (to continue it without loading it again)."""
+        run = self.load_run(run_id)
+        record, loaded, state = run.record, run.loaded, run.state
         step = check_decision(
             loaded.runbook,
             state,
@@ -495,7 +526,7 @@ class Engine:
         )
         if not approve and not reason.strip():
             raise ApprovalError("a rejection needs a reason (--reason)")
-        self.store.append_event(
+        written = self.store.append_event(
             record.id,
             EventType.APPROVAL_DECIDED,
             {
@@ -506,9 +537,9 @@ class Engine:
             },
             step_id=step.id,
         )
-        return record, step.id
+        return Decided(run.then(written), step.id)
 
-    def continue_after_decision(self, run_id: str, *, by: str) -> Continuation:
+    def continue_after_decision(self, run_id: str | LoadedRun, *, by: str) -> Continuation:
         """After an approval or rejection: the engine waiting on the run picks the decision up
         from the store; with none, a worker (queue executor) or this process continues it, up
         to the next approval."""
@@ -527,13 +558,16 @@ class Engine:
                 f"`runbook resume {run_id} -p {exc.name}=...`"
             ) from None
 
-    def _continue(self, run_id: str, *, by: str, wait_for_approval: bool) -> Continuation:
-        record = self.run_record(run_id)
+    def _continue(
+        self, run_id: str | LoadedRun, *, by: str, wait_for_approval: bool
+    ) -> Continuation:
+        record = run_id.record if isinstance(run_id, LoadedRun) else self.run_record(run_id)
         if self.is_driven(record):
             return Continuation(record.id, "driven")
         if self.hand_off is not None and self.hand_off(record.id):
             return Continuation(record.id, "queued")
-        outcome = self.resume(record.id, by=by, wait_for_approval=wait_for_approval)
+        again = run_id if isinstance(run_id, LoadedRun) else record.id
+        outcome = self.resume(again, by=by, wait_for_approval=wait_for_approval)
         return Continuation(record.id, "here", outcome)
 
     def cancel(self, run_id: str, *, by: str, reason: str = "") -> RunRecord:

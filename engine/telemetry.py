@@ -21,7 +21,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from runbook_engine.core.events import EventType
+from runbook_engine.core.events import EventType, StepError
 from runbook_engine.core.state import RunState
 from runbook_engine.runtime.bus import Event, RunInfo
 
@@ -106,8 +106,8 @@ class Tracing:
                 step = self._steps.pop(key)
                 step.set_attribute("runbook.outcome", event.type.rsplit(".", 1)[1])
                 if event.type.endswith("failed"):
-                    error = event.data.get("error") or {}
-                    step.set_status(Status(StatusCode.ERROR, str(error.get("message", ""))))
+                    error = StepError.of(event.data.get("error")) or StepError("")
+                    step.set_status(Status(StatusCode.ERROR, error.message))
                 step.end(end_time=_ns(event.ts))
             ending = _SEGMENT_ENDS.get(event.type)
             if ending is not None:

@@ -11,7 +11,31 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from runbook_engine.core.events import EventType
+from runbook_engine.core.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    ApprovalTimedOut,
+    EventType,
+    GroupStarted,
+    RollbackStarted,
+    RollbackStepFailed,
+    RollbackStepSkipped,
+    RollbackStepStarted,
+    RollbackStepSucceeded,
+    RunCancelRequested,
+    RunNeedsAttention,
+    RunResumed,
+    RunWaitingForLock,
+    StepContinued,
+    StepFailed,
+    StepJumped,
+    StepOutput,
+    StepOutputTruncated,
+    StepRetry,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+)
 from runbook_engine.core.state import RunState
 from runbook_engine.durations import format_duration
 from runbook_engine.runtime.bus import Event, RunInfo
@@ -40,68 +64,63 @@ _ICONS: dict[str, tuple[str, str]] = {
 
 
 def describe(event: Event) -> str | None:
-    d = event.data
-    step = d.get("step", "")
-    t = event.type
-    if t == EventType.RUN_STARTED:
-        return None
-    if t == EventType.RUN_RESUMED:
-        return f"resumed by {d.get('owner')} (was {d.get('status')})"
-    if t == EventType.STEP_STARTED:
-        attempt = f" (attempt {d['attempt']})" if d.get("attempt", 1) > 1 else ""
-        return f"{step}: {d.get('action')}{attempt}"
-    if t == EventType.STEP_SUCCEEDED:
-        dur = f" {format_duration(d['duration'])}" if d.get("duration") is not None else ""
-        outs = ", ".join(f"{k}={_short(v)}" for k, v in (d.get("outputs") or {}).items())
-        return f"{step}{dur}" + (f"  {outs}" if outs else "")
-    if t == EventType.STEP_FAILED:
-        err = d.get("error") or {}
-        return f"{step}: {err.get('message', 'failed')}"
-    if t == EventType.STEP_RETRY:
-        return f"{step}: retrying (attempt {d['attempt']}) in {format_duration(d['delay'])}"
-    if t == EventType.STEP_SKIPPED:
-        return f"{step}: skipped ({d.get('reason', '')})"
-    if t == EventType.STEP_JUMPED:
-        return f"{step}: goto {d.get('target')}"
-    if t == EventType.STEP_OUTPUT_TRUNCATED:
-        return (
-            f"{step}: output past {d.get('cap_bytes')} bytes: {d.get('dropped_bytes')} bytes "
-            "left out of the log, its end kept"
-        )
-    if t == EventType.STEP_CONTINUED:
-        return f"{step}: failure ignored (on_failure: continue)"
-    if t == EventType.GROUP_STARTED:
-        return f"{step}: parallel group"
-    if t == EventType.APPROVAL_REQUESTED:
-        who = ", ".join(d.get("approvers") or []) or "anyone but the requester"
-        return (
-            f"{step}: waiting for approval — {d.get('message')} (approvers: {who}; "
-            f"runbook approve {event.run_id} / runbook reject {event.run_id} --reason ...)"
-        )
-    if t == EventType.APPROVAL_DECIDED:
-        return f"{step}: {d.get('decision')}d by {d.get('user')}" + (
-            f": {d['reason']}" if d.get("reason") else ""
-        )
-    if t == EventType.APPROVAL_TIMED_OUT:
-        return f"{step}: approval timed out"
-    if t == EventType.ROLLBACK_STARTED:
-        return f"rolling back ({d.get('reason')})"
-    if t == EventType.ROLLBACK_STEP_STARTED:
-        how = "undo" if d.get("undo") else "rollback"
-        return f"{step}: {how} with {d.get('action')}"
-    if t == EventType.ROLLBACK_STEP_SUCCEEDED:
-        return f"{step}: rolled back"
-    if t == EventType.ROLLBACK_STEP_FAILED:
-        return f"{step}: rollback failed: {(d.get('error') or {}).get('message')}"
-    if t == EventType.ROLLBACK_STEP_SKIPPED:
-        return f"{step}: {d.get('reason')}"
-    if t == EventType.RUN_NEEDS_ATTENTION:
-        choices = " | ".join(f"--{c}" for c in d.get("choices", []))
-        return f"needs attention: {d.get('reason')} → runbook resume {event.run_id} {choices}"
-    if t == EventType.RUN_CANCEL_REQUESTED:
-        return f"cancel requested by {d.get('by')}"
-    if t == EventType.RUN_WAITING_FOR_LOCK:
-        return f"waiting for lock {d.get('lock')!r} held by run {d.get('holder')}"
+    """The line an event prints, or ``None`` for events a person need not see."""
+    p = event.payload
+    run_id = event.run_id
+    match p:
+        case RunResumed():
+            return f"resumed by {p.owner} (was {p.status})"
+        case StepStarted():
+            attempt = f" (attempt {p.attempt})" if p.attempt > 1 else ""
+            return f"{p.step}: {p.action}{attempt}"
+        case StepSucceeded():
+            dur = f" {format_duration(p.duration)}" if p.duration is not None else ""
+            outs = ", ".join(f"{k}={_short(v)}" for k, v in (p.outputs or {}).items())
+            return f"{p.step}{dur}" + (f"  {outs}" if outs else "")
+        case StepFailed():
+            return f"{p.step}: {p.error.message or 'failed'}"
+        case StepRetry():
+            return f"{p.step}: retrying (attempt {p.attempt}) in {format_duration(p.delay)}"
+        case StepSkipped():
+            return f"{p.step}: skipped ({p.reason})"
+        case StepJumped():
+            return f"{p.step}: goto {p.target}"
+        case StepOutputTruncated():
+            return (
+                f"{p.step}: output past {p.cap_bytes} bytes: {p.dropped_bytes} bytes "
+                "left out of the log, its end kept"
+            )
+        case StepContinued():
+            return f"{p.step}: failure ignored (on_failure: continue)"
+        case GroupStarted():
+            return f"{p.step}: parallel group"
+        case ApprovalRequested():
+            who = ", ".join(p.approvers) or "anyone but the requester"
+            return (
+                f"{p.step}: waiting for approval — {p.message} (approvers: {who}; "
+                f"runbook approve {run_id} / runbook reject {run_id} --reason ...)"
+            )
+        case ApprovalDecided():
+            return f"{p.step}: {p.decision}d by {p.user}" + (f": {p.reason}" if p.reason else "")
+        case ApprovalTimedOut():
+            return f"{p.step}: approval timed out"
+        case RollbackStarted():
+            return f"rolling back ({p.reason})"
+        case RollbackStepStarted():
+            return f"{p.step}: {'undo' if p.undo else 'rollback'} with {p.action}"
+        case RollbackStepSucceeded():
+            return f"{p.step}: rolled back"
+        case RollbackStepFailed():
+            return f"{p.step}: rollback failed: {p.error.message}"
+        case RollbackStepSkipped():
+            return f"{p.step}: {p.reason}"
+        case RunNeedsAttention():
+            choices = " | ".join(f"--{c}" for c in p.choices)
+            return f"needs attention: {p.reason} → runbook resume {run_id} {choices}"
+        case RunCancelRequested():
+            return f"cancel requested by {p.by}"
+        case RunWaitingForLock():
+            return f"waiting for lock {p.lock!r} held by run {p.holder}"
     return None
 
 
@@ -132,10 +151,11 @@ class ConsoleProgress:
             )
             return
         if event.type == EventType.STEP_OUTPUT:
-            if self.show_output:
-                for line in event.data.get("lines", []):
+            output = event.payload
+            if self.show_output and isinstance(output, StepOutput):
+                for line in output.lines:
                     self.console.print(
-                        f"    [dim]{event.data.get('step')}│[/dim] {escape(line)}",
+                        f"    [dim]{output.step}│[/dim] {escape(line)}",
                         markup=True,
                         highlight=False,
                     )

@@ -229,7 +229,8 @@ def _decide(
     user = as_user or current_user()
     with open_store() as store:
         engine = make_engine(store, progress=output == "text", json_logs=False)
-        record, step = engine.decide(run_id, user=user, approve=approve, reason=reason)
+        decision = engine.decide(run_id, user=user, approve=approve, reason=reason)
+        record, step = decision.record, decision.step
         verb = "approved" if approve else "rejected"
         decided = {"run_id": record.id, "step": step, "decision": verb, "user": user}
         if output == "text":
@@ -238,7 +239,7 @@ def _decide(
             if output == "json":
                 emit_json(decided)
             return
-        _report(engine, engine.continue_after_decision(record.id, by=user), decided, output)
+        _report(engine, engine.continue_after_decision(decision.run, by=user), decided, output)
 
 
 def _report(

@@ -9,7 +9,24 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runbook_engine.core.events import EventType
+from runbook_engine.core.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    EventType,
+    RollbackResolved,
+    RollbackStarted,
+    RollbackStepInterrupted,
+    RunCancelRequested,
+    RunFinished,
+    RunResolved,
+    StepError,
+    StepFailed,
+    StepInterrupted,
+    StepJumped,
+    StepRetry,
+    StepStarted,
+    StepSucceeded,
+)
 from runbook_engine.core.state import (
     STEP_FAILED,
     STEP_INTERRUPTED,
@@ -86,27 +103,28 @@ def _run_started(state: RunState, ev: Folded) -> RunState:
 
 
 def _run_finished(state: RunState, ev: Folded) -> RunState:
-    return evolve(state, finished_at=ev.ts, failure=state.failure or ev.data.get("failure"))
+    failure = RunFinished.of(ev.data).failure
+    return evolve(state, finished_at=ev.ts, failure=state.failure or failure)
 
 
 def _run_cancel_requested(state: RunState, ev: Folded) -> RunState:
-    return evolve(state, cancel_requested=True, cancelled_by=ev.data.get("by"))
+    return evolve(state, cancel_requested=True, cancelled_by=RunCancelRequested.of(ev.data).by)
 
 
 def _step_started(state: RunState, ev: Folded) -> RunState:
-    sid, data = ev.step, ev.data
+    sid, started = ev.step, StepStarted.of(ev.data)
     st = state.step(sid)
     if st.status in (STEP_PENDING,):
         state = _visit(state, sid)
     return state.with_step(
         sid,
         status=STEP_RUNNING,
-        attempt=int(data.get("attempt", st.attempt + 1)),
+        attempt=int(started.attempt),
         started_at=ev.ts,
         error=None,
         next_attempt_at=None,
-        action=str(data["action"]) if data.get("action") else st.action,
-        params=dict(data["with"]) if isinstance(data.get("with"), dict) else st.params,
+        action=started.action or st.action,
+        params=dict(started.with_) if isinstance(started.with_, dict) else st.params,
     )
 
 
@@ -128,23 +146,23 @@ def _group_started(state: RunState, ev: Folded) -> RunState:
 
 
 def _step_succeeded(state: RunState, ev: Folded) -> RunState:
-    sid, data = ev.step, ev.data
-    result = data.get("result")
+    sid, done = ev.step, StepSucceeded.of(ev.data)
+    result = done.result
     result_seq = ev.seq if result is not None else None
     state = state.with_step(
         sid,
         status=STEP_SUCCEEDED,
-        outputs=dict(data.get("outputs") or {}),
+        outputs=dict(done.outputs or {}),
         result=result,
         result_seq=result_seq,
-        duration=data.get("duration"),
+        duration=done.duration,
         error=None,
     )
-    if data.get("action"):
+    if done.action:
         entry = Completed(
             step=sid,
-            action=str(data["action"]),
-            params=dict(data.get("with") or {}),
+            action=done.action,
+            params=dict(done.with_ or {}),
             result=result,
             result_seq=result_seq,
         )
@@ -153,16 +171,19 @@ def _step_succeeded(state: RunState, ev: Folded) -> RunState:
 
 
 def _step_failed(state: RunState, ev: Folded) -> RunState:
+    # the state keeps the error as recorded, keys a plugin added included (templates read it)
     return state.with_step(
         ev.step,
         status=STEP_FAILED,
         error=dict(ev.data.get("error") or {}),
-        duration=ev.data.get("duration"),
+        duration=StepFailed.of(ev.data).duration,
     )
 
 
 def _step_retry(state: RunState, ev: Folded) -> RunState:
-    return state.with_step(ev.step, status=STEP_RETRY_WAIT, next_attempt_at=ev.data.get("at"))
+    return state.with_step(
+        ev.step, status=STEP_RETRY_WAIT, next_attempt_at=StepRetry.of(ev.data).at
+    )
 
 
 def _step_continued(state: RunState, ev: Folded) -> RunState:
@@ -177,7 +198,7 @@ def _step_skipped(state: RunState, ev: Folded) -> RunState:
 
 def _step_jumped(state: RunState, ev: Folded) -> RunState:
     sid, layout = ev.step, ev.layout
-    target = str(ev.data["target"])
+    target = StepJumped.of(ev.data).target
     state = _visit(state, sid).with_step(sid, status=STEP_SUCCEEDED, target=target)
     cursor = layout.index(target)
     # Steps from the target on may run again: reset them, keeping their visit counts. On a
@@ -191,24 +212,22 @@ def _step_jumped(state: RunState, ev: Folded) -> RunState:
 
 
 def _step_interrupted(state: RunState, ev: Folded) -> RunState:
-    if ev.data.get("rerun"):
+    if StepInterrupted.of(ev.data).rerun:
         return state.with_step(ev.step, status=STEP_RETRY_WAIT, next_attempt_at=ev.ts)
     return state.with_step(ev.step, status=STEP_INTERRUPTED)
 
 
 def _approval_requested(state: RunState, ev: Folded) -> RunState:
+    deadline = ApprovalRequested.of(ev.data).deadline
     return _visit(state, ev.step).with_step(
-        ev.step, status=STEP_WAITING, started_at=ev.ts, deadline=ev.data.get("deadline")
+        ev.step, status=STEP_WAITING, started_at=ev.ts, deadline=deadline
     )
 
 
 def _approval_decided(state: RunState, ev: Folded) -> RunState:
-    data = ev.data
+    decided = ApprovalDecided.of(ev.data)
     decision = Decision(
-        user=str(data["user"]),
-        decision=str(data["decision"]),
-        at=ev.ts,
-        reason=str(data.get("reason") or ""),
+        user=decided.user, decision=decided.decision, at=ev.ts, reason=decided.reason
     )
     decisions = (*state.approvals.get(ev.step, ()), decision)
     return evolve(state, approvals={**state.approvals, ev.step: decisions})
@@ -219,17 +238,23 @@ def _approval_timed_out(state: RunState, ev: Folded) -> RunState:
 
 
 def _rollback_started(state: RunState, ev: Folded) -> RunState:
+    started = RollbackStarted.of(ev.data)
     return evolve(
         state,
-        rollback_queue=tuple(int(i) for i in ev.data.get("queue", ())),
-        rollback_reason=str(ev.data.get("reason") or "failed"),
-        failure=state.failure or ev.data.get("failure"),
+        rollback_queue=tuple(int(i) for i in started.queue),
+        rollback_reason=started.reason or "failed",
+        failure=state.failure or started.failure,
     )
+
+
+def _rollback_index(data: Mapping[str, Any]) -> int:
+    # every rollback step event names the completed step it undoes by its index
+    return int(RollbackStepInterrupted.of(data).index)
 
 
 def _rollback_step(outcome: str) -> Fold:
     def fold(state: RunState, ev: Folded) -> RunState:
-        index = int(ev.data["index"])
+        index = _rollback_index(ev.data)
         completed = state.completed.set(index, evolve(state.completed[index], rollback=outcome))
         queue = state.rollback_queue
         if outcome in ("succeeded", "skipped") and queue and queue[0] == index:
@@ -240,7 +265,7 @@ def _rollback_step(outcome: str) -> Fold:
 
 
 def _rollback_step_interrupted(state: RunState, ev: Folded) -> RunState:
-    index = int(ev.data["index"])
+    index = _rollback_index(ev.data)
     entry = evolve(state.completed[index], rollback=STEP_PENDING)
     return evolve(state, completed=state.completed.set(index, entry))
 
@@ -250,11 +275,11 @@ def _run_needs_attention(state: RunState, ev: Folded) -> RunState:
 
 
 def _run_resolved(state: RunState, ev: Folded) -> RunState:
-    return _resolve(ev.layout, state, str(ev.data["choice"]), ev.ts)
+    return _resolve(ev.layout, state, RunResolved.of(ev.data).choice, ev.ts)
 
 
 def _rollback_resolved(state: RunState, ev: Folded) -> RunState:
-    return _resolve_rollback(state, str(ev.data["choice"]))
+    return _resolve_rollback(state, RollbackResolved.of(ev.data).choice)
 
 
 def _run_failure(state: RunState, ev: Folded) -> RunState:
@@ -330,16 +355,10 @@ def _resolve(layout: Layout, state: RunState, choice: str, ts: float) -> RunStat
     if st.action:
         entry = Completed(step=sid, action=st.action, params=dict(st.params or {}), result=None)
         state = evolve(state, completed=state.completed.append(entry))
-    return state.with_step(
-        sid,
-        status=STEP_FAILED,
-        error={
-            "message": "interrupted; rolled back on request",
-            "kind": "interrupted",
-            "retryable": False,
-            "force_rollback": True,
-        },
+    error = StepError(
+        "interrupted; rolled back on request", kind="interrupted", force_rollback=True
     )
+    return state.with_step(sid, status=STEP_FAILED, error=error.to_data())
 
 
 def _resolve_rollback(state: RunState, choice: str) -> RunState:

@@ -16,7 +16,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runbook_engine.core.apply import Layout
-from runbook_engine.core.events import EventType, StepError
+from runbook_engine.core.events import (
+    ApprovalRequested,
+    EventType,
+    GroupStarted,
+    Payload,
+    RollbackStarted,
+    RollbackStepFailed,
+    RollbackStepInterrupted,
+    RollbackStepSkipped,
+    RunFinished,
+    RunNeedsAttention,
+    RunResolved,
+    RunStarted,
+    StepContinued,
+    StepError,
+    StepFailed,
+    StepInterrupted,
+    StepJumped,
+    StepRetry,
+    StepSkipped,
+    StepSucceeded,
+)
 from runbook_engine.core.state import (
     STEP_DONE,
     STEP_FAILED,
@@ -59,8 +80,14 @@ from runbook_engine.templating import evaluate_condition, render, strings_in
 
 @dataclass(frozen=True)
 class Record:
+    """Write this event (decide's way of saying what happened without acting)."""
+
     type: EventType
     data: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, payload: Payload) -> Record:
+        return cls(payload.TYPE, payload.to_data())
 
 
 @dataclass(frozen=True)
@@ -134,12 +161,8 @@ def template_context(state: RunState, env: Env, **extra: Any) -> dict[str, Any]:
     return {"params": dict(env.params), "steps": steps, "run": dict(env.run), **extra}
 
 
-def _error(message: str, kind: str, retryable: bool = False) -> dict[str, Any]:
-    return {"message": message, "kind": kind, "retryable": retryable}
-
-
 def _failed(step_id: str, message: str, kind: str) -> Record:
-    return Record(EventType.STEP_FAILED, {"step": step_id, "error": _error(message, kind)})
+    return Record.of(StepFailed(step=step_id, error=StepError(message, kind=kind)))
 
 
 def find_step(runbook: Runbook, step_id: str) -> AnyStep:
@@ -159,17 +182,12 @@ def decide(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list[
         attention = state.attention or {}
         if state.cancel_requested and "rollback_index" not in attention:
             sid = str(attention.get("step", ""))
-            return [
-                Record(
-                    EventType.RUN_RESOLVED,
-                    {"choice": "rollback", "by": state.cancelled_by, "step": sid},
-                )
-            ]
+            return [Record.of(RunResolved(choice="rollback", by=state.cancelled_by, step=sid))]
         return []  # a human decides: runbook resume RUN --retry | --skip | --rollback
     if state.status == PENDING:
         if state.cancel_requested:
-            return [Record(EventType.RUN_FINISHED, {"status": CANCELLED})]
-        return [Record(EventType.RUN_STARTED)]
+            return [Record.of(RunFinished(status=CANCELLED))]
+        return [Record.of(RunStarted())]
     if state.status == ROLLING_BACK:
         return _rollback(runbook, state, env)
 
@@ -189,7 +207,7 @@ def decide(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list[
             return []
         return [_ask_about(find_step(runbook, interrupted[0]))]
     if state.cursor >= len(layout.top):
-        return [Record(EventType.RUN_FINISHED, {"status": SUCCEEDED})]
+        return [Record.of(RunFinished(status=SUCCEEDED))]
 
     step = runbook.steps[state.cursor]
     st = state.step(step.id)
@@ -235,15 +253,15 @@ def _enter(
     if isinstance(ok, Record):
         return [ok]
     if not ok:
-        return [Record(EventType.STEP_SKIPPED, {"step": step.id, "reason": "condition is false"})]
+        return [Record.of(StepSkipped(step=step.id, reason="condition is false"))]
     if isinstance(step, ActionStep):
         return [_invoke(step, state, env, 1, None)]
     if isinstance(step, GotoStep):
-        return [Record(EventType.STEP_JUMPED, {"step": step.id, "target": step.goto})]
+        return [Record.of(StepJumped(step=step.id, target=step.goto))]
     if isinstance(step, BranchStep):
         for case in step.branch:
             if case.if_ is None:
-                return [Record(EventType.STEP_JUMPED, {"step": step.id, "target": case.goto})]
+                return [Record.of(StepJumped(step=step.id, target=case.goto))]
             try:
                 hit = evaluate_condition(
                     case.if_, template_context(state, env), field=f"{step.id}.branch"
@@ -251,10 +269,8 @@ def _enter(
             except TemplateError as exc:
                 return [_failed(step.id, str(exc), "template")]
             if hit:
-                return [Record(EventType.STEP_JUMPED, {"step": step.id, "target": case.goto})]
-        return [
-            Record(EventType.STEP_SKIPPED, {"step": step.id, "reason": "no branch case matched"})
-        ]
+                return [Record.of(StepJumped(step=step.id, target=case.goto))]
+        return [Record.of(StepSkipped(step=step.id, reason="no branch case matched"))]
     if isinstance(step, ApprovalStep):
         try:
             message = render(
@@ -267,21 +283,20 @@ def _enter(
         timeout = step.approval.timeout
         approvers = step.approval.approvers or runbook.permissions.approve
         return [
-            Record(
-                EventType.APPROVAL_REQUESTED,
-                {
-                    "step": step.id,
-                    "message": str(message),
-                    "approvers": list(approvers),
-                    "required": step.approval.required,
-                    "allow_requester": step.approval.allow_requester,
-                    "deadline": env.now + timeout if timeout is not None else None,
-                    "on_timeout": step.approval.on_timeout,
-                },
+            Record.of(
+                ApprovalRequested(
+                    step=step.id,
+                    message=str(message),
+                    approvers=list(approvers),
+                    required=step.approval.required,
+                    allow_requester=step.approval.allow_requester,
+                    deadline=env.now + timeout if timeout is not None else None,
+                    on_timeout=step.approval.on_timeout,
+                )
             )
         ]
     if isinstance(step, ParallelStep):
-        return [Record(EventType.GROUP_STARTED, {"step": step.id})]
+        return [Record.of(GroupStarted(step=step.id))]
     return []
 
 
@@ -324,14 +339,8 @@ def _retry(step: ActionStep, st: StepState, env: Env) -> Record:
     delay = retry_delay(step, st.attempt, env.random)
     if error is not None and error.retry_after:
         delay = max(delay, error.retry_after)
-    return Record(
-        EventType.STEP_RETRY,
-        {
-            "step": step.id,
-            "attempt": st.attempt + 1,
-            "delay": round(delay, 3),
-            "at": env.now + delay,
-        },
+    return Record.of(
+        StepRetry(step=step.id, attempt=st.attempt + 1, delay=round(delay, 3), at=env.now + delay)
     )
 
 
@@ -346,9 +355,9 @@ def _on_failure(step: AnyStep, st: StepState, state: RunState, env: Env) -> list
         return [_begin_rollback(state, "requested", failure)]
     policy = step.on_failure if isinstance(step, ActionStep | ParallelStep) else "rollback"
     if policy == "continue":
-        return [Record(EventType.STEP_CONTINUED, {"step": step.id})]
+        return [Record.of(StepContinued(step=step.id))]
     if policy == "abort":
-        return [Record(EventType.RUN_FINISHED, {"status": FAILED, "failure": failure})]
+        return [Record.of(RunFinished(status=FAILED, failure=failure))]
     return [_begin_rollback(state, "failed", failure)]
 
 
@@ -356,9 +365,7 @@ def _begin_rollback(state: RunState, reason: str, failure: dict[str, Any]) -> Re
     queue = [
         i for i in reversed(range(len(state.completed))) if state.completed[i].rollback == PENDING
     ]
-    return Record(
-        EventType.ROLLBACK_STARTED, {"reason": reason, "queue": queue, "failure": failure}
-    )
+    return Record.of(RollbackStarted(reason=reason, queue=queue, failure=failure))
 
 
 def _parallel(group: ParallelStep, state: RunState, env: Env) -> list[Command]:
@@ -369,9 +376,9 @@ def _parallel(group: ParallelStep, state: RunState, env: Env) -> list[Command]:
         if cst.status == STEP_FAILED and not cst.continued:
             if _can_retry(child, cst, state):
                 return [_retry(child, cst, env)]
-            forced = bool((cst.error or {}).get("force_rollback"))
+            forced = (error := StepError.of(cst.error)) is not None and error.force_rollback
             if child.on_failure == "continue" and not forced:
-                return [Record(EventType.STEP_CONTINUED, {"step": child.id})]
+                return [Record.of(StepContinued(step=child.id))]
     failed = [
         c.id
         for c in kids
@@ -380,16 +387,15 @@ def _parallel(group: ParallelStep, state: RunState, env: Env) -> list[Command]:
     if failed:
         if running:
             return []  # let the others finish before the group fails
-        messages = "; ".join(
-            f"{c}: {(state.step(c).error or {}).get('message', '')}" for c in failed
-        )
-        error = _error(
-            f"{len(failed)} of {len(kids)} parallel steps failed: {messages}", "parallel"
-        )
-        if any((state.step(c).error or {}).get("force_rollback") for c in failed):
+        errors = {c: StepError.of(state.step(c).error) or StepError("") for c in failed}
+        messages = "; ".join(f"{c}: {e.message}" for c, e in errors.items())
+        error = StepError(
+            f"{len(failed)} of {len(kids)} parallel steps failed: {messages}",
+            kind="parallel",
             # a human chose to roll back an interrupted child: the group's policy cannot undo that
-            error["force_rollback"] = True
-        return [Record(EventType.STEP_FAILED, {"step": group.id, "error": error})]
+            force_rollback=any(e.force_rollback for e in errors.values()),
+        )
+        return [Record.of(StepFailed(step=group.id, error=error))]
     limit = group.max_concurrency or len(kids)
     commands: list[Command] = []
     for child in kids:
@@ -401,11 +407,7 @@ def _parallel(group: ParallelStep, state: RunState, env: Env) -> list[Command]:
             if isinstance(ok, Record):
                 return [ok]
             if not ok:
-                return [
-                    Record(
-                        EventType.STEP_SKIPPED, {"step": child.id, "reason": "condition is false"}
-                    )
-                ]
+                return [Record.of(StepSkipped(step=child.id, reason="condition is false"))]
             commands.append(_invoke(child, state, env, 1, None))
             running += 1
         elif cst.status == STEP_RETRY_WAIT:
@@ -417,7 +419,7 @@ def _parallel(group: ParallelStep, state: RunState, env: Env) -> list[Command]:
         return [records[0]] if records else commands
     done = all(state.step(c.id).status in STEP_DONE or state.step(c.id).continued for c in kids)
     if done and not running:
-        return [Record(EventType.STEP_SUCCEEDED, {"step": group.id})]
+        return [Record.of(StepSucceeded(step=group.id))]
     return []
 
 
@@ -429,33 +431,17 @@ def _approval(step: ApprovalStep, st: StepState, state: RunState) -> list[Comman
     for d in decisions:
         if d.decision == "reject":
             reason = f": {d.reason}" if d.reason else ""
-            return [
-                Record(
-                    EventType.STEP_FAILED,
-                    {"step": step.id, "error": _error(f"rejected by {d.user}{reason}", "rejected")},
-                )
-            ]
+            error = StepError(f"rejected by {d.user}{reason}", kind="rejected")
+            return [Record.of(StepFailed(step=step.id, error=error))]
     approved_by = sorted({d.user for d in decisions if d.decision == "approve"})
     if len(approved_by) >= step.approval.required:
-        return [
-            Record(
-                EventType.STEP_SUCCEEDED, {"step": step.id, "outputs": {"approved_by": approved_by}}
-            )
-        ]
+        return [Record.of(StepSucceeded(step=step.id, outputs={"approved_by": approved_by}))]
     if st.timed_out:
         if step.approval.on_timeout == "approve":
-            return [
-                Record(
-                    EventType.STEP_SUCCEEDED,
-                    {"step": step.id, "outputs": {"approved_by": approved_by, "timed_out": True}},
-                )
-            ]
-        return [
-            Record(
-                EventType.STEP_FAILED,
-                {"step": step.id, "error": _error("approval timed out", "approval_timeout")},
-            )
-        ]
+            outputs = {"approved_by": approved_by, "timed_out": True}
+            return [Record.of(StepSucceeded(step=step.id, outputs=outputs))]
+        error = StepError("approval timed out", kind="approval_timeout")
+        return [Record.of(StepFailed(step=step.id, error=error))]
     return [AwaitDecision(step.id, st.deadline)]
 
 
@@ -478,7 +464,7 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
     if any(c.rollback == "running" for c in state.completed):
         return []
     if any(c.rollback == "failed" for c in state.completed):
-        return [Record(EventType.RUN_FINISHED, {"status": ROLLBACK_FAILED})]
+        return [Record.of(RunFinished(status=ROLLBACK_FAILED))]
     if not state.rollback_queue:
         reason = state.rollback_reason
         if reason == "cancelled":
@@ -488,7 +474,7 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
         else:
             undone = any(c.rollback == "succeeded" for c in state.completed)
             final = ROLLED_BACK if undone else FAILED
-        return [Record(EventType.RUN_FINISHED, {"status": final})]
+        return [Record.of(RunFinished(status=final))]
     index = state.rollback_queue[0]
     entry = state.completed[index]
     step = find_step(runbook, entry.step)
@@ -498,12 +484,8 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
         try:
             params = render(step.rollback.with_, ctx, field=f"{step.id}.rollback.with")
         except TemplateError as exc:
-            return [
-                Record(
-                    EventType.ROLLBACK_STEP_FAILED,
-                    {"index": index, "step": entry.step, "error": _error(str(exc), "template")},
-                )
-            ]
+            error = StepError(str(exc), kind="template")
+            return [Record.of(RollbackStepFailed(index=index, step=entry.step, error=error))]
         return [
             InvokeRollback(
                 index,
@@ -519,14 +501,13 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
         # the step was in flight when an engine died and a human chose skip or rollback: its
         # result (what the automatic undo restores from) was never recorded
         return [
-            Record(
-                EventType.ROLLBACK_STEP_SKIPPED,
-                {
-                    "index": index,
-                    "step": entry.step,
-                    "reason": f"{entry.action}'s automatic undo needs the step's result, which was "
+            Record.of(
+                RollbackStepSkipped(
+                    index=index,
+                    step=entry.step,
+                    reason=f"{entry.action}'s automatic undo needs the step's result, which was "
                     "never recorded (the step was interrupted); check it by hand",
-                },
+                )
             )
         ]
     if env.has_undo(entry.action):
@@ -543,14 +524,13 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
             )
         ]
     return [
-        Record(
-            EventType.ROLLBACK_STEP_SKIPPED,
-            {
-                "index": index,
-                "step": entry.step,
-                "reason": f"nothing to undo: no rollback block and {entry.action} "
+        Record.of(
+            RollbackStepSkipped(
+                index=index,
+                step=entry.step,
+                reason=f"nothing to undo: no rollback block and {entry.action} "
                 "has no automatic undo",
-            },
+            )
         )
     ]
 
@@ -561,14 +541,13 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
 def _ask_about(step: AnyStep) -> Record:
     """Stop for a human: ``step`` was in flight when an engine died and may not be re-run."""
     action = step.action if isinstance(step, ActionStep) else "?"
-    return Record(
-        EventType.RUN_NEEDS_ATTENTION,
-        {
-            "step": step.id,
-            "reason": f"step {step.id!r} ({action}) was in flight when the engine stopped "
+    return Record.of(
+        RunNeedsAttention(
+            step=step.id,
+            reason=f"step {step.id!r} ({action}) was in flight when the engine stopped "
             "and its action is not idempotent: it may or may not have taken effect",
-            "choices": ["retry", "skip", "rollback"],
-        },
+            choices=["retry", "skip", "rollback"],
+        )
     )
 
 
@@ -582,9 +561,9 @@ def recover(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list
         step = find_step(runbook, sid)
         assert isinstance(step, ActionStep)  # only action steps are ever "running"
         if env.idempotent(step.action):
-            out.append(Record(EventType.STEP_INTERRUPTED, {"step": sid, "rerun": True}))
+            out.append(Record.of(StepInterrupted(step=sid, rerun=True)))
         else:
-            out.append(Record(EventType.STEP_INTERRUPTED, {"step": sid, "rerun": False}))
+            out.append(Record.of(StepInterrupted(step=sid, rerun=False)))
             # one question at a time; decide asks about the others once this one is answered
             ask = ask or _ask_about(step)
     if ask is not None:
@@ -597,20 +576,17 @@ def recover(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list
             step.rollback.action if isinstance(step, ActionStep) and step.rollback else entry.action
         )
         if env.idempotent(action):
-            out.append(
-                Record(EventType.ROLLBACK_STEP_INTERRUPTED, {"index": index, "step": entry.step})
-            )
+            out.append(Record.of(RollbackStepInterrupted(index=index, step=entry.step)))
         else:
             out.append(
-                Record(
-                    EventType.RUN_NEEDS_ATTENTION,
-                    {
-                        "step": entry.step,
-                        "rollback_index": index,
-                        "reason": f"the rollback of step {entry.step!r} ({action}) was in "
+                Record.of(
+                    RunNeedsAttention(
+                        step=entry.step,
+                        rollback_index=index,
+                        reason=f"the rollback of step {entry.step!r} ({action}) was in "
                         "flight when the engine stopped and is not idempotent",
-                        "choices": ["retry", "skip"],
-                    },
+                        choices=["retry", "skip"],
+                    )
                 )
             )
     return out

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from runbook_engine.core.events import PAYLOADS, EventType, Payload
 from runbook_engine.core.state import RunState
 
 log = logging.getLogger("runbook.bus")
@@ -30,6 +31,14 @@ class Event:
     type: str
     step_id: str | None
     data: dict[str, Any]
+
+    @property
+    def payload(self) -> Payload | None:
+        """The typed view of ``data`` (``None`` for a type this engine does not know)."""
+        try:
+            return PAYLOADS[EventType(self.type)].of(self.data)
+        except ValueError:
+            return None
 
 
 class Subscriber(Protocol):

@@ -32,7 +32,7 @@ STOP_GRACE = 5.0
 class Outcome:
     ok: bool
     result: Any = None
-    error: dict[str, Any] | None = None
+    error: StepError | None = None
     duration: float = 0.0
 
 
@@ -57,25 +57,22 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
-def error_dict(exc: BaseException) -> dict[str, Any]:
-    """The payload of a failure event for ``exc``: a ``StepError``, plus what the command
-    said and each host's result where the error carries them."""
+def step_error(exc: BaseException) -> StepError:
+    """Why a step failed, from ``exc``: with what the command said and each host's result
+    where the error carries them."""
     if isinstance(exc, ActionError):
-        out = StepError(
+        return StepError(
             message=str(exc),
             kind=exc.kind,
             retryable=exc.retryable,
             host=exc.host,
             exit_code=exc.exit_code,
             retry_after=exc.retry_after or None,
-        ).to_data()
-        if exc.stderr is not None:
-            out["stderr"] = json_safe(exc.stderr)
-        if exc.hosts is not None:
-            out["hosts"] = json_safe(exc.hosts)
-        return out
+            stderr=json_safe(exc.stderr) if exc.stderr is not None else None,
+            hosts=json_safe(exc.hosts) if exc.hosts is not None else None,
+        )
     # an unexpected exception in plugin code: recorded, never retried blindly
-    return StepError(f"{type(exc).__name__}: {exc}", kind="crash").to_data()
+    return StepError(f"{type(exc).__name__}: {exc}", kind="crash")
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -103,9 +100,7 @@ async def call_action(
     try:
         model = action.Params.model_validate(dict(params))
     except ValidationError as exc:
-        return Outcome(
-            False, error={"message": validation_message(exc), "kind": "input", "retryable": False}
-        )
+        return Outcome(False, error=StepError(validation_message(exc), kind="input"))
 
     def target() -> Any:
         if undo:
@@ -126,14 +121,14 @@ async def call_action(
         )
         future.add_done_callback(_swallow)
         return Outcome(
-            False, error=error_dict(ActionTimeout(message)), duration=time.monotonic() - started
+            False, error=step_error(ActionTimeout(message)), duration=time.monotonic() - started
         )
     except asyncio.CancelledError:
         ctx.cancelled.set()
         future.add_done_callback(_swallow)
         raise
     except Exception as exc:
-        return Outcome(False, error=error_dict(exc), duration=time.monotonic() - started)
+        return Outcome(False, error=step_error(exc), duration=time.monotonic() - started)
     return Outcome(
         True,
         result=json_safe(result) if result is not None else {},

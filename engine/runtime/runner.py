@@ -30,7 +30,21 @@ from runbook_engine.core.decide import (
     recover,
     template_context,
 )
-from runbook_engine.core.events import EventType
+from runbook_engine.core.events import (
+    ApprovalTimedOut,
+    Payload,
+    RollbackStepFailed,
+    RollbackStepStarted,
+    RollbackStepSucceeded,
+    RunNeedsAttention,
+    RunResumed,
+    StepError,
+    StepFailed,
+    StepOutput,
+    StepOutputTruncated,
+    StepStarted,
+    StepSucceeded,
+)
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import NEEDS_ATTENTION, TERMINAL, WAITING_APPROVAL
 from runbook_engine.errors import StoreError, TemplateError
@@ -39,7 +53,7 @@ from runbook_engine.plugin import Registry
 from runbook_engine.plugin.contract import ActionContext
 from runbook_engine.runtime.bus import Bus, Event, RunInfo
 from runbook_engine.runtime.invoke import STOP_GRACE, LineBuffer, Outcome, call_action
-from runbook_engine.runtime.loading import load_state, published_until
+from runbook_engine.runtime.loading import Loaded, load
 from runbook_engine.spec.loader import LoadedRunbook
 from runbook_engine.spec.models import ActionStep, iter_steps
 from runbook_engine.spec.params import REDACTED, redact_text, secret_values
@@ -96,11 +110,12 @@ class Runner:
         owner: str,
         wait_for_approval: bool = True,
         pool: ThreadPoolExecutor | None = None,
+        start: Loaded | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.runbook = loaded.runbook
-        self.layout = Layout.of(loaded.runbook)
+        self.layout = start.layout if start is not None else Layout.of(loaded.runbook)
         self._steps = {step.id: step for step, _ in iter_steps(loaded.runbook)}
         self.run_id = run_id
         self.params = params
@@ -117,6 +132,8 @@ class Runner:
             notify_channel=loaded.runbook.notify.channel if loaded.runbook.notify else None,
         )
         self.state = RunState()
+        #: the run as the engine loaded it for this operation (read again only without one)
+        self._start_from = start
         self._own_pool = pool is None
         self.pool = pool or ThreadPoolExecutor(max_workers=16, thread_name_prefix="action")
         self.tasks: dict[asyncio.Task[Outcome], Invoke | InvokeRollback] = {}
@@ -174,16 +191,18 @@ class Runner:
                     self.state,
                 )
 
-    def record(
-        self, type_: EventType, data: dict[str, Any] | None = None, *, durable: bool = True
-    ) -> None:
+    def record(self, event: Payload | Record, *, durable: bool = True) -> None:
         """Record an event: the runner's state includes it at once (decide sees it).
 
         ``durable=False`` for events that only say what happened (a step succeeded): they
         are committed with the next durable one, a step's start, or at the latest before the
         runner waits, so always before anything acts on them. Subscribers get each event once
         it is committed."""
-        data = redact(data or {}, self.secrets)
+        if isinstance(event, Record):
+            type_, data = event.type, event.data
+        else:
+            type_, data = event.TYPE, event.to_data()
+        data = redact(data, self.secrets)
         step = data.get("step")
         self._pending.append(NewEvent(type_, data, str(step) if step is not None else None))
         self.state = apply(
@@ -249,27 +268,27 @@ class Runner:
         self._last_flush = now
         for step, lines in self.lines.drain().items():
             # output is log, not state: many lines go into one event to keep writes few
-            self.record(EventType.STEP_OUTPUT, {"step": step, "lines": lines}, durable=False)
+            self.record(StepOutput(step=step, lines=lines), durable=False)
 
     # ------------------------------------------------------------------ main loop
 
     async def run(self, *, resumed: bool = False) -> str:
-        row = self.store.get_run(self.run_id) if resumed else None
-        if row is not None:
-            # History is loaded silently (checkpoint + events): subscribers saw it when it
+        start = self._start_from
+        if start is None and resumed:
+            row = self.store.get_run(self.run_id)
+            start = load(self.store, self.layout, row) if row is not None else None
+        if start is not None:
+            # History is taken silently (checkpoint + events): subscribers saw it when it
             # happened. Events others wrote while no runner drove the run (an approval from the
             # CLI, a cancel, a human's choice) come after and are published now.
-            quiet = published_until(row)
-            self.state = self._committed = load_state(self.store, self.layout, row, until=quiet)
+            self.state = start.quiet
+            self._fold(list(start.unpublished))
+            self._committed = self.state
         self.sync()
         if resumed:
-            self.record(
-                EventType.RUN_RESUMED,
-                {"owner": self.owner, "status": self.state.status},
-                durable=False,
-            )
+            self.record(RunResumed(owner=self.owner, status=self.state.status), durable=False)
             for rec in recover(self.runbook, self.layout, self.state, self.env()):
-                self.record(rec.type, rec.data, durable=False)
+                self.record(rec, durable=False)
         # its own thread: a loop busy with a step that prints without pause, or with a big
         # write, must never look dead and be taken over
         beat = threading.Thread(
@@ -314,7 +333,7 @@ class Runner:
             acted = False
             for cmd in commands:
                 if isinstance(cmd, Record):
-                    self.record(cmd.type, cmd.data, durable=False)
+                    self.record(cmd, durable=False)
                     acted = True
                 elif isinstance(cmd, Invoke):
                     if cmd.step in self._busy_steps():
@@ -330,7 +349,7 @@ class Runner:
                 elif isinstance(cmd, AwaitDecision):
                     if cmd.deadline is not None and time.time() >= cmd.deadline:
                         # also when not waiting: a run resumed after its deadline times out
-                        self.record(EventType.APPROVAL_TIMED_OUT, {"step": cmd.step}, durable=False)
+                        self.record(ApprovalTimedOut(step=cmd.step), durable=False)
                         acted = True
                         continue
                     if not self.wait_for_approval:
@@ -342,18 +361,15 @@ class Runner:
             if self.state.status == NEEDS_ATTENTION:
                 return NEEDS_ATTENTION
             if not self.tasks and wake_at is None:
-                stuck: dict[str, Any] = {}
-                if self.state.cursor < len(self.layout.top):
-                    # names the step a "rollback" choice fails, so that the choice can work
-                    stuck["step"] = self.layout.top[self.state.cursor]
+                cursor = self.state.cursor
                 self.record(
-                    EventType.RUN_NEEDS_ATTENTION,
-                    {
-                        **stuck,
-                        "reason": "the engine found nothing to do for an active run; "
+                    RunNeedsAttention(
+                        # names the step a "rollback" choice fails, so that the choice can work
+                        step=self.layout.top[cursor] if cursor < len(self.layout.top) else None,
+                        reason="the engine found nothing to do for an active run; "
                         "this is a bug — please report it with `runbook show RUN`",
-                        "choices": ["rollback"],
-                    },
+                        choices=["rollback"],
+                    )
                 )
                 return NEEDS_ATTENTION
             timeout = POLL if wake_at is None else max(0.0, min(POLL, wake_at - time.time()))
@@ -378,18 +394,14 @@ class Runner:
             del self.contexts[task]
             del self.stop_asked[task]
             task.cancel()
+            message = f"cancelled; the action did not stop within {STOP_GRACE:g}s"
             self.record(
-                EventType.STEP_FAILED,
-                {
-                    "step": cmd.step,
-                    "attempt": cmd.attempt,
-                    "duration": round(now - asked, 3),
-                    "error": {
-                        "message": f"cancelled; the action did not stop within {STOP_GRACE:g}s",
-                        "kind": "cancelled",
-                        "retryable": False,
-                    },
-                },
+                StepFailed(
+                    step=cmd.step,
+                    attempt=cmd.attempt,
+                    duration=round(now - asked, 3),
+                    error=StepError(message, kind="cancelled"),
+                )
             )
 
     def _busy_steps(self) -> set[str]:
@@ -411,8 +423,7 @@ class Runner:
         # looked up first: an engine without the plugin stops here, before claiming the step ran
         action = self.registry.get(cmd.action)
         self.record(
-            EventType.STEP_STARTED,
-            {"step": cmd.step, "attempt": cmd.attempt, "action": cmd.action, "with": cmd.params},
+            StepStarted(step=cmd.step, attempt=cmd.attempt, action=cmd.action, with_=cmd.params)
         )
         ctx = self._context(cmd.step, cmd.attempt)
         task = asyncio.create_task(call_action(self.pool, action, cmd.params, ctx, cmd.timeout))
@@ -422,14 +433,9 @@ class Runner:
     def _start_rollback(self, cmd: InvokeRollback) -> None:
         action = self.registry.get(cmd.action)
         self.record(
-            EventType.ROLLBACK_STEP_STARTED,
-            {
-                "index": cmd.index,
-                "step": cmd.step,
-                "action": cmd.action,
-                "undo": cmd.undo,
-                "with": cmd.params,
-            },
+            RollbackStepStarted(
+                index=cmd.index, step=cmd.step, action=cmd.action, undo=cmd.undo, with_=cmd.params
+            )
         )
         ctx = self._context(cmd.step, 1)
         task = asyncio.create_task(
@@ -472,23 +478,22 @@ class Runner:
         if dropped is None:
             return
         self.record(
-            EventType.STEP_OUTPUT_TRUNCATED,
-            {
-                "step": step,
-                "dropped_bytes": dropped.bytes,
-                "dropped_lines": dropped.lines,
-                "cap_bytes": self.lines.cap,
-            },
+            StepOutputTruncated(
+                step=step,
+                dropped_bytes=dropped.bytes,
+                dropped_lines=dropped.lines,
+                cap_bytes=self.lines.cap,
+            ),
             durable=False,
         )
-        self.record(
-            EventType.STEP_OUTPUT, {"step": step, "lines": dropped.kept_tail}, durable=False
-        )
+        self.record(StepOutput(step=step, lines=dropped.kept_tail), durable=False)
 
     def _finish(self, cmd: Invoke, outcome: Outcome) -> None:
-        base = {"step": cmd.step, "attempt": cmd.attempt, "duration": round(outcome.duration, 3)}
+        duration = round(outcome.duration, 3)
         if not outcome.ok:
-            self.record(EventType.STEP_FAILED, {**base, "error": outcome.error}, durable=False)
+            error = outcome.error or StepError("failed")
+            failed = StepFailed(step=cmd.step, attempt=cmd.attempt, duration=duration, error=error)
+            self.record(failed, durable=False)
             return
         step = self._steps[cmd.step]
         outputs: dict[str, Any] = {}
@@ -500,41 +505,39 @@ class Runner:
                     for k, v in step.outputs.items()
                 }
             except TemplateError as exc:
-                self.record(
-                    EventType.STEP_FAILED,
-                    {
-                        **base,
-                        "error": {
-                            "message": f"the action succeeded but its outputs failed: {exc}",
-                            "kind": "template",
-                            "retryable": False,
-                        },
-                    },
-                    durable=False,
+                message = f"the action succeeded but its outputs failed: {exc}"
+                failed = StepFailed(
+                    step=cmd.step,
+                    attempt=cmd.attempt,
+                    duration=duration,
+                    error=StepError(message, kind="template"),
                 )
+                self.record(failed, durable=False)
                 return
         self.record(
-            EventType.STEP_SUCCEEDED,
-            {
-                **base,
-                "action": cmd.action,
-                "with": cmd.params,
-                "result": outcome.result,
-                "outputs": outputs,
-            },
+            StepSucceeded(
+                step=cmd.step,
+                attempt=cmd.attempt,
+                duration=duration,
+                action=cmd.action,
+                with_=cmd.params,
+                result=outcome.result,
+                outputs=outputs,
+            ),
             durable=False,
         )
 
     def _finish_rollback(self, cmd: InvokeRollback, outcome: Outcome) -> None:
-        base = {"index": cmd.index, "step": cmd.step, "duration": round(outcome.duration, 3)}
+        index, step, duration = cmd.index, cmd.step, round(outcome.duration, 3)
         if outcome.ok:
-            self.record(
-                EventType.ROLLBACK_STEP_SUCCEEDED, {**base, "result": outcome.result}, durable=False
+            done = RollbackStepSucceeded(
+                index=index, step=step, duration=duration, result=outcome.result
             )
+            self.record(done, durable=False)
         else:
-            self.record(
-                EventType.ROLLBACK_STEP_FAILED, {**base, "error": outcome.error}, durable=False
-            )
+            error = outcome.error or StepError("failed")
+            failed = RollbackStepFailed(index=index, step=step, duration=duration, error=error)
+            self.record(failed, durable=False)
 
     # ------------------------------------------------------------------ approvals
 
@@ -547,7 +550,7 @@ class Runner:
             if self.state.last_seq != seen or self.state.status not in (WAITING_APPROVAL,):
                 return
             if cmd.deadline is not None and time.time() >= cmd.deadline:
-                self.record(EventType.APPROVAL_TIMED_OUT, {"step": cmd.step}, durable=False)
+                self.record(ApprovalTimedOut(step=cmd.step), durable=False)
                 return
             await asyncio.sleep(POLL)
 

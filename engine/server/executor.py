@@ -21,7 +21,7 @@ from runbook_engine.core.statuses import TERMINAL
 from runbook_engine.errors import RunbookError, StoreError
 from runbook_engine.server.draining import Draining
 from runbook_engine.server.vault import SecretVault
-from runbook_engine.service import Engine, RunOutcome
+from runbook_engine.service import Engine, LoadedRun, RunOutcome
 from runbook_engine.spec.loader import LoadedRunbook
 
 log = logging.getLogger("runbook.server.executor")
@@ -68,13 +68,16 @@ class RunExecutor:
             )
         return run_id
 
-    def resume(self, run_id: str, *, by: str = "", done: Done | None = None) -> None:
-        """Drive ``run_id`` again (after a decision, a cancel, a crash, a timeout)."""
+    def resume(
+        self, run_id: str, *, by: str = "", done: Done | None = None, run: LoadedRun | None = None
+    ) -> None:
+        """Drive ``run_id`` again (after a decision, a cancel, a crash, a timeout). ``run``:
+        the run as the caller just loaded it, so the drive does not load it again."""
         with self._lock:
             if run_id in self._driving:
-                self._again.add(run_id)
+                self._again.add(run_id)  # that drive's end loads the run anew
                 return
-        self._launch(run_id, lambda: self._resume(run_id, by), done)
+        self._launch(run_id, lambda: self._resume(run or run_id, by), done)
 
     # ------------------------------------------------------------------ inspection
 
@@ -153,7 +156,8 @@ class RunExecutor:
     def _execute(self, run_id: str, params: dict[str, Any]) -> RunOutcome:
         return self.engine.execute(run_id, params=params, wait_for_approval=False)
 
-    def _resume(self, run_id: str, by: str) -> RunOutcome:
+    def _resume(self, run: str | LoadedRun, by: str) -> RunOutcome:
+        run_id = run.record.id if isinstance(run, LoadedRun) else run
         return self.engine.resume(
-            run_id, given=self.vault.given(run_id) or None, by=by, wait_for_approval=False
+            run, given=self.vault.given(run_id) or None, by=by, wait_for_approval=False
         )

@@ -265,18 +265,18 @@ class Interactions:
     ) -> str:
         """Record ``user``'s decision on the step the run waits on (``step``: only if it is
         still that one) and drive the run on; returns the step decided."""
-        record, loaded, state = self.engine.state_of(run_ref)
-        current = self._current_step(loaded, state, step)
-        record, decided = self.engine.decide(
-            record.id,
+        run = self.engine.load_run(run_ref)
+        current = self._current_step(run.loaded, run.state, step)
+        decided = self.engine.decide(
+            run,
             user=user,
             approve=approve,
             reason=reason,
-            extra_groups=self._approver_groups(loaded, current, user),
+            extra_groups=self._approver_groups(run.loaded, current, user),
         )
-        self.notifier.refresh(record.id)
-        self.executor.resume(record.id, by=user)
-        return decided
+        self.notifier.refresh(run.record.id)
+        self.executor.resume(run.record.id, by=user, run=decided.run)
+        return decided.step
 
     def _current_step(
         self, loaded: LoadedRunbook, state: RunState, step: str | None

@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runbook_engine.core.events import EventType
+from runbook_engine.core.events import (
+    RollbackStarted,
+    RollbackStepFailed,
+    RollbackStepSkipped,
+    RollbackStepStarted,
+    RollbackStepSucceeded,
+    RunNeedsAttention,
+    StepFailed,
+)
 from runbook_engine.core.state import (
     STEP_FAILED,
     STEP_INTERRUPTED,
@@ -230,24 +238,24 @@ def _code(text: str) -> str:
 
 def failure_reply(event: Event, attempts: int | None = None) -> str:
     """A step failed: where, how (exit code), the message and the last lines of stderr."""
-    d = event.data
-    err: dict[str, Any] = d.get("error") or {}
-    step = d.get("step", "?")
-    if err.get("kind") in ("rejected", "approval_timeout"):
-        return clip(f":no_entry: approval `{step}`: {_one_line(str(err.get('message')), 500)}")
+    failed = event.payload
+    if not isinstance(failed, StepFailed):
+        return clip(f":x: a step failed (event {event.seq})")
+    step, err = failed.step, failed.error
+    if err.kind in ("rejected", "approval_timeout"):
+        return clip(f":no_entry: approval `{step}`: {_one_line(err.message, 500)}")
     parts = [f":x: `{step}` failed"]
-    if err.get("host"):
-        parts.append(f"on `{err['host']}`")
-    if err.get("exit_code") is not None:
-        parts.append(f"with exit code {err['exit_code']}")
-    attempt = d.get("attempt")
-    if attempt:
-        parts.append(f"(attempt {attempt}{f' of {attempts}' if attempts else ''})")
+    if err.host:
+        parts.append(f"on `{err.host}`")
+    if err.exit_code is not None:
+        parts.append(f"with exit code {err.exit_code}")
+    if failed.attempt:
+        parts.append(f"(attempt {failed.attempt}{f' of {attempts}' if attempts else ''})")
     text = " ".join(parts)
-    message = str(err.get("message") or "").strip()
+    message = err.message.strip()
     if message:
         text += f"\n> {_one_line(message, 500)}"
-    stderr = str(err.get("stderr") or "").rstrip()
+    stderr = (err.stderr or "").rstrip()
     if stderr:
         tail = "\n".join(stderr.splitlines()[-STDERR_LINES:])
         text += "\nLast lines of stderr:\n" + _code(clip(tail, 2000))
@@ -255,29 +263,29 @@ def failure_reply(event: Event, attempts: int | None = None) -> str:
 
 
 def rollback_reply(event: Event) -> str | None:
-    d = event.data
-    step = d.get("step", "?")
-    if event.type == EventType.ROLLBACK_STARTED:
-        return f":leftwards_arrow_with_hook: Rolling back ({d.get('reason', 'failed')})"
-    if event.type == EventType.ROLLBACK_STEP_STARTED:
-        how = "undo" if d.get("undo") else "rollback"
-        return f":leftwards_arrow_with_hook: `{step}`: {how} with `{d.get('action')}`"
-    if event.type == EventType.ROLLBACK_STEP_SUCCEEDED:
-        return f":white_check_mark: `{step}` rolled back"
-    if event.type == EventType.ROLLBACK_STEP_FAILED:
-        msg = _one_line(str((d.get("error") or {}).get("message", "")), 500)
-        return f":rotating_light: rollback of `{step}` failed: {msg}"
-    if event.type == EventType.ROLLBACK_STEP_SKIPPED:
-        return f":fast_forward: `{step}`: {d.get('reason', 'skipped')}"
+    p = event.payload
+    match p:
+        case RollbackStarted():
+            return f":leftwards_arrow_with_hook: Rolling back ({p.reason or 'failed'})"
+        case RollbackStepStarted():
+            how = "undo" if p.undo else "rollback"
+            return f":leftwards_arrow_with_hook: `{p.step}`: {how} with `{p.action}`"
+        case RollbackStepSucceeded():
+            return f":white_check_mark: `{p.step}` rolled back"
+        case RollbackStepFailed():
+            msg = _one_line(p.error.message, 500)
+            return f":rotating_light: rollback of `{p.step}` failed: {msg}"
+        case RollbackStepSkipped():
+            return f":fast_forward: `{p.step}`: {p.reason or 'skipped'}"
     return None
 
 
 def attention_reply(event: Event) -> str:
-    d = event.data
-    choices = " | ".join(f"--{c}" for c in d.get("choices", []))
+    p = event.payload
+    reason, choices = (p.reason, p.choices) if isinstance(p, RunNeedsAttention) else ("", [])
+    shown = " | ".join(f"--{c}" for c in choices)
     return clip(
-        f":warning: Needs attention: {d.get('reason')}\n"
-        f"Decide with `runbook resume {event.run_id} {choices}`"
+        f":warning: Needs attention: {reason}\nDecide with `runbook resume {event.run_id} {shown}`"
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from runbook_engine.core.events import ApprovalRequested
 from runbook_engine.core.state import STEP_FAILED, STEP_SUCCEEDED, STEP_WAITING, RunState
 from runbook_engine.slack.messages import Block, clip, mention
 
@@ -34,16 +35,17 @@ class Prompt:
     def from_event(
         cls, run_id: str, runbook: str, requester: str, seq: int, data: Mapping[str, Any]
     ) -> Prompt:
+        asked = ApprovalRequested.of(data)
         return cls(
             run_id=run_id,
             runbook=runbook,
-            step=str(data.get("step", "")),
+            step=asked.step,
             seq=seq,
-            message=str(data.get("message", "")),
-            approvers=tuple(str(a) for a in data.get("approvers") or ()),
-            required=int(data.get("required") or 1),
-            deadline=data.get("deadline"),
-            on_timeout=str(data.get("on_timeout") or "reject"),
+            message=asked.message,
+            approvers=tuple(str(a) for a in asked.approvers),
+            required=int(asked.required),
+            deadline=asked.deadline,
+            on_timeout=asked.on_timeout,
             requester=requester,
         )
 

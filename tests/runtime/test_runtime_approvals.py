@@ -104,8 +104,9 @@ def test_approvers_by_group(engine: Engine, store: Store) -> None:
     out = engine.start(loaded, {}, requester="alice", wait_for_approval=False)
     with pytest.raises(ApprovalError, match="carol is not an approver"):
         engine.decide(out.run_id, user="carol", approve=True)
-    record, step = engine.decide(out.run_id, user="bob", approve=True)
-    assert (record.id, step) == (out.run_id, "ok")
+    decided = engine.decide(out.run_id, user="bob", approve=True)
+    assert (decided.record.id, decided.step) == (out.run_id, "ok")
+    assert decided.run.state.approvals["ok"][-1].user == "bob"  # the decision is folded in
     done = engine.resume(out.run_id, by="bob")
     assert done.status == "succeeded"
     assert done.state.step("ok").outputs == {"approved_by": ["bob"]}

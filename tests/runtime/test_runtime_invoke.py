@@ -72,15 +72,16 @@ def test_invalid_parameters_are_an_input_error(pool: ThreadPoolExecutor) -> None
     out = call(pool, Echo(), {"n": "x", "extra": 1})
     assert not out.ok
     assert out.error is not None
-    assert out.error["kind"] == "input"
-    assert out.error["retryable"] is False
-    assert "extra: unknown parameter" in out.error["message"]
-    assert "n: " in out.error["message"]
+    assert out.error.kind == "input"
+    assert out.error.retryable is False
+    assert "extra: unknown parameter" in out.error.message
+    assert "n: " in out.error.message
 
 
 def test_an_action_error_keeps_its_meaning(pool: ThreadPoolExecutor) -> None:
     out = call(pool, Echo(), {"n": 0})
-    assert out.error == {
+    assert out.error is not None
+    assert out.error.to_data() == {
         "message": "h1: zero",
         "kind": "zero",
         "retryable": True,
@@ -91,7 +92,8 @@ def test_an_action_error_keeps_its_meaning(pool: ThreadPoolExecutor) -> None:
 
 def test_an_unexpected_exception_is_a_crash_never_retried(pool: ThreadPoolExecutor) -> None:
     out = call(pool, Echo(), {"n": -1})
-    assert out.error == {"message": "ValueError: negative", "kind": "crash", "retryable": False}
+    assert out.error is not None
+    assert out.error.to_data() == {"message": "ValueError: negative", "kind": "crash", "retryable": False}
 
 
 def test_undo_gets_the_result_it_undoes(pool: ThreadPoolExecutor) -> None:
@@ -103,8 +105,8 @@ def test_a_timeout_stops_the_action(pool: ThreadPoolExecutor) -> None:
     out = call(pool, Slow(), {}, timeout=0.2)
     assert not out.ok
     assert out.error is not None
-    assert out.error["kind"] == "timeout"
-    assert out.error["message"] == "timed out after 0.2s"  # it stopped within the grace
+    assert out.error.kind == "timeout"
+    assert out.error.message == "timed out after 0.2s"  # it stopped within the grace
     assert out.duration < 5
 
 
