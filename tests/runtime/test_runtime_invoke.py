@@ -93,7 +93,11 @@ def test_an_action_error_keeps_its_meaning(pool: ThreadPoolExecutor) -> None:
 def test_an_unexpected_exception_is_a_crash_never_retried(pool: ThreadPoolExecutor) -> None:
     out = call(pool, Echo(), {"n": -1})
     assert out.error is not None
-    assert out.error.to_data() == {"message": "ValueError: negative", "kind": "crash", "retryable": False}
+    assert out.error.to_data() == {
+        "message": "ValueError: negative",
+        "kind": "crash",
+        "retryable": False,
+    }
 
 
 def test_undo_gets_the_result_it_undoes(pool: ThreadPoolExecutor) -> None:

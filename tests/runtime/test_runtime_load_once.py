@@ -4,7 +4,7 @@ one load (checkpoint, newer events, results), not one load per layer it passes t
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ steps:
 
 
 @pytest.fixture
-def reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+def reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """How often each kind of whole-run read happens."""
     counts: Counter[str] = Counter()
     for name in ("checkpoint", "results", "get_version"):
@@ -36,7 +36,7 @@ def reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str
             return _original(*args)
 
         monkeypatch.setattr(store, name, counted)
-    yield counts
+    return counts
 
 
 class Seen:
