@@ -6,11 +6,12 @@ import time
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from runbook_engine.durations import parse_duration
 from runbook_engine.errors import ActionError, ActionTimeout
 from runbook_engine.plugin.contract import ActionContext
+from runbook_engine.spec.models import DURATION_SCHEMA
 
 __all__ = [
     "REDACTED",
@@ -37,9 +38,13 @@ def _to_seconds(value: object) -> object:
 
 
 #: seconds, written as a number or a duration string such as ``"1m30s"``; never negative
-DurationSeconds = Annotated[float, BeforeValidator(_to_seconds), Field(ge=0)]
+DurationSeconds = Annotated[
+    float, BeforeValidator(_to_seconds), Field(ge=0), WithJsonSchema(DURATION_SCHEMA)
+]
 #: like ``DurationSeconds`` but strictly positive (timeouts: zero would never let anything run)
-PositiveSeconds = Annotated[float, BeforeValidator(_to_seconds), Field(gt=0)]
+PositiveSeconds = Annotated[
+    float, BeforeValidator(_to_seconds), Field(gt=0), WithJsonSchema(DURATION_SCHEMA)
+]
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

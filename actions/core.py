@@ -34,6 +34,7 @@ class LogAction(Action):
     name = "log"
     Params = LogParams
     idempotent = True
+    effects = False  # it writes into the run's own log, nowhere else
     description = "Write a message into the run log."
 
     def run(self, params: LogParams, ctx: ActionContext) -> Result:
@@ -56,6 +57,7 @@ class SleepAction(Action):
     name = "sleep"
     Params = SleepParams
     idempotent = True
+    effects = False
     description = "Wait for a duration; stops immediately when the step is cancelled."
 
     def run(self, params: SleepParams, ctx: ActionContext) -> Result:
@@ -89,6 +91,7 @@ class AssertAction(Action):
     name = "assert"
     Params = AssertParams
     idempotent = True
+    effects = False
     description = "Fail (without retry) when a condition is false."
 
     def run(self, params: AssertParams, ctx: ActionContext) -> Result:
@@ -113,6 +116,7 @@ class FailAction(Action):
     Params = FailParams
     # Failing again has no effect beyond the first failure.
     idempotent = True
+    effects = False
     description = "Always fail with the given message."
 
     def run(self, params: FailParams, ctx: ActionContext) -> Result:

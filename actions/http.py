@@ -66,6 +66,10 @@ class HttpStatusError(ActionError):
         super().__init__(message, **kw)
 
 
+#: methods that only read (RFC 9110 safe methods)
+_READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 class HttpRequestParams(ActionParams):
     """Parameters of ``http.request``. ``json`` and ``data`` are mutually exclusive."""
 
@@ -137,6 +141,12 @@ class HttpRequestAction(Action):
     Params = HttpRequestParams
     idempotent = False
     description = "Send an HTTP request and check its status."
+
+    @classmethod
+    def mutates(cls, given: Mapping[str, Any]) -> bool:
+        """A literal GET, HEAD or OPTIONS only reads."""
+        method = given.get("method", "GET")
+        return not (isinstance(method, str) and method.strip().upper() in _READING_METHODS)
 
     def describe(self, params: HttpRequestParams) -> str:
         """Method and URL, plus headers with sensitive values masked."""

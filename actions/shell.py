@@ -83,6 +83,7 @@ class ShellCommandAction(Action):
     Params = ShellCommandParams
     idempotent = False
     description = "Run a command on the engine host (string: via /bin/sh -c; list: directly)."
+    shell_fields = ("command",)
 
     def describe(self, params: ShellCommandParams) -> str:
         """Show the command, working directory and the *names* of extra environment variables;

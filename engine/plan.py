@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from runbook_engine.errors import TemplateError
 from runbook_engine.plugin import Registry
+from runbook_engine.preflight import check_loaded, run_context
 from runbook_engine.runtime.invoke import validation_message
 from runbook_engine.spec.loader import LoadedRunbook
 from runbook_engine.spec.models import (
@@ -120,6 +121,10 @@ def _step(step: AnyStep, ctx: dict[str, Any], registry: Registry | None = None) 
 def build_plan(
     loaded: LoadedRunbook, given: dict[str, str], registry: Registry | None = None
 ) -> list[dict[str, Any]]:
+    """The plan; with a ``registry``, after the checks a run's preflight makes (raises
+    ``RunbookInvalid`` with the located problems, as the run would)."""
+    if registry is not None:
+        check_loaded(loaded, registry, run_context()).raise_errors()
     rb = loaded.runbook
     params = redact_params(rb, resolve_params(rb, given))
     ctx = {

@@ -32,9 +32,7 @@ from runbook_engine.errors import (
     ApprovalError,
     LockHeld,
     ParameterError,
-    Problem,
     RunbookError,
-    RunbookInvalid,
     StoreError,
 )
 from runbook_engine.identity import Directory
@@ -44,7 +42,6 @@ from runbook_engine.runtime.bus import Bus, Subscriber
 from runbook_engine.runtime.loading import Loaded, load
 from runbook_engine.runtime.runner import Runner
 from runbook_engine.spec.loader import LoadedRunbook, load_text
-from runbook_engine.spec.models import ActionStep, iter_steps
 from runbook_engine.spec.params import (
     REDACTED,
     redact_params,
@@ -53,7 +50,7 @@ from runbook_engine.spec.params import (
     secret_values,
 )
 from runbook_engine.store import EventRecord, RunRecord, Store
-from runbook_engine.templating import is_template, render, strings_in
+from runbook_engine.templating import render
 
 #: stored versions never change, so parsing each once per process is enough (a worker drives
 #: the same few versions over and over; validation is most of the cost of picking a run up)
@@ -145,46 +142,12 @@ class Engine:
     # ------------------------------------------------------------------ checks
 
     def preflight(self, loaded: LoadedRunbook) -> None:
-        """Refuse a runbook that names an unknown action or passes literal bad parameters,
-        before anything is called."""
-        problems: list[Problem] = []
-        for step, _group in iter_steps(loaded.runbook):
-            if not isinstance(step, ActionStep):
-                continue
-            calls = [(step.action, step.with_, "")]
-            if step.rollback is not None:
-                calls.append((step.rollback.action, step.rollback.with_, ".rollback"))
-            for name, params, where in calls:
-                if name not in self.registry:
-                    try:
-                        self.registry.get(name)
-                    except RunbookError as exc:
-                        problems.append(
-                            Problem(
-                                loaded.file, None, None, f"steps.{step.id}{where}.action", str(exc)
-                            )
-                        )
-                    continue
-                if any(is_template(s) for s in strings_in(params)):
-                    continue  # checked when rendered, just before the call
-                from pydantic import ValidationError
+        """Refuse a runbook whose action calls are wrong in any way visible before the run
+        (the checks ``runbook validate`` makes, located in the file), before anything is
+        called."""
+        from runbook_engine.preflight import check_loaded, run_context
 
-                from runbook_engine.runtime.invoke import validation_message
-
-                try:
-                    self.registry.get(name).Params.model_validate(params)
-                except ValidationError as exc:
-                    problems.append(
-                        Problem(
-                            loaded.file,
-                            None,
-                            None,
-                            f"steps.{step.id}{where}.with",
-                            validation_message(exc),
-                        )
-                    )
-        if problems:
-            raise RunbookInvalid(problems)
+        check_loaded(loaded, self.registry, run_context()).raise_errors()
 
     def check_run_permission(
         self, loaded: LoadedRunbook, user: str, extra_groups: Iterable[str] = ()

@@ -31,7 +31,10 @@ __all__ = [
     "check_call",
     "check_params",
     "check_read_only",
+    "check_service",
+    "is_read_only",
     "operation",
+    "unknown_params",
     "waiter",
 ]
 
@@ -147,6 +150,11 @@ def _operation_names(service: str) -> dict[str, str]:
     return names
 
 
+def check_service(service: str) -> None:
+    """Raise ``ApiProblem`` at ``service`` unless botocore knows the service."""
+    _service_model(service)
+
+
 def operation(service: str, name: str) -> ApiOperation:
     """The operation called ``name`` (``DescribeInstances`` or ``describe_instances``).
 
@@ -161,6 +169,21 @@ def operation(service: str, name: str) -> ApiOperation:
     return ApiOperation(service, found)
 
 
+def unknown_params(op: ApiOperation, names: list[str]) -> list[tuple[Where, str]]:
+    """A problem at ``("params", name)`` for each name ``op`` has no parameter called, with the
+    closest spelling (the names are enough: values may still be templates)."""
+    shape = op.model.input_shape
+    members = list(shape.members) if shape is not None else []
+    problems: list[tuple[Where, str]] = []
+    for key in names:
+        if key in members:
+            continue
+        close = difflib.get_close_matches(key, members, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        problems.append((("params", key), f"{op.label} has no parameter {key!r}{hint}"))
+    return problems
+
+
 def check_params(op: ApiOperation, params: dict[str, Any]) -> None:
     """Raise ``ApiProblem`` naming each parameter of ``params`` that ``op`` would reject."""
     shape = op.model.input_shape
@@ -170,16 +193,10 @@ def check_params(op: ApiOperation, params: dict[str, Any]) -> None:
                 ("params",), f"{op.label} takes no parameters, got {', '.join(sorted(params))}"
             )
         return
-    members = list(shape.members)
     # Top-level names are checked here first to suggest the intended spelling; botocore's own
     # report lists every valid name, which for EC2 is too long to spot the typo in.
-    unknown = [key for key in params if key not in shape.members]
-    if unknown:
-        problems: list[tuple[Where, str]] = []
-        for key in unknown:
-            close = difflib.get_close_matches(key, members, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            problems.append((("params", key), f"{op.label} has no parameter {key!r}{hint}"))
+    problems = unknown_params(op, list(params))
+    if problems:
         raise ApiProblem(problems)
     report = ParamValidator().validate(params, shape)
     if report.has_errors():
@@ -253,11 +270,16 @@ def check_call(
 _READ_ONLY_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search", "Lookup", "Query", "Scan")
 
 
+def is_read_only(op: ApiOperation) -> bool:
+    """Whether ``op`` only reads, going by AWS's naming (Describe*, List*, Get*...)."""
+    return op.name.startswith(_READ_ONLY_PREFIXES)
+
+
 def check_read_only(op: ApiOperation, why: str) -> None:
     """``ApiProblem`` unless ``op`` only reads, going by AWS's naming (Describe*, List*, Get*...).
 
     ``why`` ends the message: what needs a read-only call (an action that is re-run freely)."""
-    if not op.name.startswith(_READ_ONLY_PREFIXES):
+    if not is_read_only(op):
         raise ApiProblem.at(
             ("operation",),
             f"{op.label} is not a read-only operation ({why}); use aws.call to change things",

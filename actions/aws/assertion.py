@@ -3,15 +3,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from pydantic import model_validator
 
 from runbook_engine.actions.aws._api import AwsApi
 from runbook_engine.actions.aws._conditions import Condition, show
 from runbook_engine.actions.aws._model import ApiProblem, check_read_only
 from runbook_engine.actions.aws._plan import describe_plan, dry_run_result
+from runbook_engine.actions.aws._static import check_api
 from runbook_engine.actions.aws.call import ApiCallParams, query_output
 from runbook_engine.errors import ActionError
-from runbook_engine.plugin.contract import Action, ActionContext, Result
+from runbook_engine.plugin.contract import (
+    Action,
+    ActionContext,
+    Result,
+    StaticContext,
+    StaticIssue,
+)
 
 __all__ = ["AwsAssertAction", "AwsAssertParams"]
 
@@ -43,6 +53,10 @@ class AwsAssertAction(Action):
     Params = AwsAssertParams
     idempotent = True  # only read-only operations are accepted: asserting twice reads twice
     description = "Fail unless a JMESPath condition holds on an AWS API response."
+
+    @classmethod
+    def check_static(cls, given: Mapping[str, Any], ctx: StaticContext) -> Sequence[StaticIssue]:
+        return check_api(given)
 
     def plan(self, params: AwsAssertParams) -> list[str]:
         return [f"{params.call_line()}; expect {params.that.text()}"]

@@ -9,6 +9,7 @@ paginates, and ``query`` (JMESPath) keeps only what later steps need.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jmespath.exceptions import JMESPathError
@@ -21,12 +22,20 @@ from runbook_engine.actions.aws._model import (
     ApiProblem,
     can_paginate,
     check_call,
+    is_read_only,
     operation,
 )
 from runbook_engine.actions.aws._plan import call_text, describe_plan, dry_run_result
 from runbook_engine.actions.aws._session import AwsTarget
+from runbook_engine.actions.aws._static import check_api, literal_operation
 from runbook_engine.errors import ActionError, ActionInputError
-from runbook_engine.plugin.contract import Action, ActionContext, Result
+from runbook_engine.plugin.contract import (
+    Action,
+    ActionContext,
+    Result,
+    StaticContext,
+    StaticIssue,
+)
 
 __all__ = ["MAX_OUTPUT_BYTES", "ApiCallParams", "AwsCallAction", "AwsCallParams", "query_output"]
 
@@ -96,6 +105,16 @@ class AwsCallAction(Action):
     # Any operation may be called, mutating ones included: a crashed call is not safely re-run.
     idempotent = False
     description = "Call any AWS API operation (boto3), with pagination and a JMESPath query."
+
+    @classmethod
+    def check_static(cls, given: Mapping[str, Any], ctx: StaticContext) -> Sequence[StaticIssue]:
+        return check_api(given)
+
+    @classmethod
+    def mutates(cls, given: Mapping[str, Any]) -> bool:
+        """A literal read-only operation (Describe*, List*, Get*...) changes nothing."""
+        op = literal_operation(given)
+        return op is None or not is_read_only(op)
 
     def plan(self, params: AwsCallParams) -> list[str]:
         line = params.call_line()

@@ -10,7 +10,7 @@ sleep per try for the waiter's 40 tries.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -32,9 +32,16 @@ from runbook_engine.actions.aws._model import (
 from runbook_engine.actions.aws._plan import call_text, describe_plan, dry_run_result
 from runbook_engine.actions.aws._poll import Progress, poll
 from runbook_engine.actions.aws._session import AwsTarget
+from runbook_engine.actions.aws._static import check_api
 from runbook_engine.actions.aws.call import query_output
 from runbook_engine.errors import ActionError
-from runbook_engine.plugin.contract import Action, ActionContext, Result
+from runbook_engine.plugin.contract import (
+    Action,
+    ActionContext,
+    Result,
+    StaticContext,
+    StaticIssue,
+)
 
 __all__ = ["AwsWaitAction", "AwsWaitParams"]
 
@@ -108,6 +115,10 @@ class AwsWaitAction(Action):
     Params = AwsWaitParams
     idempotent = True  # it only reads
     description = "Poll an AWS describe call until a JMESPath condition holds, or a boto3 waiter."
+
+    @classmethod
+    def check_static(cls, given: Mapping[str, Any], ctx: StaticContext) -> Sequence[StaticIssue]:
+        return check_api(given, waiters=True)
 
     def plan(self, params: AwsWaitParams) -> list[str]:
         timeout, interval = params.timing()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import paramiko
@@ -11,10 +12,17 @@ from pydantic import field_validator
 from runbook_engine.actions.ssh.errors import HostFailure
 from runbook_engine.actions.ssh.params import CommandOptions, FanoutParams
 from runbook_engine.actions.ssh.remote import Finished, RemoteCommand, run_remote
+from runbook_engine.actions.ssh.static import check_hosts
 from runbook_engine.actions.ssh.step import Fleet, finish, open_fleet, run_fleet
 from runbook_engine.actions.ssh.targets import Target
 from runbook_engine.actions.ssh.wrapper import command_line
-from runbook_engine.plugin.contract import Action, ActionContext, Result
+from runbook_engine.plugin.contract import (
+    Action,
+    ActionContext,
+    Result,
+    StaticContext,
+    StaticIssue,
+)
 
 __all__ = ["SshCommandAction", "SshCommandParams", "check_exit", "describe_fanout", "run_on"]
 
@@ -54,6 +62,11 @@ class SshCommandAction(Action):
     Params = SshCommandParams
     idempotent = False
     description = "Run a shell command on many hosts over SSH (parallel or rolling batches)."
+    shell_fields = ("command",)
+
+    @classmethod
+    def check_static(cls, given: Mapping[str, Any], ctx: StaticContext) -> Sequence[StaticIssue]:
+        return check_hosts(given, ctx)
 
     def describe(self, params: SshCommandParams) -> str:
         return f"{self.name} {describe_fanout(params)}: {params.shell_command()}"

@@ -5,15 +5,23 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from runbook_engine.actions.ssh.command import describe_fanout
 from runbook_engine.actions.ssh.params import FanoutParams
 from runbook_engine.actions.ssh.sftp import Progress, get, open_sftp
+from runbook_engine.actions.ssh.static import check_hosts
 from runbook_engine.actions.ssh.step import Fleet, finish, open_fleet, run_fleet
 from runbook_engine.actions.ssh.targets import Target
-from runbook_engine.plugin.contract import Action, ActionContext, Result
+from runbook_engine.plugin.contract import (
+    Action,
+    ActionContext,
+    Result,
+    StaticContext,
+    StaticIssue,
+)
 
 __all__ = ["SshDownloadAction", "SshDownloadParams"]
 
@@ -34,6 +42,10 @@ class SshDownloadAction(Action):
     Params = SshDownloadParams
     idempotent = True  # downloading again overwrites the local copies with the same files
     description = "Fetch a file from many hosts (SFTP) into a local directory per host."
+
+    @classmethod
+    def check_static(cls, given: Mapping[str, Any], ctx: StaticContext) -> Sequence[StaticIssue]:
+        return check_hosts(given, ctx)
 
     def describe(self, params: SshDownloadParams) -> str:
         return f"{self.name} {describe_fanout(params)}: {params.src} -> {params.dest}/<host>/"

@@ -12,6 +12,7 @@ import contextlib
 import io
 import secrets
 import shlex
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -20,10 +21,17 @@ from runbook_engine.actions.ssh.command import BLANK, check_exit, describe_fanou
 from runbook_engine.actions.ssh.params import CommandOptions, FanoutParams
 from runbook_engine.actions.ssh.remote import RemoteCommand, run_remote
 from runbook_engine.actions.ssh.sftp import Progress, local_bytes, open_sftp, put, remote_errors
+from runbook_engine.actions.ssh.static import check_hosts
 from runbook_engine.actions.ssh.step import Fleet, finish, open_fleet, run_fleet
 from runbook_engine.actions.ssh.targets import Target
 from runbook_engine.actions.ssh.wrapper import command_line
-from runbook_engine.plugin.contract import Action, ActionContext, Result
+from runbook_engine.plugin.contract import (
+    Action,
+    ActionContext,
+    Result,
+    StaticContext,
+    StaticIssue,
+)
 
 __all__ = ["SshScriptAction", "SshScriptParams"]
 
@@ -53,6 +61,11 @@ class SshScriptAction(Action):
     Params = SshScriptParams
     idempotent = False
     description = "Copy a script to many hosts (SFTP), run it with arguments, remove it."
+    shell_fields = ("script",)
+
+    @classmethod
+    def check_static(cls, given: Mapping[str, Any], ctx: StaticContext) -> Sequence[StaticIssue]:
+        return check_hosts(given, ctx)
 
     def describe(self, params: SshScriptParams) -> str:
         source = params.path or f"<inline script, {len(params.script or '')} characters>"

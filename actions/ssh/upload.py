@@ -19,7 +19,7 @@ import secrets
 import shlex
 import stat
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import paramiko
@@ -31,10 +31,17 @@ from runbook_engine.actions.ssh.fanout import Report, Rollout
 from runbook_engine.actions.ssh.params import FanoutParams
 from runbook_engine.actions.ssh.remote import RemoteCommand, run_remote
 from runbook_engine.actions.ssh.sftp import Progress, local_bytes, open_sftp, put, remote_errors
+from runbook_engine.actions.ssh.static import check_hosts
 from runbook_engine.actions.ssh.step import Fleet, finish, open_fleet, run_fleet
 from runbook_engine.actions.ssh.targets import Target
 from runbook_engine.actions.ssh.wrapper import command_line
-from runbook_engine.plugin.contract import Action, ActionContext, Result
+from runbook_engine.plugin.contract import (
+    Action,
+    ActionContext,
+    Result,
+    StaticContext,
+    StaticIssue,
+)
 
 __all__ = ["SshUploadAction", "SshUploadParams"]
 
@@ -79,6 +86,10 @@ class SshUploadAction(Action):
     Params = SshUploadParams
     idempotent = False
     description = "Write a file on many hosts (SFTP, atomic rename), undone automatically."
+
+    @classmethod
+    def check_static(cls, given: Mapping[str, Any], ctx: StaticContext) -> Sequence[StaticIssue]:
+        return check_hosts(given, ctx)
 
     def describe(self, params: SshUploadParams) -> str:
         source = params.src or f"<{len(params.content or '')} characters>"

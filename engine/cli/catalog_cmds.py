@@ -12,7 +12,7 @@ import click
 
 from runbook_engine.cli._common import emit_json, open_store, output_option, user_errors
 from runbook_engine.core.statuses import EXIT_INVALID
-from runbook_engine.errors import Problem, RunbookInvalid
+from runbook_engine.errors import Problem
 
 
 def _expand(paths: tuple[str, ...]) -> list[Path]:
@@ -28,21 +28,42 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--inventory",
+    "-i",
+    type=click.Path(exists=True, dir_okay=False),
+    help="check literal host patterns against this inventory (default: RUNBOOK_INVENTORY)",
+)
+@click.option("--strict", is_flag=True, help="warnings are errors (exit 2)")
 @output_option
-def validate(paths: tuple[str, ...], output: str) -> None:
-    """Check runbook files (or folders of them). Exit 0 when all are valid, 2 otherwise."""
-    from runbook_engine.spec.loader import load_file
+def validate(paths: tuple[str, ...], inventory: str | None, strict: bool, output: str) -> None:
+    """Check runbook files (or folders of them): the format, and every check a run's preflight
+    makes on the actions' parameters. Exit 0 when all are valid (warnings are printed), 2
+    otherwise."""
+    from runbook_engine.plugin import default_registry
+    from runbook_engine.preflight import check_file, validate_context
 
+    registry = default_registry()
+    ctx = validate_context(inventory)
     results: list[dict[str, Any]] = []
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     seen: dict[tuple[str, int], tuple[str, str]] = {}
     for path in _expand(paths):
-        try:
-            loaded = load_file(path)
-        except RunbookInvalid as exc:
-            problems.extend(exc.problems)
+        loaded, report = check_file(path, registry, ctx)
+        errors = [*report.errors, *(report.warnings if strict else [])]
+        shown = [] if strict else report.warnings
+        warnings.extend(shown)
+        listed = {"warnings": [w.as_dict() for w in shown]} if shown else {}
+        if loaded is None or errors:
+            problems.extend(errors)
             results.append(
-                {"file": str(path), "valid": False, "problems": [p.as_dict() for p in exc.problems]}
+                {
+                    "file": str(path),
+                    "valid": False,
+                    "problems": [p.as_dict() for p in errors],
+                    **listed,
+                }
             )
             continue
         key = (loaded.runbook.name, loaded.runbook.version)
@@ -66,6 +87,7 @@ def validate(paths: tuple[str, ...], output: str) -> None:
                 "name": loaded.runbook.name,
                 "version": loaded.runbook.version,
                 "digest": loaded.digest,
+                **listed,
             }
         )
     if output == "json":
@@ -73,6 +95,8 @@ def validate(paths: tuple[str, ...], output: str) -> None:
     else:
         for problem in problems:
             click.echo(f"error: {problem}", err=True)
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
         for r in results:
             if r["valid"]:
                 click.echo(f"ok  {r['file']}  {r['name']}@{r['version']}")
@@ -147,10 +171,12 @@ def diff(a: str, b: str) -> None:
 
 @click.command()
 def schema() -> None:
-    """Print the JSON Schema of the runbook format (for yaml-language-server in editors)."""
-    from runbook_engine.spec.schema import json_schema
+    """Print the JSON Schema of the runbook format, with the parameters of every installed
+    action (for yaml-language-server in editors)."""
+    from runbook_engine.plugin import default_registry
+    from runbook_engine.preflight.schema import json_schema
 
-    click.echo(json.dumps(json_schema(), indent=2))
+    click.echo(json.dumps(json_schema(default_registry()), indent=2))
 
 
 @click.command()

@@ -12,6 +12,9 @@ from runbook_engine.plugin.contract import (
     ActionParams,
     InventorySource,
     Result,
+    StaticContext,
+    StaticIssue,
+    Where,
 )
 from runbook_engine.plugin.registry import (
     ENTRY_POINT_GROUP,
@@ -35,7 +38,10 @@ __all__ = [
     "PluginError",
     "Registry",
     "Result",
+    "StaticContext",
+    "StaticIssue",
     "UnknownActionError",
+    "Where",
     "builtin_actions",
     "default_registry",
 ]

@@ -323,6 +323,11 @@ def _validate(action_cls: object) -> None:
         )
     if not isinstance(action_cls.idempotent, bool):
         raise PluginError(f"{label}: idempotent must be True or False")
+    if not isinstance(action_cls.effects, bool):
+        raise PluginError(f"{label}: effects must be True or False")
+    if not action_cls.effects and not action_cls.idempotent:
+        # its start is not made durable first, so after a crash it may simply run again
+        raise PluginError(f"{label}: an action without effects must be idempotent")
 
     if action_cls.run is Action.run:
         raise PluginError(f"{label}: run(self, params, ctx) is not implemented")

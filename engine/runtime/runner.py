@@ -65,6 +65,8 @@ log = logging.getLogger("runbook.runner")
 POLL = 0.25
 #: a checkpoint of the state goes to the run row at least this often (and at status changes)
 CHECKPOINT_EVERY = 64
+#: while only actions without effects run, their events are committed at least this often
+GROUP_COMMIT = 0.1
 
 
 #: event fields that carry what actions and templates produced (as opposed to the engine's own
@@ -147,6 +149,8 @@ class Runner:
         self._committed = self.state  # the fold of the log as committed (before ``_pending``)
         self._checkpoint_seq = 0  # the last_seq of the newest checkpoint on the run row
         self._last_sync = 0.0
+        self._last_commit = time.monotonic()
+        self._no_effects: set[asyncio.Task[Outcome]] = set()  # running actions without effects
         self._beat_stop = threading.Event()
 
     # ------------------------------------------------------------------ log & state
@@ -216,6 +220,7 @@ class Runner:
         (a status change, every ``CHECKPOINT_EVERY`` events) also write a checkpoint."""
         if not self._pending:
             return
+        self._last_commit = time.monotonic()
         batch, self._pending = self._pending, []
         predicted, committed = self.state, self._committed
         written = self.store.append_events(
@@ -391,6 +396,7 @@ class Runner:
             if now - asked < STOP_GRACE:
                 continue
             del self.tasks[task]
+            self._no_effects.discard(task)
             del self.contexts[task]
             del self.stop_asked[task]
             task.cancel()
@@ -422,13 +428,19 @@ class Runner:
     def _start(self, cmd: Invoke) -> None:
         # looked up first: an engine without the plugin stops here, before claiming the step ran
         action = self.registry.get(cmd.action)
+        # the write-ahead rule: a step's start is durable before its action acts on the world;
+        # an action without effects (log, sleep) acts on nothing, so its start is committed
+        # with the events around it
         self.record(
-            StepStarted(step=cmd.step, attempt=cmd.attempt, action=cmd.action, with_=cmd.params)
+            StepStarted(step=cmd.step, attempt=cmd.attempt, action=cmd.action, with_=cmd.params),
+            durable=action.effects,
         )
         ctx = self._context(cmd.step, cmd.attempt)
         task = asyncio.create_task(call_action(self.pool, action, cmd.params, ctx, cmd.timeout))
         self.tasks[task] = cmd
         self.contexts[task] = ctx
+        if not action.effects:
+            self._no_effects.add(task)
 
     def _start_rollback(self, cmd: InvokeRollback) -> None:
         action = self.registry.get(cmd.action)
@@ -453,7 +465,13 @@ class Runner:
         self.contexts[task] = ctx
 
     async def _wait_tasks(self, timeout: float) -> None:
-        self.flush_events()  # nothing recorded stays uncommitted while the runner waits
+        # Nothing recorded stays uncommitted while the runner waits on the world. While only
+        # actions without effects run, events are committed in groups, at least every
+        # GROUP_COMMIT seconds: a crash loses at most that much of steps that may simply run
+        # again, and a thousand log steps cost a few commits instead of a thousand.
+        grouped = bool(self.tasks) and all(task in self._no_effects for task in self.tasks)
+        if not grouped or time.monotonic() - self._last_commit >= GROUP_COMMIT:
+            self.flush_events()
         if not self.tasks:
             await asyncio.sleep(timeout)
             return
@@ -463,6 +481,7 @@ class Runner:
         self.flush_lines(force=bool(done))
         for task in done:
             cmd = self.tasks.pop(task)
+            self._no_effects.discard(task)
             self.contexts.pop(task, None)
             self.stop_asked.pop(task, None)
             self._finish_lines(cmd.step)

@@ -43,24 +43,26 @@ def _duration(value: Any) -> float:
     raise ValueError("expected a duration like 30s, 5m or 1h30m")
 
 
+#: the JSON Schema of a duration: seconds, or a string such as 500ms, 30s, 5m, 1h30m, 1d (the
+#: actions' duration parameters share it)
+DURATION_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {
+            "type": "string",
+            # parse_duration's grammar: units from largest to smallest, each once
+            "pattern": r"^\s*\d+(\.\d+)?\s*$|^\s*(?=\d)(\d+(\.\d+)?d)?(\d+(\.\d+)?h)?"
+            r"(\d+(\.\d+)?m)?(\d+(\.\d+)?s)?(\d+(\.\d+)?ms)?\s*$",
+        },
+    ],
+    "description": "seconds, or a duration such as 500ms, 30s, 5m, 1h30m, 1d",
+}
+
 Duration = Annotated[
     float,
     BeforeValidator(_duration),
     PlainSerializer(lambda v: v, return_type=float),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "number", "minimum": 0},
-                {
-                    "type": "string",
-                    # parse_duration's grammar: units from largest to smallest, each once
-                    "pattern": r"^\s*\d+(\.\d+)?\s*$|^\s*(?=\d)(\d+(\.\d+)?d)?(\d+(\.\d+)?h)?"
-                    r"(\d+(\.\d+)?m)?(\d+(\.\d+)?s)?(\d+(\.\d+)?ms)?\s*$",
-                },
-            ],
-            "description": "seconds, or a duration such as 500ms, 30s, 5m, 1h30m, 1d",
-        }
-    ),
+    WithJsonSchema(DURATION_SCHEMA),
 ]
 
 

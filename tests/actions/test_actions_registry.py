@@ -285,3 +285,11 @@ def test_default_registry_is_cached_and_has_the_builtins() -> None:
         )
     finally:
         default_registry.cache_clear()
+
+
+def test_an_action_without_effects_must_be_idempotent() -> None:
+    with pytest.raises(PluginError, match="without effects must be idempotent"):
+        Registry().register(make_action("pure.once", effects=False, idempotent=False))
+    Registry().register(make_action("pure.again", effects=False, idempotent=True))
+    with pytest.raises(PluginError, match="effects must be True or False"):
+        Registry().register(make_action("odd.effects", effects="no"))

@@ -144,9 +144,10 @@ def test_preflight_refuses_a_misspelt_literal_parameter(engine: Engine) -> None:
     with pytest.raises(RunbookInvalid) as caught:
         engine.preflight(load_text(MISSPELT, "misspelt.yaml"))
     [problem] = caught.value.problems
-    assert problem.path == "steps.scale.with"
+    assert problem.path == "steps[1].with.params.DesiredCapacty"
+    assert (problem.line, problem.column) == (15, 59)
     assert problem.message == (
-        "invalid parameters: params.DesiredCapacty: autoscaling.UpdateAutoScalingGroup has no "
+        "autoscaling.UpdateAutoScalingGroup has no "
         "parameter 'DesiredCapacty'; did you mean 'DesiredCapacity'?"
     )
 
@@ -161,7 +162,7 @@ def test_runbook_run_exits_2_naming_the_parameter_and_calls_nothing(
     path.write_text(MISSPELT)
     result = CliRunner().invoke(main, ["run", str(path), "--yes"], catch_exceptions=False)
     assert result.exit_code == 2, result.output
-    assert "steps.scale.with: invalid parameters: params.DesiredCapacty:" in result.output
+    assert "misspelt.yaml:15:59: steps[1].with.params.DesiredCapacty:" in result.output
     assert "did you mean 'DesiredCapacity'?" in result.output
     assert proxy.requests == []
 

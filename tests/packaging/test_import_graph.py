@@ -25,6 +25,7 @@ RANK = {
     "identity": 1,
     "inventory": 1,
     "plugin": 2,  # the plugin contract and registry: what the engine and actions share
+    "preflight": 3,  # static checks of whole runbooks: the format, the plugins, the inventory
     "spec": 2,
     "core": 3,
     "store": 3,

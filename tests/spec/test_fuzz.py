@@ -178,3 +178,107 @@ def test_mutated_runbook_text(data: st.DataObject) -> None:
 
 def test_the_unmutated_base_is_valid() -> None:
     assert load_text(FULL).runbook.name == BASE["name"]
+
+
+# --------------------------------------------------------------------------- `with:` blocks
+
+#: one call of each family whose checks go deepest (literal, templated, plugin-specific)
+WITH_BASE: dict[str, Any] = yaml.safe_load(
+    """
+apiVersion: runbook/v1
+name: calls
+version: 1
+parameters:
+  n: {type: integer, default: 2}
+  host: {type: string, default: web01}
+steps:
+  - id: sh
+    action: shell.command
+    with: {command: "echo {{ params.host | quote }}", timeout: 5s}
+    rollback: {action: log, with: {message: undo}}
+  - id: ssh
+    action: ssh.command
+    with: {hosts: "web[01:02],!web02", command: [uptime], batch: "50%"}
+  - id: aws
+    action: aws.call
+    with: {service: ec2, operation: DescribeInstances, params: {InstanceIds: ["{{ params.host }}"]}}
+  - id: group
+    parallel:
+      - id: asg
+        action: scaling.asg
+        with: {group: web, desired_capacity: "{{ params.n }}", limits: {max_change: 2}}
+      - id: wait
+        action: aws.wait
+        with: {service: ec2, waiter: instance_running, params: {InstanceIds: [i-1]}}
+"""
+)
+
+
+def assert_checks_cleanly(text: str) -> None:
+    """The whole check (format and actions) gives a runbook or located problems, never a
+    traceback, whatever the ``with:`` blocks hold."""
+    from runbook_engine.inventory import Inventory
+    from runbook_engine.plugin import StaticContext, default_registry
+    from runbook_engine.preflight import check_text
+
+    ctx = StaticContext(Inventory.empty)
+    loaded, report = check_text(text, "fuzz.yaml", default_registry(), ctx)
+    for problem in [*report.errors, *report.warnings]:
+        assert isinstance(problem.message, str)
+        assert problem.message.strip()
+        assert problem.file == "fuzz.yaml"
+        assert str(problem)
+    if loaded is None:
+        assert report.errors
+
+
+def _with_paths(data: Any) -> list[tuple[Any, ...]]:
+    """The paths inside every ``with:`` block (and the blocks themselves)."""
+    return [p for p in _paths(data) if "with" in p]
+
+
+@st.composite
+def mutated_with(draw: st.DrawFn) -> Any:
+    data = copy.deepcopy(WITH_BASE)
+    for _ in range(draw(st.integers(1, 4))):
+        paths = _with_paths(data)
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        parent = _container(data, path[:-1])
+        last = path[-1]
+        op = draw(st.sampled_from(["delete", "rename", "replace"]))
+        if op == "delete":
+            del parent[last]
+        elif op == "replace":
+            parent[last] = draw(json_like)
+        elif isinstance(parent, dict):
+            new_key = draw(st.one_of(st.text(max_size=12), st.sampled_from(FRAGMENTS)))
+            parent[new_key] = parent.pop(last)
+    return data
+
+
+def test_the_unmutated_calls_check_cleanly() -> None:
+    from runbook_engine.plugin import StaticContext, default_registry
+    from runbook_engine.preflight import check_text
+
+    loaded, report = check_text(
+        dump(WITH_BASE, flow=False), "x", default_registry(), StaticContext()
+    )
+    assert loaded is not None
+    assert report.errors == [], report.errors
+
+
+@FUZZ_RUNBOOK
+@given(st.data())
+def test_mutated_with_blocks(data: st.DataObject) -> None:
+    document = data.draw(mutated_with())
+    text = dump(document, flow=data.draw(st.booleans()))
+    assert_checks_cleanly(text)
+
+
+@FUZZ_RUNBOOK
+@given(st.data())
+def test_mutated_with_blocks_text(data: st.DataObject) -> None:
+    text = dump(data.draw(mutated_with()), flow=False)
+    assert_checks_cleanly(data.draw(text_mutations(text)))

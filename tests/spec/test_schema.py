@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from runbook_engine.errors import RunbookInvalid
+from runbook_engine.plugin import Registry, builtin_actions
+from runbook_engine.preflight.schema import json_schema as full_schema
 from runbook_engine.spec import load_file, load_text
 from runbook_engine.spec.schema import SCHEMA_ID, json_schema
 from runbook_engine.spec.yamlmarks import load_marked
@@ -56,13 +58,21 @@ EDITOR_KEYWORDS = frozenset(
         "anyOf",
         "oneOf",
         "allOf",
+        # draft-07 keywords yaml-language-server applies: the action's `with:` schema is chosen
+        # by if/then on the step's `action`; minProperties comes from non-empty mappings
+        "if",
+        "then",
+        "minProperties",
     ]
 )
 
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    return json_schema()
+    registry = Registry()
+    for action in builtin_actions():
+        registry.register(action)
+    return full_schema(registry)
 
 
 @pytest.fixture(scope="module")
