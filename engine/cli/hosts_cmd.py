@@ -18,22 +18,26 @@ from runbook_engine.core.statuses import EXIT_INVALID
     "-i",
     "inventory_file",
     metavar="PATH",
-    help="inventory file (default: $RUNBOOK_INVENTORY, else ./inventory.yaml|yml|ini)",
+    help="inventory file or directory (default: $RUNBOOK_INVENTORY, else ./inventory.yaml|yml|ini)",
 )
 @click.option("--vars", "show_vars", is_flag=True, help="also show each host's variables")
 @output_option
 def hosts(pattern: str, inventory_file: str | None, show_vars: bool, output: str) -> None:
-    """List the hosts PATTERN matches: groups (web), hosts, lists (a,b), ranges (web[01:20]),
-    globs (web*), regexes (~web\\d+), exclusions (!db), intersections (&prod), all.
+    """List the hosts PATTERN matches, in Ansible's order, as `ansible PATTERN --list-hosts`
+    would: groups (web), hosts, lists (web,db or web:db), exclusions (web:!atlanta),
+    intersections (web:&staging), globs (web*), regexes (~(web|db).*), subscripts (web[0],
+    web[1:3]), all.
 
-    Hosts not in the inventory can be named directly (10.0.0.5, deploy@db1:2222). Exit 2 when
-    the inventory or the pattern is invalid or matches nothing.
+    Hosts not in the inventory can be named by address or full name (10.0.0.5,
+    deploy@db.example.com:2222), with a warning. Exit 2 when the inventory or the pattern is
+    invalid or a term matches nothing.
     """
     from runbook_engine.errors import ActionError
     from runbook_engine.inventory import InventoryError, inventory_path, load_file, select
     from runbook_engine.inventory.model import Inventory
     from runbook_engine.plugin import PluginError, default_registry
 
+    warnings: list[str] = []
     try:
         path = inventory_path(inventory_file)
         inventory = Inventory.empty() if path is None else load_file(path)
@@ -41,7 +45,7 @@ def hosts(pattern: str, inventory_file: str | None, show_vars: bool, output: str
         if source is not None:  # ec2:tag:Role=web and other registered sources
             found = list(source(pattern.strip(), inventory, options={"address": "private"}))
         else:
-            found = select(inventory, pattern)
+            found = select(inventory, pattern, warn=warnings.append)
     except (InventoryError, ActionError, PluginError) as exc:
         if output == "json":
             emit_json({"error": str(exc)})
@@ -59,8 +63,17 @@ def hosts(pattern: str, inventory_file: str | None, show_vars: bool, output: str
             row["vars"] = dict(host.vars)
         rows.append(row)
     if output == "json":
-        emit_json({"inventory": str(path) if path else None, "pattern": pattern, "hosts": rows})
+        document: dict[str, Any] = {
+            "inventory": str(path) if path else None,
+            "pattern": pattern,
+            "hosts": rows,
+        }
+        if warnings:
+            document["warnings"] = warnings
+        emit_json(document)
         return
+    for message in warnings:
+        click.echo(f"warning: {message}", err=True)
     _table(rows, show_vars)
     where = f"inventory {path}" if path else "no inventory file"
     click.echo(f"{len(rows)} host(s) ({where})")
@@ -71,7 +84,7 @@ def _table(rows: list[dict[str, Any]], show_vars: bool) -> None:
     from rich.table import Table
 
     table = Table(show_edge=False, pad_edge=False)
-    columns = ["host", "address", "port", "user", "groups", "jump"]
+    columns = ["host", "address", "port", "user", "groups", "jump", "sudo"]
     if show_vars:
         columns.append("vars")
     for column in columns:
@@ -84,6 +97,7 @@ def _table(rows: list[dict[str, Any]], show_vars: bool) -> None:
             str(row["user"] or "-"),
             ", ".join(row["groups"]),
             str(row["jump"] or "-"),
+            (str(row["become_user"] or "root") if row["become"] else "-"),
         ]
         if show_vars:
             cells.append(" ".join(f"{k}={v}" for k, v in row["vars"].items()))

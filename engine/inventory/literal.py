@@ -7,7 +7,7 @@ import ipaddress
 import re
 from typing import Any
 
-__all__ = ["parse_literal"]
+__all__ = ["literal_host", "parse_literal"]
 
 # A DNS name: labels of letters, digits and dashes. A single label ("web01") is accepted only
 # with a user or port: alone it is far more likely a misspelt inventory name than a real host.
@@ -63,3 +63,19 @@ def _is_address(text: str) -> bool:
     except ValueError:
         return bool(_NAME.match(text))
     return True
+
+
+def literal_host(text: str) -> dict[str, Any] | None:
+    """The variables of ``text`` as a host outside the inventory, or None when it is not one.
+
+    Stricter than ``parse_literal``: the host part must be an IP address, ``localhost`` or a
+    name with a dot (``db.example.com``). A single word, even as ``root@web01``, looks like an
+    inventory name: better an error with a suggestion than a connection to a misspelt host.
+    """
+    variables = parse_literal(text)
+    if variables is None:
+        return None
+    address = str(variables["address"])
+    if address == "localhost" or "." in address.strip(".") or ":" in address:
+        return variables
+    return None

@@ -3,7 +3,7 @@
 Aliases are folded into the short names level by level (group ``all``, parent groups, child
 groups, the host), *before* levels are merged, so a host's ``ansible_user`` overrides a group's
 ``user`` exactly as a host's ``user`` would. Variables we do not know are kept as they are
-(``runbook hosts --vars`` shows them); they cost nothing.
+(``runbook hosts --vars`` shows them, templates see them as host vars); they cost nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ CONNECTION_VARS: dict[str, tuple[str, ...]] = {
     "jump": (),
     "known_hosts": (),
     "host_key_checking": ("ansible_host_key_checking", "ansible_ssh_host_key_checking"),
+    "become": ("ansible_become",),
+    "become_user": ("ansible_become_user",),
 }
 
 _ALIASES = {alias: name for name, aliases in CONNECTION_VARS.items() for alias in aliases}
