@@ -4,6 +4,10 @@ Runbooks are found in ``./runbooks`` and in every directory of ``RUNBOOK_PATH`` 
 A version is identified by name, integer version and the sha256 digest of its canonical form.
 The store keeps an immutable copy of every version that ran, so ``name@3`` still resolves after
 the file moved on to version 4.
+
+One bad file never stops the others from loading: a file that is invalid, too large or not a
+regular file, or that claims a version another file holds with other content, is listed in
+``problems`` (shown as a warning) and the scan goes on.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runbook_engine.errors import CatalogError, Problem, RunbookInvalid
+from runbook_engine.errors import CatalogError, Problem, RunbookError, RunbookInvalid
 from runbook_engine.spec.loader import LoadedRunbook, load_file, load_text
 from runbook_engine.store import Store
 
@@ -47,14 +51,18 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
 class Catalog:
     dirs: list[Path] = field(default_factory=search_path)
     _versions: dict[str, dict[int, LoadedRunbook]] = field(default_factory=dict, init=False)
+    #: name and version that two files claim with different content: why neither is used
+    _conflicts: dict[tuple[str, int], str] = field(default_factory=dict, init=False)
     problems: list[Problem] = field(default_factory=list, init=False)
     _scanned: bool = field(default=False, init=False)
 
     def files(self) -> list[Path]:
+        """Every runbook file name in the search path; whether each is a regular file is
+        checked when it is opened (``load_file``), so that one that is not is reported."""
         out: list[Path] = []
         for d in self.dirs:
             if d.is_dir():
-                out.extend(sorted(p for p in d.iterdir() if p.suffix in SUFFIXES and p.is_file()))
+                out.extend(sorted(p for p in d.iterdir() if p.suffix in SUFFIXES))
         return out
 
     def scan(self) -> None:
@@ -67,6 +75,9 @@ class Catalog:
             except RunbookInvalid as exc:
                 self.problems.extend(exc.problems)
                 continue
+            except RunbookError as exc:  # any other refusal stops this file, not the scan
+                self.problems.append(Problem(str(path), None, None, "", str(exc)))
+                continue
             self._add(loaded)
 
     def _add(self, loaded: LoadedRunbook) -> None:
@@ -74,10 +85,14 @@ class Catalog:
         versions = self._versions.setdefault(rb.name, {})
         other = versions.get(rb.version)
         if other is not None and other.digest != loaded.digest:
-            raise CatalogError(
+            message = (
                 f"{other.file} and {loaded.file} both claim {rb.name} version {rb.version} "
                 f"with different content; bump `version` in the one you changed"
             )
+            # neither is run: which one was meant is not known; the other runbooks still load
+            self._conflicts[(rb.name, rb.version)] = message
+            self.problems.append(Problem(loaded.file, None, None, "", message))
+            return
         versions.setdefault(rb.version, loaded)
 
     def latest(self) -> list[LoadedRunbook]:
@@ -95,6 +110,9 @@ class Catalog:
         name, version = parse_ref(ref)
         self.scan()
         versions = self._versions.get(name, {})
+        wanted = max(versions) if version is None and versions else version
+        if wanted is not None and (name, wanted) in self._conflicts:
+            raise CatalogError(self._conflicts[(name, wanted)])
         if version is None and versions:
             return versions[max(versions)]
         if version is not None and version in versions:

@@ -6,6 +6,10 @@
     ├── CatalogError                  runbook not found, or same name+version with other content
     ├── TemplateError                 a template failed to render (names the field)
     ├── StoreError                    the run store refused or is unreachable
+    │   ├── StoreNotFound             no store where the URL points (nothing was created)
+    │   ├── RunNotFound               no run with the id given
+    │   ├── StoreWriteError           a write did not happen: what the store says may be behind
+    │   ├── HistoryError              an event in a run's log cannot be folded into its state
     │   └── LockHeld                  a concurrency lock is held by another run
     ├── ApprovalError                 a decision was refused (not an approver, already decided, ...)
     └── ActionError                   an action failed; carries ``retryable``, ``host``, ``kind``
@@ -80,6 +84,31 @@ class TemplateError(RunbookError):
 
 class StoreError(RunbookError):
     pass
+
+
+class StoreNotFound(StoreError):
+    """The store named (by ``RUNBOOK_DB`` or a URL) does not exist; ``folder``: not even the
+    folder it would be in (a mistyped location rather than a store not made yet)."""
+
+    def __init__(self, message: str, *, folder: bool = False) -> None:
+        self.folder = folder
+        super().__init__(message)
+
+
+class RunNotFound(StoreError):
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"no run {run_id!r}")
+
+
+class StoreWriteError(StoreError):
+    """A write was refused (read-only file, full disk, lost connection). Whatever the engine
+    was doing may have happened without being recorded, so a person must look."""
+
+
+class HistoryError(StoreError):
+    """A run's log holds an event that does not fold (a log no engine wrote, or edited by
+    hand): the run's state cannot be known, so nothing may drive it."""
 
 
 class LockHeld(StoreError):

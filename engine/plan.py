@@ -15,6 +15,9 @@ from runbook_engine.errors import TemplateError
 from runbook_engine.plugin import Registry
 from runbook_engine.preflight import check_loaded, run_context
 from runbook_engine.runtime.invoke import validation_message
+from runbook_engine.runtime.runner import redact
+from runbook_engine.secret_taint import watch
+from runbook_engine.secret_texts import SecretTexts, secret_params
 from runbook_engine.spec.loader import LoadedRunbook
 from runbook_engine.spec.models import (
     ActionStep,
@@ -24,8 +27,9 @@ from runbook_engine.spec.models import (
     GotoStep,
     ParallelStep,
 )
-from runbook_engine.spec.params import redact_params, resolve_params
+from runbook_engine.spec.params import resolve_params, secret_values
 from runbook_engine.templating import condition_source, is_template, references, render
+from runbook_engine.terminal import printable
 
 RUN_TIME = "<known at run time>"
 
@@ -126,12 +130,19 @@ def build_plan(
     if registry is not None:
         check_loaded(loaded, registry, run_context()).raise_errors()
     rb = loaded.runbook
-    params = redact_params(rb, resolve_params(rb, given))
+    values = resolve_params(rb, given)
     ctx = {
-        "params": params,
+        "params": secret_params(rb, values),
         "run": {"id": "<run id>", "requester": "<you>", "runbook": rb.name, "version": rb.version},
     }
-    return [_step(step, ctx, registry) for step in rb.steps]
+    # rendered with the real values and masked as a run masks what it records, so that the
+    # plan shows what the run would show (a base64 of the mask is not the mask of a base64)
+    with watch() as derived:
+        steps = [_step(step, ctx, registry) for step in rb.steps]
+    masks = SecretTexts(secret_values(rb, values))
+    masks.learn(derived)
+    shown: list[dict[str, Any]] = redact(steps, masks.texts)
+    return shown
 
 
 def print_plan(loaded: LoadedRunbook, steps: list[dict[str, Any]]) -> None:
@@ -146,7 +157,7 @@ def print_plan(loaded: LoadedRunbook, steps: list[dict[str, Any]]) -> None:
             head = f"{indent}{n}. {s['id']} [{s['kind']}]"
             if s["kind"] == "action":
                 head += f" {s['action']}"
-            console.print(escape(head))
+            console.print(escape(printable(head)))
             for key in (
                 "if",
                 "call",
@@ -160,7 +171,7 @@ def print_plan(loaded: LoadedRunbook, steps: list[dict[str, Any]]) -> None:
                 "rollback",
             ):
                 if s.get(key) not in (None, [], {}):
-                    console.print(escape(f"{indent}     {key}: {s[key]}"))
+                    console.print(escape(printable(f"{indent}     {key}: {s[key]}")))
             if s["kind"] == "parallel":
                 show(s["steps"], indent + "   ")
 

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from runbook_engine.catalog import Catalog
-from runbook_engine.core.apply import Layout
-from runbook_engine.core.approvals import check_decision
+from runbook_engine.core.apply import Layout, apply
 from runbook_engine.core.events import EventType
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import (
@@ -33,17 +32,22 @@ from runbook_engine.errors import (
     LockHeld,
     ParameterError,
     RunbookError,
+    RunNotFound,
     StoreError,
 )
 from runbook_engine.identity import Directory
 from runbook_engine.lease import STALE_AFTER, is_driven, owner_dead, owner_id
+from runbook_engine.permissions import may_cancel, may_decide, may_resume, may_run
 from runbook_engine.plugin import Registry, default_registry
-from runbook_engine.runtime.bus import Bus, Subscriber
+from runbook_engine.runtime.bus import Bus, Event, RunInfo, Subscriber
 from runbook_engine.runtime.loading import Loaded, load
 from runbook_engine.runtime.runner import Runner
+from runbook_engine.secret_taint import watch
+from runbook_engine.secret_texts import SecretTexts, secret_params
 from runbook_engine.spec.loader import LoadedRunbook, load_text
 from runbook_engine.spec.params import (
     REDACTED,
+    SecretMissing,
     redact_params,
     redact_text,
     resolve_params,
@@ -57,8 +61,14 @@ from runbook_engine.templating import render
 _load_stored = functools.lru_cache(maxsize=256)(load_text)
 
 
+#: runbook versions an engine keeps parsed (a worker drives the same few over and over)
+_VERSIONS_KEPT = 256
+
 #: hands a run to another executor (the workers' queue) and says whether it did
 HandOff = Callable[[str], bool]
+
+#: asked for the values of secret parameters a run needs and this process lacks (their names)
+AskSecrets = Callable[[list[str]], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,9 @@ class Engine:
     directory: Directory = field(default_factory=Directory.load)
     #: under ``RUNBOOK_EXECUTOR=queue``, gives a run to the workers instead of driving it here
     hand_off: HandOff | None = None
+    _versions: dict[tuple[str, int, str], LoadedRunbook] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     # ------------------------------------------------------------------ checks
 
@@ -152,11 +165,7 @@ class Engine:
     def check_run_permission(
         self, loaded: LoadedRunbook, user: str, extra_groups: Iterable[str] = ()
     ) -> None:
-        allowed = loaded.runbook.permissions.run
-        if not self.directory.allowed(user, allowed, extra_groups):
-            raise ApprovalError(
-                f"{user} may not run {loaded.runbook.name} (permissions.run: {', '.join(allowed)})"
-            )
+        may_run(loaded.runbook, user, self.directory, extra_groups)
 
     # ------------------------------------------------------------------ runs
 
@@ -254,6 +263,38 @@ class Engine:
                     params[name] = resolve_params(loaded.runbook, {name: env}, partial=True)[name]
         return params
 
+    @staticmethod
+    def missing_secrets(loaded: LoadedRunbook, values: Mapping[str, Any]) -> list[str]:
+        """The secret parameters a run was given that ``values`` lacks (an optional secret
+        left out is ``None`` in the stored parameters, so it is not missing)."""
+        return [n for n, p in loaded.runbook.parameters.items() if p.secret and n not in values]
+
+    def _blocked(self, run: LoadedRun, missing: list[str]) -> SecretMissing:
+        """The error for a run that cannot go on here for want of secrets, said first in its
+        log (once per cause), so that ``runbook runs``, Slack and the CLI all show it."""
+        record = run.record
+        error = SecretMissing(record.id, missing)
+        data: dict[str, Any] = {"reason": error.reason, "needs": missing}
+        if run.state.blocked == data or record.status in TERMINAL:
+            return error
+        state = run.state
+        after = apply(run.log.layout, state, EventType.RUN_BLOCKED, data, time.time(), 0)
+        # published: its subscribers hear it now, from here; a later drive must not say it again
+        written = self.store.append_event(
+            record.id, EventType.RUN_BLOCKED, data, state=after.summary(), published=True
+        )
+        info = RunInfo(
+            id=record.id,
+            runbook=run.loaded.runbook.name,
+            version=run.loaded.runbook.version,
+            digest=run.loaded.digest,
+            requester=record.requester,
+            notify_channel=run.loaded.runbook.notify.channel if run.loaded.runbook.notify else None,
+        )
+        event = Event(record.id, written.seq, written.ts.timestamp(), written.type, None, data)
+        Bus(self.subscribers).publish(info, event, run.then(written).state)
+        return error
+
     def execute(
         self,
         run_id: str,
@@ -277,35 +318,37 @@ class Engine:
                 record.id, record.status, state, message="the run has already finished"
             )
         values = dict(params) if params is not None else self.stored_params(record, loaded)
-        missing = [n for n, p in loaded.runbook.parameters.items() if p.secret and n not in values]
+        missing = self.missing_secrets(loaded, values)
         if missing:
-            raise ParameterError(
-                missing[0],
-                f"is secret and was not stored; pass it again with -p {missing[0]}=... "
-                f"or set RUNBOOK_SECRET_{missing[0].upper()}",
-            )
+            raise self._blocked(run, missing)
         owner = owner_id()
-        if record.owner != owner and owner_dead(record.owner):
+        if record.owner is not None and record.owner != owner and owner_dead(record.owner):
             self.store.set_owner(record.id, None)
-        if not self.store.claim_run(record.id, owner, STALE_AFTER):
+        fresh = self.store.claim(record.id, owner, STALE_AFTER)
+        if fresh is None:
             raise StoreError(
                 f"run {record.id} is being driven by {record.owner}; it is taken over when "
                 f"that engine stops heartbeating ({STALE_AFTER:g}s)"
             )
-        fresh = self.store.get_run(record.id)
-        if fresh is not None and fresh.published_seq != record.published_seq:
+        if fresh.published_seq != record.published_seq:
             # another engine drove the run since it was loaded: what it published is not ours
             # to publish again, so take the run as it is now
             run = LoadedRun(fresh, loaded, self._log(loaded, fresh))
             record, state = fresh, run.state
+        # nothing was written since the load: the runner starts from it without reading again
+        in_sync = fresh.last_seq == state.last_seq
         # still pending: the lock was never taken, or its taker died waiting for it (after
         # run.waiting_for_lock); taking it again is a no-op for the run that holds it
         if state.status == PENDING:
-            lock_key = self._lock_key(loaded, values, record.requester, record.id)
-            if lock_key is not None:
-                refused = self._acquire(
-                    loaded, record.id, lock_key, secret_values(loaded.runbook, values)
+            with watch() as derived:  # a key derived from a secret is as secret
+                lock_key = self._lock_key(
+                    loaded, secret_params(loaded.runbook, values), record.requester, record.id
                 )
+            if lock_key is not None:
+                masks = SecretTexts(secret_values(loaded.runbook, values))
+                masks.learn(derived)
+                refused = self._acquire(loaded, record.id, lock_key, masks.texts)
+                in_sync = False  # waiting for it may have been recorded
                 if refused is not None:
                     finished = self.store.append_event(
                         record.id,
@@ -317,7 +360,9 @@ class Engine:
                     return RunOutcome(
                         record.id, CANCELLED, run.then(finished).state, message=refused
                     )
-        return self._drive(run, values, owner, wait_for_approval, resumed=state.status != PENDING)
+        return self._drive(
+            run, values, owner, wait_for_approval, resumed=state.status != PENDING, synced=in_sync
+        )
 
     def _lock_key(
         self, loaded: LoadedRunbook, params: dict[str, Any], requester: str, run_id: str
@@ -373,6 +418,7 @@ class Engine:
         wait_for_approval: bool,
         *,
         resumed: bool,
+        synced: bool = False,
     ) -> RunOutcome:
         runner = Runner(
             store=self.store,
@@ -385,6 +431,7 @@ class Engine:
             owner=owner,
             wait_for_approval=wait_for_approval,
             start=run.log,
+            synced=synced,
         )
         status = asyncio.run(runner.run(resumed=resumed))
         return RunOutcome(run.record.id, status, runner.state)
@@ -398,17 +445,26 @@ class Engine:
     def run_record(self, run_id: str) -> RunRecord:
         record = self.store.get_run(run_id)
         if record is None:
-            raise StoreError(f"no run {run_id!r}")
+            raise RunNotFound(run_id)
         return record
 
     def loaded_for(self, record: RunRecord) -> LoadedRunbook:
-        """The exact runbook version a run executed, from the store's immutable copy."""
+        """The exact runbook version a run executed, from the store's immutable copy (read
+        once per engine: a stored version never changes, and its digest is on the run)."""
+        key = (record.runbook, record.version, record.digest)
+        found = self._versions.get(key)
+        if found is not None:
+            return found
         stored = self.store.get_version(record.runbook, record.version)
         if stored is None:
             raise StoreError(
                 f"run {record.id}: version {record.runbook}@{record.version} is not in the store"
             )
-        return _load_stored(stored.source, f"<store {stored.name}@{stored.version}>")
+        loaded = _load_stored(stored.source, f"<store {stored.name}@{stored.version}>")
+        if len(self._versions) >= _VERSIONS_KEPT:
+            self._versions.clear()
+        self._versions[key] = loaded
+        return loaded
 
     def load_run(self, run: str | LoadedRun) -> LoadedRun:
         """A run (by id or unique prefix) loaded once for an operation; a run already loaded
@@ -431,11 +487,21 @@ class Engine:
         given: Mapping[str, Any] | None = None,
         by: str = "",
         wait_for_approval: bool = True,
+        extra_groups: Iterable[str] = (),
+        continuing: bool = False,
+        ask: AskSecrets | None = None,
     ) -> RunOutcome:
         """Continue a run: after a crash, after a decision, or with a human's ``choice`` about
-        a step that was in flight (retry, skip, rollback)."""
+        a step that was in flight (retry, skip, rollback). ``ask`` is given the names of the
+        secret parameters neither ``given`` nor this process's environment has, and returns
+        their values (a prompt on a terminal).
+
+        ``by`` must be allowed to resume the run, unless ``continuing``: the engine carries on
+        after a decision or a cancel that was checked when it was recorded."""
         run = self.load_run(run_id)
         record, loaded, state = run.record, run.loaded, run.state
+        if not continuing:
+            may_resume(loaded.runbook, by, self.directory, extra_groups)
         if record.status in TERMINAL:
             self._release_dead_owner(record)
             return RunOutcome(
@@ -444,6 +510,9 @@ class Engine:
         params = self.stored_params(record, loaded)
         if given:
             params.update(resolve_params(loaded.runbook, given, partial=True))
+        missing = self.missing_secrets(loaded, params)
+        if missing and ask is not None:
+            params.update(resolve_params(loaded.runbook, ask(missing), partial=True))
         if choice is not None:
             if self.is_driven(record):
                 raise StoreError(f"run {record.id} is being driven by {record.owner}")
@@ -478,12 +547,13 @@ class Engine:
         decision in it (to continue it without loading it again)."""
         run = self.load_run(run_id)
         record, loaded, state = run.record, run.loaded, run.state
-        step = check_decision(
+        step = may_decide(
             loaded.runbook,
             state,
             requester=record.requester,
             user=user,
             directory=self.directory,
+            approve=approve,
             extra_groups=extra_groups,
             now=time.time(),
         )
@@ -502,27 +572,36 @@ class Engine:
         )
         return Decided(run.then(written), step.id)
 
-    def continue_after_decision(self, run_id: str | LoadedRun, *, by: str) -> Continuation:
+    def continue_after_decision(
+        self, run_id: str | LoadedRun, *, by: str, ask: AskSecrets | None = None
+    ) -> Continuation:
         """After an approval or rejection: the engine waiting on the run picks the decision up
         from the store; with none, a worker (queue executor) or this process continues it, up
-        to the next approval."""
-        return self._continue(run_id, by=by, wait_for_approval=False)
+        to the next approval (``ask``: as for ``resume``)."""
+        return self._continue(run_id, by=by, wait_for_approval=False, ask=ask)
 
-    def continue_after_cancel(self, run_id: str, *, by: str) -> Continuation:
+    def continue_after_cancel(
+        self, run_id: str, *, by: str, ask: AskSecrets | None = None
+    ) -> Continuation:
         """After a cancel: the driving engine stops and rolls back; with none, a worker or this
         process rolls the run back. A rollback that needs a secret parameter this process does
         not have says how to give it."""
         try:
-            return self._continue(run_id, by=by, wait_for_approval=True)
+            return self._continue(run_id, by=by, wait_for_approval=True, ask=ask)
         except ParameterError as exc:
             # the cancel is recorded; rolling back needs the secret the run was started with
+            how = exc.reason if isinstance(exc, SecretMissing) else str(exc)
             raise RunbookError(
-                f"cancel recorded, but the rollback cannot run here: {exc}; then run "
-                f"`runbook resume {run_id} -p {exc.name}=...`"
+                f"cancel recorded, but the rollback cannot run here: {how}"
             ) from None
 
     def _continue(
-        self, run_id: str | LoadedRun, *, by: str, wait_for_approval: bool
+        self,
+        run_id: str | LoadedRun,
+        *,
+        by: str,
+        wait_for_approval: bool,
+        ask: AskSecrets | None = None,
     ) -> Continuation:
         record = run_id.record if isinstance(run_id, LoadedRun) else self.run_record(run_id)
         if self.is_driven(record):
@@ -530,11 +609,16 @@ class Engine:
         if self.hand_off is not None and self.hand_off(record.id):
             return Continuation(record.id, "queued")
         again = run_id if isinstance(run_id, LoadedRun) else record.id
-        outcome = self.resume(again, by=by, wait_for_approval=wait_for_approval)
+        outcome = self.resume(
+            again, by=by, wait_for_approval=wait_for_approval, continuing=True, ask=ask
+        )
         return Continuation(record.id, "here", outcome)
 
-    def cancel(self, run_id: str, *, by: str, reason: str = "") -> RunRecord:
+    def cancel(
+        self, run_id: str, *, by: str, reason: str = "", extra_groups: Iterable[str] = ()
+    ) -> RunRecord:
         record = self.run_record(run_id)
+        may_cancel(self.loaded_for(record).runbook, by, self.directory, extra_groups)
         if record.status in TERMINAL:
             raise RunbookError(f"run {record.id} has already finished ({record.status})")
         self.store.append_event(

@@ -6,11 +6,16 @@
   integer 3), so numbers and lists flow into actions without string round-trips.
 * Data stays data: values (parameters, outputs) are inserted, never parsed again as templates or
   as Python literals, so a parameter ``{{ 7*7 }}`` stays that text and ``"[1]"`` stays a string.
+* JSON out: what a template produces is converted to JSON data as it is rendered
+  (``template_values``), so a generator or a set never reaches an action or the event log.
+* Bounded: a render has a time budget and size limits (``template_limits``), so a template
+  cannot hang a run or fill memory.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import shlex
 from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
@@ -20,9 +25,24 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 from jinja2.nativetypes import NativeCodeGenerator
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
+import runbook_engine.secret_taint as taint
 from runbook_engine.errors import TemplateError
+from runbook_engine.template_limits import (
+    MAX_SIZE,
+    TemplateLimit,
+    Ticking,
+    budget,
+    check_binop,
+    check_call,
+    check_size,
+    check_time,
+    guard_filter,
+    safe_range,
+)
+from runbook_engine.template_values import NotJSON, json_value
 
 _MARKERS = ("{{", "{%", "{#")
 
@@ -32,7 +52,7 @@ def is_template(value: str) -> bool:
 
 
 def _native_concat(values: Iterable[Any]) -> Any:
-    head = list(chain([], values))
+    head = _bounded_output(values)
     if not head:
         return None
     if len(head) == 1:
@@ -42,7 +62,30 @@ def _native_concat(values: Iterable[Any]) -> Any:
             # native rendering skips str(), which is where StrictUndefined normally raises
             str(value)
         return value
-    return "".join(str(v) for v in head)
+    return _join_text(head)
+
+
+def _bounded_output(values: Iterable[Any]) -> list[Any]:
+    """The output chunks of a template, with the clock and the size checked chunk by chunk:
+    a loop that only prints never runs past the budget nor builds more than ``MAX_SIZE``."""
+    head: list[Any] = []
+    size = 0
+    for chunk in chain([], values):
+        check_time()
+        size += len(chunk) if isinstance(chunk, str) else 1
+        if size > MAX_SIZE:
+            raise TemplateLimit(f"the template's output is longer than {MAX_SIZE:,} characters")
+        head.append(chunk)
+    return head
+
+
+def _join_text(values: Iterable[Any]) -> str:
+    """``"".join`` of the values as text (the ``~`` operator, and output of several parts),
+    refused past ``MAX_SIZE`` characters."""
+    parts = [str(v) for v in values]
+    if sum(len(p) for p in parts) > MAX_SIZE:
+        raise TemplateLimit(f"the template would build text longer than {MAX_SIZE:,} characters")
+    return "".join(parts)
 
 
 class _CodeGenerator(NativeCodeGenerator):
@@ -52,6 +95,22 @@ class _CodeGenerator(NativeCodeGenerator):
         if not isinstance(node, nodes.TemplateData):
             raise nodes.Impossible()
         return super()._output_child_to_const(node, frame, finalize)
+
+    def visit_Const(self, node: nodes.Const, frame: Any) -> None:
+        # Jinja writes a folded float as str(value), which for nan and inf is not Python
+        value = node.as_const(frame.eval_ctx)
+        if isinstance(value, float) and not math.isfinite(value):
+            self.write(f"float({str(value)!r})")
+        else:
+            super().visit_Const(node, frame)
+
+    def visit_Concat(self, node: nodes.Concat, frame: Any) -> None:
+        # ``a ~ b`` joins through the environment, which refuses text past the size limit
+        self.write("environment.join_text((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
 
 
 def quote(value: Any) -> str:
@@ -69,15 +128,61 @@ class _NativeTemplate(jinja2.Template):
     def render(self, *args: Any, **kwargs: Any) -> Any:
         ctx = self.new_context(dict(*args, **kwargs))
         try:
-            return _native_concat(self.root_render_func(ctx))
+            # what a secret parameter's reading made is collected for masking (secret_taint)
+            with taint.template_scope() as scope:
+                return taint.finish(scope, _native_concat(self.root_render_func(ctx)))
         except Exception:
             return self.environment.handle_exception()
 
 
+#: the filter every ``for`` loop's iterable goes through, so that each iteration checks the clock
+_TICKING = "__ticking"
+
+
 class SandboxedNativeEnvironment(SandboxedEnvironment):
+    """The sandbox with native types and the limits of ``template_limits`` built in: operators
+    that can build large values are intercepted, every call and filter checks the clock and
+    the size of what it returns, and every loop checks the clock at each iteration."""
+
     code_generator_class = _CodeGenerator
     template_class = _NativeTemplate
     concat = staticmethod(_native_concat)
+    join_text = staticmethod(_join_text)
+    intercepted_binops = frozenset({"*", "+", "**", "%"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        check_binop(operator, left, right)
+        return check_size(super().call_binop(context, operator, left, right))
+
+    def call(
+        __self,  # the base class's names, which keep keyword arguments free
+        __context: Context,
+        __obj: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        check_call(__obj, args, kwargs)
+        return check_size(super().call(__context, __obj, *args, **kwargs))
+
+    def _generate(
+        self,
+        source: nodes.Template,
+        name: str | None,
+        filename: str | None,
+        defer_init: bool = False,
+    ) -> str:
+        for loop in source.find_all(nodes.For):
+            ticking = nodes.Filter(loop.iter, _TICKING, [], [], None, None, lineno=loop.lineno)
+            loop.iter = ticking.set_environment(self)
+        return super()._generate(source, name, filename, defer_init)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        taint.noticed(obj, attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        taint.noticed(obj, argument)
+        return super().getitem(obj, argument)
 
 
 @lru_cache(maxsize=1)
@@ -89,12 +194,18 @@ def environment() -> SandboxedNativeEnvironment:
     env.filters["quote"] = quote
     env.filters["shquote"] = quote
     env.filters["to_json"] = _to_json
+    env.filters = {name: guard_filter(name, f) for name, f in env.filters.items()}
+    env.filters[_TICKING] = Ticking
+    env.globals["range"] = safe_range
+    # lipsum writes n paragraphs of filler in one call, far past any limit, and has no use here
+    del env.globals["lipsum"]
     return env
 
 
 @lru_cache(maxsize=4096)
 def _compile(source: str) -> jinja2.Template:
-    return environment().from_string(source)
+    env = environment()
+    return env.from_string(taint.mark_outputs(env.parse(source)))
 
 
 def check_syntax(source: str) -> str | None:
@@ -113,13 +224,31 @@ def condition_source(expr: str) -> str:
     return expr if is_template(expr) else "{{ " + expr + " }}"
 
 
-def render(value: Any, context: Mapping[str, Any], *, field: str = "") -> Any:
-    """Render every string in ``value`` (recursing into lists and dicts)."""
+def render(
+    value: Any, context: Mapping[str, Any], *, field: str = "", timeout: float | None = None
+) -> Any:
+    """Render every string in ``value`` (recursing into lists and dicts) into JSON data,
+    within ``timeout`` seconds (capped at ``template_limits.RENDER_SECONDS``) for all of it."""
+    with budget(timeout):
+        return _render(value, context, field)
+
+
+def _render(value: Any, context: Mapping[str, Any], field: str) -> Any:
     if isinstance(value, str):
         if not is_template(value):
             return value
         try:
-            return _compile(value).render(context)
+            return json_value(_compile(value).render(context))
+        except (TemplateLimit, NotJSON) as exc:
+            raise TemplateError(f"{exc} in {_excerpt(value)}", field=field) from None
+        except RecursionError:
+            raise TemplateError(
+                f"the template recurses too deeply in {_excerpt(value)}", field=field
+            ) from None
+        except MemoryError:
+            raise TemplateError(
+                f"the template ran out of memory in {_excerpt(value)}", field=field
+            ) from None
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"template syntax error: {exc.message}", field=field) from None
         except jinja2.UndefinedError as exc:
@@ -129,16 +258,21 @@ def render(value: Any, context: Mapping[str, Any], *, field: str = "") -> Any:
         except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
             raise TemplateError(f"{type(exc).__name__}: {exc} in {value!r}", field=field) from None
     if isinstance(value, list):
-        return [render(v, context, field=f"{field}[{i}]") for i, v in enumerate(value)]
+        return [_render(v, context, f"{field}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {
-            k: render(v, context, field=f"{field}.{k}" if field else k) for k, v in value.items()
-        }
+        return {k: _render(v, context, f"{field}.{k}" if field else k) for k, v in value.items()}
     return value
 
 
-def evaluate_condition(expr: str, context: Mapping[str, Any], *, field: str = "if") -> bool:
-    value = render(condition_source(expr), context, field=field)
+def _excerpt(source: str) -> str:
+    """The template named in an error, shortened: the error must not be as big as the run."""
+    return repr(source if len(source) <= 200 else source[:200] + "...")
+
+
+def evaluate_condition(
+    expr: str, context: Mapping[str, Any], *, field: str = "if", timeout: float | None = None
+) -> bool:
+    value = render(condition_source(expr), context, field=field, timeout=timeout)
     if isinstance(value, str):
         # a condition rendered through text ("{{ a }} and {{ b }}") or a literal word
         return value.strip().lower() not in ("", "false", "no", "off", "0", "none")

@@ -9,6 +9,7 @@ from typing import Any
 import paramiko
 from pydantic import field_validator
 
+from runbook_engine.actions.ssh.become import Sudo, sudo_plan
 from runbook_engine.actions.ssh.errors import HostFailure
 from runbook_engine.actions.ssh.params import CommandOptions, FanoutParams
 from runbook_engine.actions.ssh.remote import Finished, RemoteCommand, run_remote
@@ -24,7 +25,14 @@ from runbook_engine.plugin.contract import (
     StaticIssue,
 )
 
-__all__ = ["SshCommandAction", "SshCommandParams", "check_exit", "describe_fanout", "run_on"]
+__all__ = [
+    "SshCommandAction",
+    "SshCommandParams",
+    "check_exit",
+    "describe_fanout",
+    "remote_command",
+    "run_on",
+]
 
 #: the fields of a host's result that a host failing before its command ran has empty
 BLANK: dict[str, Any] = {"exit_code": None, "stdout": "", "stderr": ""}
@@ -72,28 +80,36 @@ class SshCommandAction(Action):
         return f"{self.name} {describe_fanout(params)}: {params.shell_command()}"
 
     def run(self, params: SshCommandParams, ctx: ActionContext) -> Result:
-        line = command_line(
-            params.shell_command(),
-            env=params.env,
-            cwd=params.cwd,
-            sudo=params.sudo,
-            sudo_user=params.sudo_user,
-        )
-        command = RemoteCommand(
-            line=line,
-            stdin=params.stdin.encode() if params.stdin is not None else None,
-            timeout=params.timeout,
-            sudo=params.sudo,
-        )
-
         with open_fleet(params, ctx) as fleet:
+            plan = sudo_plan(fleet.targets, sudo=params.sudo, sudo_user=params.sudo_user)
 
             def work(target: Target) -> dict[str, Any]:
+                command = remote_command(
+                    params, params.shell_command(), plan[target], timeout=params.timeout
+                )
                 finished = run_on(fleet, target, command)
                 return check_exit(finished, params.accept_exit_codes)
 
             report = run_fleet(fleet, work, blank=BLANK)
             return finish(fleet, report, what=self.name)
+
+
+def remote_command(
+    options: CommandOptions, shell: str, sudo: Sudo | None, *, timeout: float | None
+) -> RemoteCommand:
+    """``shell`` (a shell command line) as the step's options and the host's sudo say."""
+    return RemoteCommand(
+        line=command_line(
+            shell,
+            env=options.env,
+            cwd=options.cwd,
+            sudo=sudo is not None,
+            sudo_user=sudo.user if sudo is not None else None,
+        ),
+        stdin=options.stdin.encode() if options.stdin is not None else None,
+        timeout=timeout,
+        sudo=sudo is not None,
+    )
 
 
 def run_on(fleet: Fleet, target: Target, command: RemoteCommand) -> Finished:

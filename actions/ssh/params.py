@@ -110,8 +110,10 @@ class CommandOptions(ActionParams):
     #: set for the command with ``env`` (no AcceptEnv needed on the server)
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
-    #: run through ``sudo -n`` (never prompts: a password requirement is an error)
-    sudo: bool = False
+    #: run through ``sudo -n`` (never prompts: a password requirement is an error). Default:
+    #: as the inventory's ``ansible_become`` says; true or false here overrides it
+    sudo: bool | None = None
+    #: who sudo runs the command as (default: the inventory's ``ansible_become_user``, root)
     sudo_user: str | None = None
     #: written to the command's stdin; without it stdin is empty
     stdin: str | None = None

@@ -1,9 +1,10 @@
 """``ssh.script``: copy a script to each host by SFTP, run it with arguments, remove it.
 
 The script is written to a fresh name under ``remote_dir`` (mode 0700, readable by the login
-user only; 0755 when it runs as another, non-root user through ``sudo_user``) and removed
-afterwards whatever happened, a timeout included. A script starting with ``#!`` is executed
-directly (its interpreter decides); any other is run by ``/bin/sh``.
+user only; 0755 when sudo runs it as another, non-root user: ``sudo_user`` or the inventory's
+``ansible_become_user``) and removed afterwards whatever happened, a timeout included. A script
+starting with ``#!`` is executed directly (its interpreter decides); any other is run by
+``/bin/sh``.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from runbook_engine.actions.ssh.command import BLANK, check_exit, describe_fanout
+from runbook_engine.actions.ssh.become import Sudo, sudo_plan
+from runbook_engine.actions.ssh.command import BLANK, check_exit, describe_fanout, remote_command
 from runbook_engine.actions.ssh.params import CommandOptions, FanoutParams
-from runbook_engine.actions.ssh.remote import RemoteCommand, run_remote
+from runbook_engine.actions.ssh.remote import run_remote
 from runbook_engine.actions.ssh.sftp import Progress, local_bytes, open_sftp, put, remote_errors
 from runbook_engine.actions.ssh.static import check_hosts
 from runbook_engine.actions.ssh.step import Fleet, finish, open_fleet, run_fleet
 from runbook_engine.actions.ssh.targets import Target
-from runbook_engine.actions.ssh.wrapper import command_line
 from runbook_engine.plugin.contract import (
     Action,
     ActionContext,
@@ -75,31 +76,26 @@ class SshScriptAction(Action):
     def run(self, params: SshScriptParams, ctx: ActionContext) -> Result:
         body = _script_bytes(params)
         with open_fleet(params, ctx) as fleet:
+            plan = sudo_plan(fleet.targets, sudo=params.sudo, sudo_user=params.sudo_user)
             report = run_fleet(
-                fleet, lambda target: _run_script(fleet, target, params, body), blank=BLANK
+                fleet,
+                lambda target: _run_script(fleet, target, params, body, plan[target]),
+                blank=BLANK,
             )
             return finish(fleet, report, what=self.name)
 
 
 def _run_script(
-    fleet: Fleet, target: Target, params: SshScriptParams, body: bytes
+    fleet: Fleet, target: Target, params: SshScriptParams, body: bytes, sudo: Sudo | None
 ) -> dict[str, Any]:
     ctx = fleet.ctx
     timeout = params.connect_timeout
-    shared = params.sudo and params.sudo_user not in (None, "root")
+    # Another user than the login user or root must be able to read the file to run it.
+    shared = sudo is not None and sudo.user not in (None, "root", target.user)
     remote = f"{params.remote_dir.rstrip('/')}/.runbook-{secrets.token_hex(8)}"
     run_line = [remote] if body.startswith(b"#!") else ["/bin/sh", remote]
-    command = RemoteCommand(
-        line=command_line(
-            shlex.join([*run_line, *params.args]),
-            env=params.env,
-            cwd=params.cwd,
-            sudo=params.sudo,
-            sudo_user=params.sudo_user,
-        ),
-        stdin=params.stdin.encode() if params.stdin is not None else None,
-        timeout=params.timeout,
-        sudo=params.sudo,
+    command = remote_command(
+        params, shlex.join([*run_line, *params.args]), sudo, timeout=params.timeout
     )
     with fleet.pool.connection(
         target,

@@ -3,6 +3,13 @@
 Precedence, most specific first: what a literal host says (``deploy@db1:2222``), the step's
 parameters (``user``, ``jump``, ``host_key_checking``), the inventory's variables, then
 defaults (the local user name, port 22, host key checking on). ``known_hosts`` files add up.
+A target carries its host's ``ansible_become*`` settings; ``become.py`` decides with the
+step's ``sudo`` what they mean.
+
+A jump host is named as a host in a pattern is: an inventory host (``bastion``, also as
+``ops@bastion:2200``), or a host outside the inventory written as an IP address, ``localhost``
+or a dotted name (``jump.example.com``). A single word the inventory does not have is an
+error: it is far more likely a misspelt inventory name than a machine to connect through.
 """
 
 from __future__ import annotations
@@ -11,8 +18,8 @@ import getpass
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from runbook_engine.actions.ssh.become import NO_BECOME, HostBecome
 from runbook_engine.actions.ssh.hostkeys import default_files
 from runbook_engine.errors import ActionInputError
 from runbook_engine.inventory import (
@@ -23,7 +30,8 @@ from runbook_engine.inventory import (
     load_file,
     select,
 )
-from runbook_engine.inventory.literal import parse_literal
+from runbook_engine.inventory.literal import literal_host, parse_literal
+from runbook_engine.inventory.variables import canonical
 from runbook_engine.plugin import ActionContext, default_registry
 
 __all__ = [
@@ -51,6 +59,8 @@ class Target:
     known_hosts: tuple[Path, ...] = ()
     host_key_checking: bool = True
     jump: Target | None = None
+    #: the inventory's privilege escalation settings for the host
+    become: HostBecome = NO_BECOME
 
     @property
     def endpoint(self) -> str:
@@ -73,6 +83,8 @@ class Overrides:
     known_hosts: str | None = None
     host_key_checking: bool | None = None
     jump: str | None = None
+    #: where ``jump`` was written, for error messages (None: the step's ``jump``)
+    jump_var: str | None = None
 
 
 def inventory_for(ctx: ActionContext) -> Inventory:
@@ -135,10 +147,15 @@ def _target(
         if overrides.host_key_checking is not None
         else host.host_key_checking
     )
-    jump_spec = overrides.jump if overrides.jump is not None else host.jump
+    if overrides.jump is not None:
+        jump_spec: str | None = overrides.jump
+        var = overrides.jump_var or "the step's jump parameter"
+    else:
+        jump_spec = host.jump
+        var = _jump_var(host, jump_spec)
     jump = None
     if jump_spec and jump_spec.lower() != "none":
-        jump = _jump(jump_spec, host, overrides, inventory, files, seen=(*seen, host.name))
+        jump = _jump(jump_spec, var, host, overrides, inventory, files, seen=(*seen, host.name))
     return Target(
         name=host.name,
         address=host.address,
@@ -148,11 +165,29 @@ def _target(
         known_hosts=files.of(host, overrides),
         host_key_checking=checking,
         jump=jump,
+        become=HostBecome(
+            enabled=host.become,
+            user=host.become_user,
+            method=host.become_method,
+            has_password=host.has_become_password,
+        ),
     )
+
+
+def _jump_var(host: Host, spec: str | None) -> str:
+    """Which of the host's variables holds its jump host: ``jump``, or the ssh arguments that
+    carry a ProxyJump (the inventory folds both into one setting)."""
+    if spec is None or str(host.vars.get("jump", "")) == spec:
+        return "jump"
+    for name in ("ansible_ssh_common_args", "ansible_ssh_extra_args"):
+        if spec in str(host.vars.get(name, "")):
+            return name
+    return "jump"
 
 
 def _jump(
     spec: str,
+    var: str,
     of: Host,
     overrides: Overrides,
     inventory: Inventory,
@@ -163,7 +198,7 @@ def _jump(
     """The jump host ``spec`` names: an inventory host, or ``[user@]host[:port]``; a chain
     ``a,b`` goes through a, then b, as ``ssh -J a,b`` does."""
     *before, last = [part.strip() for part in spec.split(",")]
-    hop = _jump_host(last, of.name, inventory)
+    hop = _jump_host(last, var, of.name, inventory)
     if hop.name == of.name or (hop.address == of.address and hop.port == of.port):
         # A fleet-wide "jump: bastion" reaches the bastion itself too: it connects directly.
         return None
@@ -176,30 +211,35 @@ def _jump(
         known_hosts=overrides.known_hosts,
         host_key_checking=overrides.host_key_checking,
         jump=",".join(before) if before else None,
+        jump_var=var,
     )
     return _target(hop, hop_overrides, inventory, files, seen=seen)
 
 
-def _jump_host(text: str, of: str, inventory: Inventory) -> Host:
+def _jump_host(text: str, var: str, of: str, inventory: Inventory) -> Host:
+    """The host ``text`` names, by the rules patterns follow for literal hosts."""
     if inventory.has_host(text):
         return inventory.host(text)
     variables = parse_literal(text)
-    if variables is None:
-        # A bare inventory-style name that the inventory does not have.
-        variables = parse_literal(f"{text}:22") if text and "@" not in text else None
-    if variables is None:
-        raise InventoryError(
-            f"host {of}: jump host {text!r} is neither in the inventory nor [user@]host[:port]"
+    if variables is not None and inventory.has_host(str(variables["address"])):
+        # ops@bastion:2200 with bastion in the inventory: its settings, then what is written.
+        # Its settings as resolved level by level, not refolded from the flat vars.
+        base = inventory.host(str(variables["address"]))
+        written = {k: v for k, v in variables.items() if k != "address"}
+        settings = base.settings if base.settings is not None else canonical(base.vars)
+        return Host(
+            base.name,
+            {**base.vars, **written},
+            base.groups,
+            settings={**settings, **written},
         )
-    address = str(variables["address"])
-    if inventory.has_host(address):  # deploy@bastion:2222 with bastion in the inventory
-        base = inventory.host(address)
-        merged: dict[str, Any] = {
-            **base.vars,
-            **{k: v for k, v in variables.items() if k != "address"},
-        }
-        return Host(base.name, merged, base.groups)
-    return inventory.literal(text, variables)
+    outside = literal_host(text)
+    if outside is None:
+        raise InventoryError(
+            f"host {of}: jump host {text!r} (from {var}) is not in the inventory, and not "
+            f"an IP address, localhost or a dotted name ([user@]jump.example.com[:port])"
+        )
+    return inventory.literal(text, outside)
 
 
 class _KnownHostsFiles:

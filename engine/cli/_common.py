@@ -10,24 +10,37 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
-from runbook_engine.core.statuses import EXIT_INVALID
+from runbook_engine.core.statuses import EXIT_INVALID, EXIT_NEEDS_HUMAN
 from runbook_engine.errors import (
     ApprovalError,
     CatalogError,
     ParameterError,
     RunbookError,
     RunbookInvalid,
+    RunNotFound,
+    StoreNotFound,
+    StoreWriteError,
     TemplateError,
 )
+from runbook_engine.terminal import printable
 
 if TYPE_CHECKING:
     from runbook_engine.runtime.bus import Subscriber
     from runbook_engine.service import Engine
+    from runbook_engine.spec.loader import LoadedRunbook
     from runbook_engine.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_INPUT_ERRORS = (RunbookInvalid, ParameterError, CatalogError, TemplateError, ApprovalError)
+_INPUT_ERRORS = (
+    RunbookInvalid,
+    ParameterError,
+    CatalogError,
+    TemplateError,
+    ApprovalError,
+    RunNotFound,
+    StoreNotFound,
+)
 
 
 def output_option(f: F) -> F:
@@ -49,7 +62,8 @@ def params_option(f: F) -> F:
         "params",
         multiple=True,
         metavar="KEY=VALUE",
-        help="a runbook parameter; repeat for several",
+        help="a runbook parameter; repeat for several. A secret one: KEY=@FILE, KEY=- (asked "
+        "for, hidden) or left out for RUNBOOK_SECRET_<KEY>",
     )(f)
 
 
@@ -57,8 +71,17 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str, sort_keys=False))
 
 
+def echo_error(message: object) -> None:
+    """``error: ...`` on stderr; the message may quote parameters or output, so it is made
+    printable first."""
+    click.echo(f"error: {printable(message, newlines=True)}", err=True)
+
+
 def user_errors(f: F) -> F:
-    """User mistakes become one clear message and exit code 2, never a traceback."""
+    """User mistakes become one clear message and exit code 2, never a traceback.
+
+    A store that refused a write exits 3, like a run that needs attention: the engine may have
+    acted without recording it, so a person must look before anything runs again."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -70,22 +93,56 @@ def user_errors(f: F) -> F:
                 emit_json({"valid": False, "problems": [p.as_dict() for p in exc.problems]})
             else:
                 for problem in exc.problems:
-                    click.echo(f"error: {problem}", err=True)
+                    echo_error(problem)
             sys.exit(EXIT_INVALID)
         except _INPUT_ERRORS as exc:
-            click.echo(f"error: {exc}", err=True)
+            echo_error(exc)
             sys.exit(EXIT_INVALID)
+        except StoreWriteError as exc:
+            echo_error(
+                f"{exc}\nnothing was rolled back: what the store records may be behind what "
+                "was done; check the run (runbook show RUN) before resuming it"
+            )
+            sys.exit(EXIT_NEEDS_HUMAN)
         except RunbookError as exc:
-            click.echo(f"error: {exc}", err=True)
+            echo_error(exc)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]  # functools.wraps keeps the signature
 
 
-def open_store() -> Store:
+def open_store(*, create: bool = True) -> Store:
+    """The store of ``RUNBOOK_DB``. Commands that only look (``create=False``) never create
+    one: a missing store is an error naming where it was looked for."""
     from runbook_engine.store import Store
 
-    return Store.open()
+    return Store.open(create=create)
+
+
+def existing_store() -> Store | None:
+    """The store when there is one (nothing is created), for commands that can do without:
+    a location whose folder is missing is still an error, a mistake rather than no store."""
+    try:
+        return open_store(create=False)
+    except StoreNotFound as exc:
+        if exc.folder:
+            raise
+        return None
+
+
+def resolve_refs(*refs: str) -> list[LoadedRunbook]:
+    """Runbooks by NAME, NAME@VERSION or PATH for commands that only read them (plan, diff,
+    run --dry-run): the files first, then the versions in the store when there is one. No
+    store is created; without one, the files are all there is."""
+    from runbook_engine.catalog import Catalog
+
+    catalog = Catalog()
+    store = existing_store()
+    try:
+        return [catalog.resolve(ref, store) for ref in refs]
+    finally:
+        if store is not None:
+            store.close()
 
 
 def make_engine(

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from runbook_engine.cli._common import emit_json, open_store, output_option, user_errors
+from runbook_engine.cli._common import emit_json, output_option, resolve_refs, user_errors
 from runbook_engine.core.statuses import EXIT_INVALID
 from runbook_engine.errors import Problem
 
@@ -154,11 +154,7 @@ def list_(output: str) -> None:
 @user_errors
 def diff(a: str, b: str) -> None:
     """Differences between two runbook versions, e.g. ``diff disk-usage@3 disk-usage@4``."""
-    from runbook_engine.catalog import Catalog
-
-    catalog = Catalog()
-    with open_store() as store:
-        left, right = catalog.resolve(a, store), catalog.resolve(b, store)
+    left, right = resolve_refs(a, b)
     lines = difflib.unified_diff(
         left.source.splitlines(keepends=True),
         right.source.splitlines(keepends=True),
@@ -186,13 +182,11 @@ def schema() -> None:
 @user_errors
 def plan(ref: str, params: tuple[str, ...], output: str) -> None:
     """Dry run: print each step with its rendered parameters. Calls nothing."""
-    from runbook_engine.catalog import Catalog
     from runbook_engine.plan import build_plan, print_plan
     from runbook_engine.plugin import default_registry
     from runbook_engine.spec.params import parse_assignments
 
-    with open_store() as store:
-        loaded = Catalog().resolve(ref, store)
+    [loaded] = resolve_refs(ref)
     steps = build_plan(loaded, parse_assignments(params), default_registry())
     if output == "json":
         emit_json(

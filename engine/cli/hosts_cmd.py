@@ -60,7 +60,7 @@ def hosts(pattern: str, inventory_file: str | None, show_vars: bool, output: str
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_INVALID)
         if show_vars:
-            row["vars"] = dict(host.vars)
+            row["vars"] = host.shown_vars()
         rows.append(row)
     if output == "json":
         document: dict[str, Any] = {

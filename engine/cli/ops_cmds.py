@@ -9,9 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from runbook_engine.cli._common import emit_json, open_store, output_option, user_errors
+from runbook_engine.cli._common import (
+    emit_json,
+    existing_store,
+    open_store,
+    output_option,
+    user_errors,
+)
 from runbook_engine.core.events import EventType
-from runbook_engine.errors import RunbookError
+from runbook_engine.errors import CatalogError, RunbookError, RunNotFound
+from runbook_engine.terminal import printable
 
 if TYPE_CHECKING:
     from runbook_engine.store import EventRecord, RunRecord, Store
@@ -41,6 +48,11 @@ def _status_text(record: RunRecord) -> str:
     from runbook_engine.core.statuses import ACTIVE, NEEDS_ATTENTION, WAITING_APPROVAL
     from runbook_engine.lease import is_driven
 
+    blocked = (record.state or {}).get("blocked")
+    if record.status in ACTIVE and isinstance(blocked, dict):
+        # it cannot go on for want of secrets; say which and how to give them
+        needs = ", ".join(str(n) for n in blocked.get("needs", []))
+        return f"{record.status} (blocked: needs secret {needs}; runbook resume {record.id})"
     if record.status not in ACTIVE or record.status in (WAITING_APPROVAL, NEEDS_ATTENTION):
         return str(record.status)
     if not is_driven(record):
@@ -59,7 +71,7 @@ def runs(
     status: tuple[str, ...], runbook: str | None, since: str | None, limit: int, output: str
 ) -> None:
     """Recent runs, newest first."""
-    with open_store() as store:
+    with open_store(create=False) as store:
         records = store.list_runs(
             status=list(status) or None,
             runbook=runbook,
@@ -83,6 +95,7 @@ def runs(
         )
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(show_edge=False, pad_edge=False)
@@ -90,7 +103,11 @@ def runs(
         table.add_column(col)
     for r in records:
         table.add_row(
-            r.id, f"{r.runbook}@{r.version}", _status_text(r), r.requester, _age(r.created_at)
+            r.id,
+            f"{r.runbook}@{r.version}",
+            _status_text(r),
+            escape(printable(r.requester)),
+            _age(r.created_at),
         )
     Console(soft_wrap=True).print(table)
 
@@ -101,36 +118,47 @@ def runs(
 @user_errors
 def show(ref: str, output: str) -> None:
     """A run's timeline (RUN id), or a runbook version (NAME or NAME@VERSION)."""
-    from runbook_engine.catalog import Catalog
-
-    with open_store() as store:
-        record = None if "@" in ref else store.get_run(ref)
+    store = existing_store()
+    try:
+        record = None if "@" in ref or store is None else store.get_run(ref)
         if record is None:
-            try:
-                loaded = Catalog().resolve(ref, store)
-            except RunbookError:
-                if "@" in ref:
-                    raise
-                raise RunbookError(f"no run or runbook {ref!r}") from None
-            stored = store.get_version(loaded.runbook.name, loaded.runbook.version)
-            if output == "json":
-                emit_json(
-                    {
-                        "name": loaded.runbook.name,
-                        "version": loaded.runbook.version,
-                        "digest": loaded.digest,
-                        "file": loaded.file,
-                        "recorded_at": stored.recorded_at.isoformat() if stored else None,
-                        "source": loaded.source,
-                    }
-                )
-                return
-            click.echo(f"# {loaded.ref}  {loaded.digest}  ({loaded.file})")
-            click.echo(loaded.source, nl=False)
+            _show_runbook(ref, output, store)
             return
+        assert store is not None  # a run was found in it
         events = store.events(record.id)
         state = _state_of(store, record) if output == "json" else None
+    finally:
+        if store is not None:
+            store.close()
     _show_run(record, events, output, state)
+
+
+def _show_runbook(ref: str, output: str, store: Store | None) -> None:
+    from runbook_engine.catalog import Catalog
+
+    try:
+        loaded = Catalog().resolve(ref, store)
+    except RunbookError:
+        if "@" in ref:
+            raise
+        if store is None:
+            open_store(create=False)  # says where no store was found: a mistyped RUNBOOK_DB?
+        raise CatalogError(f"no run or runbook {ref!r}") from None
+    stored = store.get_version(loaded.runbook.name, loaded.runbook.version) if store else None
+    if output == "json":
+        emit_json(
+            {
+                "name": loaded.runbook.name,
+                "version": loaded.runbook.version,
+                "digest": loaded.digest,
+                "file": loaded.file,
+                "recorded_at": stored.recorded_at.isoformat() if stored else None,
+                "source": loaded.source,
+            }
+        )
+        return
+    click.echo(printable(f"# {loaded.ref}  {loaded.digest}  ({loaded.file})"))
+    click.echo(printable(loaded.source, newlines=True), nl=False)
 
 
 def _state_of(store: Store, record: RunRecord) -> dict[str, Any] | None:
@@ -180,11 +208,13 @@ def _show_run(
         return
     click.echo(f"run {record.id}  {record.runbook}@{record.version}  {record.status}")
     click.echo(
-        f"  requested by {record.requester} at {record.created_at:%Y-%m-%d %H:%M:%S}Z"
+        f"  requested by {printable(record.requester)} at {record.created_at:%Y-%m-%d %H:%M:%S}Z"
         f"  digest {record.digest[:19]}"
     )
     if record.params:
-        click.echo("  params: " + ", ".join(f"{k}={v}" for k, v in record.params.items()))
+        click.echo(
+            "  params: " + ", ".join(f"{k}={printable(v)}" for k, v in record.params.items())
+        )
     start = events[0].ts if events else record.created_at
     for e in events:
         if e.type == EventType.STEP_OUTPUT:
@@ -192,7 +222,7 @@ def _show_run(
         ev = Event(record.id, e.seq, e.ts.timestamp(), e.type, e.step_id, e.data or {})
         text = describe(ev) or e.type
         offset = (e.ts - start).total_seconds()
-        click.echo(f"  +{offset:8.2f}s  {e.type:<24} {text}")
+        click.echo(f"  +{offset:8.2f}s  {e.type:<24} {printable(text)}")
         for host in (
             (e.data or {}).get("result", {}).get("hosts", [])
             if isinstance((e.data or {}).get("result"), dict)
@@ -200,8 +230,10 @@ def _show_run(
         ):
             if isinstance(host, dict):
                 click.echo(
-                    f"              {host.get('host')}: exit {host.get('exit_code')} "
-                    f"{host.get('duration', '')}"
+                    printable(
+                        f"              {host.get('host')}: exit {host.get('exit_code')} "
+                        f"{host.get('duration', '')}"
+                    )
                 )
 
 
@@ -230,10 +262,10 @@ def logs(
     from runbook_engine.runtime.bus import Event
     from runbook_engine.store import TERMINAL_STATUSES
 
-    with open_store() as store:
+    with open_store(create=False) as store:
         record = store.get_run(run_id)
         if record is None:
-            raise RunbookError(f"no run {run_id!r}")
+            raise RunNotFound(run_id)
         seq = 0
         while True:
             for e in store.events(record.id, after_seq=seq):
@@ -265,7 +297,7 @@ def logs(
                 stamp = f"{e.ts:%H:%M:%S}"
                 if e.type == EventType.STEP_OUTPUT:
                     for line in data.get("lines", []):
-                        click.echo(f"{stamp} {data.get('step')} | {line}")
+                        click.echo(f"{stamp} {data.get('step')} | {printable(line)}")
                 elif e.type == EventType.STEP_OUTPUT_TRUNCATED:
                     click.echo(
                         f"{stamp} {data.get('step')} | [... {data.get('dropped_lines')} lines, "
@@ -277,7 +309,7 @@ def logs(
                         Event(record.id, e.seq, e.ts.timestamp(), e.type, e.step_id, data)
                     )
                     if text:
-                        click.echo(f"{stamp} -- {text}")
+                        click.echo(f"{stamp} -- {printable(text)}")
             current = store.get_run(record.id)
             if not follow or current is None or current.status in TERMINAL_STATUSES:
                 break

@@ -39,6 +39,7 @@ from runbook_engine.core.events import (
 from runbook_engine.core.state import RunState
 from runbook_engine.durations import format_duration
 from runbook_engine.runtime.bus import Event, RunInfo
+from runbook_engine.terminal import printable
 
 _ICONS: dict[str, tuple[str, str]] = {
     EventType.STEP_STARTED: ("▶", "cyan"),
@@ -155,7 +156,7 @@ class ConsoleProgress:
             if self.show_output and isinstance(output, StepOutput):
                 for line in output.lines:
                     self.console.print(
-                        f"    [dim]{output.step}│[/dim] {escape(line)}",
+                        f"    [dim]{output.step}│[/dim] {escape(printable(line))}",
                         markup=True,
                         highlight=False,
                     )
@@ -166,7 +167,7 @@ class ConsoleProgress:
         if text is None:
             return
         icon, style = _ICONS.get(event.type, ("·", "white"))
-        self.console.print(f"  [{style}]{icon}[/{style}] {escape(text)}", markup=True)
+        self.console.print(f"  [{style}]{icon}[/{style}] {escape(printable(text))}", markup=True)
 
 
 class JsonLog:

@@ -9,13 +9,16 @@ from typing import TYPE_CHECKING
 import click
 
 from runbook_engine.cli._common import (
+    echo_error,
     emit_json,
     make_engine,
     open_store,
     output_option,
     params_option,
+    resolve_refs,
     user_errors,
 )
+from runbook_engine.cli.secret_input import ask_secrets, secret_inputs
 
 if TYPE_CHECKING:
     from runbook_engine.service import Continuation, Engine, RunOutcome
@@ -49,18 +52,21 @@ def _finish(outcome: RunOutcome, output: str, order: list[str]) -> None:
         )
         sys.exit(outcome.exit_code)
     from rich.console import Console
+    from rich.markup import escape
 
     from runbook_engine.cli.progress import summary_table
+    from runbook_engine.terminal import printable
 
     console = Console(soft_wrap=True, highlight=False)
     console.print(summary_table(state, order))
     colour = {"succeeded": "green", "waiting_approval": "magenta"}.get(outcome.status, "red")
     line = f"run {outcome.run_id}: [{colour}]{outcome.status}[/{colour}]"
+    # the reason quotes the failing step's error: output and parameters, not markup
     if outcome.message:
-        line += f" — {outcome.message}"
+        line += f" — {escape(printable(outcome.message))}"
     elif state.failure:
         where = f"{state.failure['step']}: " if state.failure.get("step") else ""
-        line += f" — {where}{state.failure.get('message')}"
+        line += f" — {escape(printable(where + str(state.failure.get('message'))))}"
     console.print(line)
     if outcome.status == WAITING_APPROVAL:
         console.print(
@@ -135,9 +141,8 @@ def run(
         from runbook_engine.plan import build_plan, print_plan
         from runbook_engine.plugin import default_registry
 
-        with open_store() as store:
-            loaded = Catalog().resolve(ref, store)
-        steps = build_plan(loaded, given, default_registry())
+        [loaded] = resolve_refs(ref)
+        steps = build_plan(loaded, secret_inputs(loaded.runbook, given), default_registry())
         if output == "json":
             emit_json(
                 {
@@ -155,10 +160,15 @@ def run(
         engine = make_engine(store, progress=output == "text", json_logs=log_format == "json")
         from runbook_engine.spec.params import redact_params
 
-        checked = engine.check(loaded, given, requester=current_user())
+        checked = engine.check(
+            loaded, secret_inputs(loaded.runbook, given), requester=current_user()
+        )
         if not yes and sys.stdin.isatty() and output == "text":
+            from runbook_engine.terminal import printable
+
             shown = ", ".join(
-                f"{k}={v}" for k, v in redact_params(loaded.runbook, checked.params).items()
+                f"{k}={printable(v)}"
+                for k, v in redact_params(loaded.runbook, checked.params).items()
             )
             click.confirm(f"Run {loaded.ref} ({shown or 'no parameters'})?", abort=True)
         outcome = engine.start_checked(checked, wait_for_approval=not no_wait)
@@ -176,7 +186,8 @@ def run(
     "params",
     multiple=True,
     metavar="KEY=VALUE",
-    help="secret parameters are never stored: give them again",
+    help="secret parameters are never stored: give them again (@FILE, - to be asked, or "
+    "RUNBOOK_SECRET_<NAME>)",
 )
 @click.option("--no-wait", is_flag=True, help="do not wait at an approval step")
 @click.option(
@@ -208,15 +219,16 @@ def resume(
 
         os.environ["RUNBOOK_INVENTORY"] = os.path.abspath(inventory)
 
-    with open_store() as store:
+    with open_store(create=False) as store:
         engine = make_engine(store, progress=output == "text", json_logs=False)
         record, loaded, _state = engine.state_of(run_id)
         outcome = engine.resume(
             record.id,
             choice=choice,
-            given=parse_assignments(params),
+            given=secret_inputs(loaded.runbook, parse_assignments(params)),
             by=current_user(),
             wait_for_approval=not no_wait,
+            ask=ask_secrets,
         )
         _finish(outcome, output, _order(loaded))
 
@@ -224,22 +236,35 @@ def resume(
 def _decide(
     run_id: str, approve: bool, reason: str, as_user: str | None, no_resume: bool, output: str
 ) -> None:
+    from runbook_engine.core.statuses import EXIT_WAITING
     from runbook_engine.identity import current_user
+    from runbook_engine.spec.params import SecretMissing
 
     user = as_user or current_user()
-    with open_store() as store:
+    with open_store(create=False) as store:
         engine = make_engine(store, progress=output == "text", json_logs=False)
         decision = engine.decide(run_id, user=user, approve=approve, reason=reason)
         record, step = decision.record, decision.step
         verb = "approved" if approve else "rejected"
         decided = {"run_id": record.id, "step": step, "decision": verb, "user": user}
         if output == "text":
-            click.echo(f"{verb} step {step} of run {record.id} as {user}")
+            from runbook_engine.terminal import printable
+
+            click.echo(f"{verb} step {step} of run {record.id} as {printable(user)}")
         if no_resume:
             if output == "json":
                 emit_json(decided)
             return
-        _report(engine, engine.continue_after_decision(decision.run, by=user), decided, output)
+        try:
+            after = engine.continue_after_decision(decision.run, by=user, ask=ask_secrets)
+        except SecretMissing as exc:
+            # the decision stands; the run waits for the secret (its log says so too)
+            if output == "json":
+                emit_json({**decided, "blocked": exc.reason})
+            else:
+                echo_error(f"the run cannot go on here: {exc.reason}")
+            sys.exit(EXIT_WAITING)
+        _report(engine, after, decided, output)
 
 
 def _report(
@@ -289,10 +314,10 @@ def cancel(run_id: str, reason: str, output: str) -> None:
     """Cancel a run: what is running is stopped and completed steps are rolled back."""
     from runbook_engine.identity import current_user
 
-    with open_store() as store:
+    with open_store(create=False) as store:
         engine = make_engine(store, progress=output == "text", json_logs=False)
         record = engine.cancel(run_id, by=current_user(), reason=reason)
         if output == "text":
             click.echo(f"cancel requested for run {record.id}")
-        after = engine.continue_after_cancel(record.id, by=current_user())
+        after = engine.continue_after_cancel(record.id, by=current_user(), ask=ask_secrets)
         _report(engine, after, {"run_id": record.id, "cancel_requested": True}, output)

@@ -103,6 +103,7 @@ def submit(ref: str, params: tuple[str, ...], wait: bool, output: str) -> None:
     for approval is followed on until someone decides.
     """
     from runbook_engine.catalog import Catalog
+    from runbook_engine.cli.secret_input import secret_inputs
     from runbook_engine.identity import current_user
     from runbook_engine.spec.params import parse_assignments
     from runbook_engine.worker.pg import conninfo_from_url
@@ -112,7 +113,8 @@ def submit(ref: str, params: tuple[str, ...], wait: bool, output: str) -> None:
     with open_store() as store:
         loaded = Catalog().resolve(ref, store)
         engine = make_engine(store, progress=False, json_logs=False)
-        run_id, _ = engine.create(loaded, parse_assignments(params), requester=current_user())
+        given = secret_inputs(loaded.runbook, parse_assignments(params))
+        run_id, _ = engine.create(loaded, given, requester=current_user())
         enqueue([run_id], store.url)
         secret = [n for n, p in loaded.runbook.parameters.items() if p.secret]
         if secret:

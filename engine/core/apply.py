@@ -43,6 +43,7 @@ from runbook_engine.core.state import (
     evolve,
 )
 from runbook_engine.core.statuses import next_status
+from runbook_engine.errors import HistoryError
 from runbook_engine.spec.models import GOTO_END, ParallelStep, Runbook
 
 
@@ -99,7 +100,15 @@ class Folded:
 
 
 def _run_started(state: RunState, ev: Folded) -> RunState:
-    return evolve(state, started_at=ev.ts)
+    return evolve(state, started_at=ev.ts, blocked=None)
+
+
+def _run_resumed(state: RunState, ev: Folded) -> RunState:
+    return evolve(state, blocked=None) if state.blocked is not None else state
+
+
+def _run_blocked(state: RunState, ev: Folded) -> RunState:
+    return evolve(state, blocked=dict(ev.data))
 
 
 def _run_finished(state: RunState, ev: Folded) -> RunState:
@@ -288,10 +297,12 @@ def _run_failure(state: RunState, ev: Folded) -> RunState:
 
 Fold = Callable[[RunState, Folded], RunState]
 
-#: how each type of event changes the state; the others (run.created, run.resumed, step.output,
+#: how each type of event changes the state; the others (run.created, step.output,
 #: the notifier's slack.* bookkeeping...) change only the status (statuses.py) and last_seq
 FOLDS: dict[str, Fold] = {
     EventType.RUN_STARTED: _run_started,
+    EventType.RUN_RESUMED: _run_resumed,
+    EventType.RUN_BLOCKED: _run_blocked,
     EventType.RUN_FINISHED: _run_finished,
     EventType.RUN_CANCEL_REQUESTED: _run_cancel_requested,
     EventType.RUN_NEEDS_ATTENTION: _run_needs_attention,
@@ -325,14 +336,23 @@ def apply(
     layout: Layout, state: RunState, type_: str, data: Mapping[str, Any], ts: float, seq: int
 ) -> RunState:
     """The state after one event: the run's status by the transition table, then the type's
-    fold (``FOLDS``)."""
-    status = next_status(state.status, type_, dict(data))
-    state = evolve(state, status=status, last_seq=seq)
-    fold = FOLDS.get(type_)
-    if fold is None:
-        return state
-    step_id = data.get("step")
-    return fold(state, Folded(layout, data, ts, seq, str(step_id) if step_id is not None else ""))
+    fold (``FOLDS``). An event that does not fold is a ``HistoryError`` naming it."""
+    try:
+        status = next_status(state.status, type_, dict(data))
+        state = evolve(state, status=status, last_seq=seq)
+        fold = FOLDS.get(type_)
+        if fold is None:
+            return state
+        step_id = data.get("step")
+        folded = Folded(layout, data, ts, seq, str(step_id) if step_id is not None else "")
+        return fold(state, folded)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+        # a log no engine wrote (edited by hand, or by a broken plugin of the store): say which
+        # event, once, rather than a traceback on every load of the run
+        raise HistoryError(
+            f"event {seq} ({type_}) in the run's log is not well formed "
+            f"({type(exc).__name__}: {exc}); the run cannot be loaded"
+        ) from None
 
 
 def _resolve(layout: Layout, state: RunState, choice: str, ts: float) -> RunState:

@@ -29,11 +29,13 @@ def check_decision(
     directory: Directory,
     extra_groups: Iterable[str] = (),
     now: float | None = None,
+    verb: str = "approve",
 ) -> ApprovalStep:
     """The approval step ``user`` may decide now, or ApprovalError saying why not.
 
     With ``now`` (seconds since the epoch), a decision after the step's deadline is refused: it
-    would not count (the approval's ``on_timeout`` decides then)."""
+    would not count (the approval's ``on_timeout`` decides then). ``verb`` (``approve`` or
+    ``reject``) is what the user asked to do, for the refusal's wording."""
     step = waiting_step(runbook, state)
     approval = step.approval
     deadline = state.step(step.id).deadline
@@ -42,9 +44,10 @@ def check_decision(
             f"the approval of step {step.id!r} timed out; on_timeout: {approval.on_timeout} applies"
         )
     if user == requester and not approval.allow_requester:
+        instead = "; to stop it, cancel it" if verb == "reject" else ""
         raise ApprovalError(
-            f"{user} started this run and cannot approve it "
-            "(the runbook does not set allow_requester)"
+            f"{user} started this run and cannot {verb} it "
+            f"(the runbook does not set allow_requester){instead}"
         )
     approvers = approval.approvers or runbook.permissions.approve
     if not directory.allowed(user, approvers, extra_groups):

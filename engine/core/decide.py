@@ -62,6 +62,7 @@ from runbook_engine.core.statuses import (
     TERMINAL,
 )
 from runbook_engine.errors import TemplateError
+from runbook_engine.secret_taint import params_copy
 from runbook_engine.spec.models import (
     ActionStep,
     AnyStep,
@@ -158,7 +159,9 @@ class StepsView(Mapping[str, dict[str, Any]]):
 
 def template_context(state: RunState, env: Env, **extra: Any) -> dict[str, Any]:
     steps = StepsView(state.steps)
-    return {"params": dict(env.params), "steps": steps, "run": dict(env.run), **extra}
+    # params_copy keeps which parameters are secret, so that reading them is noticed
+    params = params_copy(env.params)
+    return {"params": params, "steps": steps, "run": dict(env.run), **extra}
 
 
 def _failed(step_id: str, message: str, kind: str) -> Record:
@@ -228,11 +231,22 @@ def _group_busy(layout: Layout, state: RunState) -> bool:
     return any(sid in layout.parent for sid in state.running)
 
 
+def _render_timeout(step: AnyStep) -> float | None:
+    """The time a template of ``step`` may take: the step's own ``timeout`` where it has one
+    (capped by the templates' own budget), so a template never outlasts its step."""
+    return step.timeout if isinstance(step, ActionStep) else None
+
+
 def _condition(step: AnyStep, state: RunState, env: Env) -> bool | Record:
     if step.if_ is None:
         return True
     try:
-        return evaluate_condition(step.if_, template_context(state, env), field=f"{step.id}.if")
+        return evaluate_condition(
+            step.if_,
+            template_context(state, env),
+            field=f"{step.id}.if",
+            timeout=_render_timeout(step),
+        )
     except TemplateError as exc:
         return _failed(step.id, str(exc), "template")
 
@@ -304,7 +318,9 @@ def _invoke(
     step: ActionStep, state: RunState, env: Env, attempt: int, not_before: float | None
 ) -> Command:
     try:
-        params = render(step.with_, template_context(state, env), field=f"{step.id}.with")
+        params = render(
+            step.with_, template_context(state, env), field=f"{step.id}.with", timeout=step.timeout
+        )
     except TemplateError as exc:
         return _failed(step.id, str(exc), "template")
     return Invoke(step.id, step.action, params, attempt, step.timeout, not_before)
@@ -454,7 +470,9 @@ def _params_used(step: AnyStep, entry: Completed, state: RunState, env: Env) -> 
     ):
         return entry.params
     try:
-        again = render(step.with_, template_context(state, env), field=f"{step.id}.with")
+        again = render(
+            step.with_, template_context(state, env), field=f"{step.id}.with", timeout=step.timeout
+        )
     except TemplateError:
         return entry.params
     return again if isinstance(again, dict) else entry.params
@@ -482,7 +500,12 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
     if isinstance(step, ActionStep) and step.rollback is not None:
         ctx = template_context(state, env, result=entry.result, params_used=used)
         try:
-            params = render(step.rollback.with_, ctx, field=f"{step.id}.rollback.with")
+            params = render(
+                step.rollback.with_,
+                ctx,
+                field=f"{step.id}.rollback.with",
+                timeout=step.rollback.timeout or step.timeout,
+            )
         except TemplateError as exc:
             error = StepError(str(exc), kind="template")
             return [Record.of(RollbackStepFailed(index=index, step=entry.step, error=error))]

@@ -38,6 +38,7 @@ __all__ = [
     "RollbackStepSkipped",
     "RollbackStepStarted",
     "RollbackStepSucceeded",
+    "RunBlocked",
     "RunCancelRequested",
     "RunCreated",
     "RunFailure",
@@ -69,6 +70,7 @@ class EventType(StrEnum):
     RUN_STARTED = "run.started"
     RUN_WAITING_FOR_LOCK = "run.waiting_for_lock"
     RUN_RESUMED = "run.resumed"
+    RUN_BLOCKED = "run.blocked"
     RUN_CANCEL_REQUESTED = "run.cancel_requested"
     RUN_NEEDS_ATTENTION = "run.needs_attention"
     RUN_RESOLVED = "run.resolved"
@@ -241,6 +243,17 @@ class RunResumed(Payload):
 
     owner: str
     status: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunBlocked(Payload):
+    """The run cannot go on where it was to continue: it needs secret parameters that are
+    never stored (``needs``). Its status is unchanged; the next drive clears it."""
+
+    TYPE = EventType.RUN_BLOCKED
+
+    reason: str
+    needs: list[str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -529,6 +542,7 @@ PAYLOADS: dict[EventType, type[Payload]] = {
         RunStarted,
         RunWaitingForLock,
         RunResumed,
+        RunBlocked,
         RunCancelRequested,
         RunNeedsAttention,
         RunResolved,

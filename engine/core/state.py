@@ -180,6 +180,8 @@ class RunState:
     cancelled_by: str | None = None
     failure: dict[str, Any] | None = None
     attention: dict[str, Any] | None = None
+    #: why the run cannot go on for now (``run.blocked``: secrets it needs); None once driven
+    blocked: dict[str, Any] | None = None
     started_at: float | None = None
     finished_at: float | None = None
     last_seq: int = 0
@@ -268,14 +270,17 @@ class RunState:
         ).with_indexes()
 
     def summary(self) -> dict[str, Any]:
-        """What list views read off the run row without loading the run: why it failed, and
-        the deadlines of the approvals it waits for."""
-        return {
+        """What list views read off the run row without loading the run: why it failed, the
+        deadlines of the approvals it waits for, and what blocks it."""
+        out: dict[str, Any] = {
             "failure": self.failure,
             "waiting": {
                 sid: st.deadline for sid, st in self.steps.items() if st.status == STEP_WAITING
             },
         }
+        if self.blocked is not None:
+            out["blocked"] = self.blocked  # the secrets it waits for
+        return out
 
     def result_seqs(self) -> set[int]:
         """The events whose results this state refers to but does not hold."""
@@ -295,7 +300,7 @@ class RunState:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunState:
         return cls(
-            **{name: data[name] for name in _RUN_SCALARS},
+            **{name: data[name] for name in _RUN_SCALARS if name in data},
             steps=StepMap({k: StepState(**v) for k, v in data["steps"].items()}),
             completed=Completions(Completed(**c) for c in data["completed"]),
             rollback_queue=tuple(data["rollback_queue"]),
@@ -314,6 +319,7 @@ _RUN_SCALARS = (
     "cancelled_by",
     "failure",
     "attention",
+    "blocked",
     "started_at",
     "finished_at",
     "last_seq",

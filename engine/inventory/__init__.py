@@ -11,9 +11,10 @@ the JSON of ``ansible-inventory --list``, with ``group_vars/`` and ``host_vars/`
 Ansible's variable precedence; patterns have Ansible's grammar and give Ansible's order.
 Ansible's connection variables (``ansible_host``, ``ansible_port``, ``ansible_user``,
 ``ansible_ssh_private_key_file``, ProxyJump in ``ansible_ssh_common_args``, ``ansible_become``,
-``ansible_become_user``) are honoured next to our short names (``address``, ``port``,
-``user``, ``key_file``, ``jump``, ``known_hosts``, ``host_key_checking``, ``become``,
-``become_user``). Where this differs from Ansible on purpose, docs/ssh.md says so and why.
+``ansible_become_user``, ``ansible_become_method``, ``ansible_become_password``) are honoured
+next to our short names (``address``, ``port``, ``user``, ``key_file``, ``jump``,
+``known_hosts``, ``host_key_checking``, ``become``, ``become_user``, ``become_method``,
+``become_password``). Where this differs from Ansible on purpose, docs/ssh.md says so and why.
 """
 
 from runbook_engine.inventory.errors import InventoryError

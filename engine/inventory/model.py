@@ -22,7 +22,7 @@ from functools import cached_property
 from typing import Any
 
 from runbook_engine.inventory.errors import InventoryError
-from runbook_engine.inventory.variables import canonical
+from runbook_engine.inventory.variables import canonical, redacted
 from runbook_engine.inventory.vars_files import VarsFiles
 
 __all__ = ["ALL", "UNGROUPED", "Host", "Inventory", "InventoryBuilder"]
@@ -106,6 +106,21 @@ class Host:
     def become_user(self) -> str | None:
         """Who sudo runs commands as (``ansible_become_user``); None: root."""
         return self._text("become_user")
+
+    @property
+    def become_method(self) -> str | None:
+        """How to become ``become_user`` (``ansible_become_method``); None: sudo."""
+        return self._text("become_method")
+
+    @property
+    def has_become_password(self) -> bool:
+        """Whether the inventory gives a sudo password (``ansible_become_password``). Only
+        its presence is ever read here: the value stays in ``vars``, which are not logged."""
+        return self._conn.get("become_password") not in (None, "")
+
+    def shown_vars(self) -> dict[str, Any]:
+        """``vars`` for display: passwords replaced by a placeholder."""
+        return redacted(self.vars)
 
     def _flag(self, key: str, *, default: bool) -> bool:
         value = self._conn.get(key)

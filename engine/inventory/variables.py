@@ -12,7 +12,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["CONNECTION_VARS", "canonical"]
+__all__ = ["CONNECTION_VARS", "SECRET_VARS", "canonical", "redacted"]
 
 #: the connection settings every host has, and the names that set them
 CONNECTION_VARS: dict[str, tuple[str, ...]] = {
@@ -25,7 +25,24 @@ CONNECTION_VARS: dict[str, tuple[str, ...]] = {
     "host_key_checking": ("ansible_host_key_checking", "ansible_ssh_host_key_checking"),
     "become": ("ansible_become",),
     "become_user": ("ansible_become_user",),
+    "become_method": ("ansible_become_method",),
+    "become_password": ("ansible_become_password", "ansible_become_pass"),
 }
+
+#: variables whose values are credentials: kept for the connection code to test for, never
+#: shown (``runbook hosts --vars`` prints a placeholder instead)
+SECRET_VARS = frozenset(
+    {
+        "become_password",
+        "ansible_become_password",
+        "ansible_become_pass",
+        "ansible_password",
+        "ansible_ssh_pass",
+        "ansible_ssh_password",
+    }
+)
+#: what a secret's value is shown as
+_HIDDEN = "<hidden>"
 
 _ALIASES = {alias: name for name, aliases in CONNECTION_VARS.items() for alias in aliases}
 #: Ansible passes extra ``ssh`` options through these; we read the ones we can honour
@@ -49,6 +66,11 @@ def canonical(level: Mapping[str, Any]) -> dict[str, Any]:
             for name, value in _from_ssh_args(text).items():
                 out.setdefault(name, value)
     return out
+
+
+def redacted(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """``variables`` with every credential's value replaced, for display."""
+    return {k: _HIDDEN if k in SECRET_VARS else v for k, v in variables.items()}
 
 
 def _from_ssh_args(text: str) -> dict[str, Any]:

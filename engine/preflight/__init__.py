@@ -18,7 +18,7 @@ from runbook_engine.inventory import ENV_VAR, Inventory, inventory_path, load_in
 from runbook_engine.plugin import Registry, StaticContext
 from runbook_engine.preflight.document import check_data
 from runbook_engine.preflight.findings import Finding, locate
-from runbook_engine.spec.loader import LoadedRunbook, load_file, load_text
+from runbook_engine.spec.loader import LoadedRunbook, load_file, load_text, read_limited
 from runbook_engine.spec.yamlmarks import Marked, YAMLSyntaxError, load_marked
 
 __all__ = [
@@ -96,8 +96,9 @@ def check_file(
         loaded = load_file(path)
     except RunbookInvalid as exc:
         try:
-            text: str | None = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            # bounded like load_file: the file may be huge, or a device that never ends
+            text: str | None = read_limited(Path(path)).decode("utf-8")
+        except (RunbookInvalid, UnicodeDecodeError):
             text = None
         return None, _with_format_problems(exc.problems, text, str(path), registry, ctx)
     return loaded, check_loaded(loaded, registry, ctx)

@@ -16,7 +16,7 @@ from runbook_engine.plugin import Registry, StaticContext
 from runbook_engine.preflight.calls import accepted_keys, check_call
 from runbook_engine.preflight.findings import Finding
 from runbook_engine.preflight.rollbacks import Call, approval_warnings, rollback_warnings
-from runbook_engine.preflight.shell_quoting import shell_warnings
+from runbook_engine.preflight.shell_quoting import secret_argv_warnings, shell_warnings
 from runbook_engine.spec.yamlmarks import Path
 
 
@@ -85,6 +85,9 @@ def _shell(
     for key, value in given.items():
         if keys.get(key) in cls.shell_fields:
             out.extend(shell_warnings(value, (*where, "with", key), f"with.{key}", declared))
+            if cls.name == "shell.command":  # runs here: its argv is this host's to read
+                at = (*where, "with", key)
+                out.extend(secret_argv_warnings(value, at, f"with.{key}", declared))
     return out
 
 

@@ -18,7 +18,7 @@ from jinja2 import nodes
 from runbook_engine.preflight.findings import Finding
 from runbook_engine.preflight.template_types import known_type
 from runbook_engine.spec.yamlmarks import Path
-from runbook_engine.templating import environment, is_template, references
+from runbook_engine.templating import environment, is_template, references, strings_in
 
 _QUOTING = frozenset({"quote", "shquote"})
 #: filters whose result cannot hold shell syntax
@@ -74,6 +74,44 @@ def _free_text_params(expression: str, declared: Mapping[str, Any]) -> list[str]
         if kind in _FREE_TEXT and chain[0] not in names:
             names.append(chain[0])
     return names
+
+
+def _secret_params(source: str, declared: Mapping[str, Any]) -> list[str]:
+    names: list[str] = []
+    for chain in references(source, "params"):
+        spec = declared.get(chain[0])
+        if isinstance(spec, Mapping) and spec.get("secret") is True and chain[0] not in names:
+            names.append(chain[0])
+    return names
+
+
+def secret_argv_warnings(
+    value: Any, where: Path, field: str, declared: Mapping[str, Any]
+) -> list[Finding]:
+    """Warnings for secret parameters put into a local command line (string or list): a
+    process's arguments are readable by every user of the host (``ps``) while it runs, while
+    its environment is not; ``env:`` hands the value over that way."""
+    out: list[Finding] = []
+    seen: list[str] = []
+    for text in strings_in(value):
+        if not is_template(text):
+            continue
+        for name in _secret_params(text, declared):
+            if name in seen:
+                continue
+            seen.append(name)
+            var = name.upper()
+            out.append(
+                Finding(
+                    where,
+                    f"params.{name} is secret and is put into the command line {field}: every "
+                    "user of the host can read it (`ps`) while the command runs; pass it in "
+                    f'the environment instead: `env: {{{var}: "{{{{ params.{name} }}}}"}}` '
+                    f'and "${var}" in the command',
+                    warning=True,
+                )
+            )
+    return out
 
 
 def shell_warnings(

@@ -17,6 +17,7 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from runbook_engine.core.apply import Layout, apply
@@ -54,6 +55,9 @@ from runbook_engine.plugin.contract import ActionContext
 from runbook_engine.runtime.bus import Bus, Event, RunInfo
 from runbook_engine.runtime.invoke import STOP_GRACE, LineBuffer, Outcome, call_action
 from runbook_engine.runtime.loading import Loaded, load
+from runbook_engine.runtime.recordable import recordable
+from runbook_engine.secret_taint import watch
+from runbook_engine.secret_texts import SecretTexts, derived_values, secret_params
 from runbook_engine.spec.loader import LoadedRunbook
 from runbook_engine.spec.models import ActionStep, iter_steps
 from runbook_engine.spec.params import REDACTED, redact_text, secret_values
@@ -113,6 +117,7 @@ class Runner:
         wait_for_approval: bool = True,
         pool: ThreadPoolExecutor | None = None,
         start: Loaded | None = None,
+        synced: bool = False,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -120,8 +125,17 @@ class Runner:
         self.layout = start.layout if start is not None else Layout.of(loaded.runbook)
         self._steps = {step.id: step for step, _ in iter_steps(loaded.runbook)}
         self.run_id = run_id
-        self.params = params
-        self.secrets = secret_values(loaded.runbook, params)
+        self.params = secret_params(loaded.runbook, params)
+        # what is masked: the secret parameters, what templates derive from them (learnt as
+        # they render, see _learn), and their encodings
+        self._secret_texts = SecretTexts(secret_values(loaded.runbook, params))
+        self.secrets = self._secret_texts.texts
+        self._secret_output_steps = {
+            step.id
+            for step, _ in iter_steps(loaded.runbook)
+            if isinstance(step, ActionStep) and step.secret_outputs
+        }
+        self._held: dict[str, list[str]] = {}
         self.bus = bus
         self.owner = owner
         self.wait_for_approval = wait_for_approval
@@ -136,6 +150,8 @@ class Runner:
         self.state = RunState()
         #: the run as the engine loaded it for this operation (read again only without one)
         self._start_from = start
+        #: ``start`` is the whole log as of the claim: the first look for new events can wait
+        self._synced = start is not None and synced
         self._own_pool = pool is None
         self.pool = pool or ThreadPoolExecutor(max_workers=16, thread_name_prefix="action")
         self.tasks: dict[asyncio.Task[Outcome], Invoke | InvokeRollback] = {}
@@ -185,15 +201,23 @@ class Runner:
             self.sync()
 
     def _fold(self, events: list[EventRecord], quiet_until: int = 0) -> None:
+        for ev, state in zip(events, self._states(self.state, events), strict=True):
+            self.state = state
+            if ev.seq > quiet_until:
+                self._publish(ev, state)
+
+    def _states(self, state: RunState, events: list[EventRecord]) -> list[RunState]:
+        """The state after each of ``events``, folded onto ``state``."""
+        out: list[RunState] = []
         for ev in events:
             ts = ev.ts.timestamp()
-            self.state = apply(self.layout, self.state, ev.type, ev.data or {}, ts, ev.seq)
-            if ev.seq > quiet_until:
-                self.bus.publish(
-                    self.info,
-                    Event(self.run_id, ev.seq, ts, ev.type, ev.step_id, ev.data or {}),
-                    self.state,
-                )
+            state = apply(self.layout, state, ev.type, ev.data or {}, ts, ev.seq)
+            out.append(state)
+        return out
+
+    def _publish(self, ev: EventRecord, state: RunState) -> None:
+        event = Event(self.run_id, ev.seq, ev.ts.timestamp(), ev.type, ev.step_id, ev.data or {})
+        self.bus.publish(self.info, event, state)
 
     def record(self, event: Payload | Record, *, durable: bool = True) -> None:
         """Record an event: the runner's state includes it at once (decide sees it).
@@ -215,39 +239,59 @@ class Runner:
         if durable:
             self.flush_events()
 
+    def _learn(self, derived: list[Any], *, secret: list[Any] | None = None) -> None:
+        """Mask from now on what templates derived from secrets and the outputs marked
+        ``secret``; learnt before the events that carry them are recorded."""
+        if self._secret_texts.learn(derived, secret=secret or ()):
+            self.secrets = self._secret_texts.texts
+
     def flush_events(self) -> None:
         """Commit the recorded events in one transaction, then publish them; now and then
-        (a status change, every ``CHECKPOINT_EVERY`` events) also write a checkpoint."""
+        (a status change, every ``CHECKPOINT_EVERY`` events) a checkpoint goes with them."""
         if not self._pending:
             return
         self._last_commit = time.monotonic()
         batch, self._pending = self._pending, []
-        predicted, committed = self.state, self._committed
-        written = self.store.append_events(
-            self.run_id,
-            batch,
-            status=predicted.status,
-            published=True,
-            expect_seq=committed.last_seq,
-        )
-        # Fold again what was written, with the times the store gave: the live state is then
-        # exactly the fold of the log (a resumed engine's state), not a prediction.
-        self.state = committed
-        if written[0].seq == committed.last_seq + 1:
-            self._fold(written)
-        else:
-            # Another process appended in between (a decision, a cancel), so the status was
-            # not written (expect_seq): fold the log in order, theirs and ours.
-            self._fold(self.store.events(self.run_id, after_seq=committed.last_seq))
-        self._committed = self.state
-        interleaved = written[0].seq != committed.last_seq + 1
+        committed = self._committed
+        # Fold the batch again with the seqs and the time it is written with: the live state
+        # is then exactly the fold of the log (a resumed engine's state), not a prediction,
+        # and a checkpoint of it can go into the same transaction.
+        now = datetime.now(UTC)
+        first = committed.last_seq + 1
+        records = [
+            EventRecord(self.run_id, first + i, now, e.type, e.step_id, e.data)
+            for i, e in enumerate(batch)
+        ]
+        states = self._states(committed, records)
+        folded = states[-1]
         # A checkpoint costs the size of the state: taking one about once per pass through the
         # runbook (three events a step) keeps its cost per event constant however long the
         # run, and a load folds at most that many events.
         every = max(CHECKPOINT_EVERY, 3 * len(self._steps))
-        due = self.state.last_seq - self._checkpoint_seq >= every
-        if due or interleaved or self.state.status != committed.status:
-            self._checkpoint(status_unwritten=interleaved)
+        due = folded.status != committed.status or folded.last_seq - self._checkpoint_seq >= every
+        written = self.store.append_events(
+            self.run_id,
+            batch,
+            status=folded.status,
+            state=folded.summary() if due else None,
+            published=True,
+            expect_seq=committed.last_seq,
+            ts=now,
+            checkpoint=folded.to_checkpoint() if due else None,
+        )
+        if written[0].seq == first:
+            self.state = self._committed = folded
+            if due:
+                self._checkpoint_seq = folded.last_seq
+            for record, state in zip(records, states, strict=True):
+                self._publish(record, state)
+            return
+        # Another process appended in between (a decision, a cancel), so neither the status
+        # nor a checkpoint was written (expect_seq): fold the log in order, theirs and ours.
+        self.state = committed
+        self._fold(self.store.events(self.run_id, after_seq=committed.last_seq))
+        self._committed = self.state
+        self._checkpoint(status_unwritten=True)
 
     def _checkpoint(self, *, status_unwritten: bool = False) -> None:
         """Store the status and a checkpoint of the state as folded. If the log grew
@@ -272,7 +316,20 @@ class Runner:
             return
         self._last_flush = now
         for step, lines in self.lines.drain().items():
-            # output is log, not state: many lines go into one event to keep writes few
+            self._log_lines(step, lines)
+
+    def _log_lines(self, step: str, lines: list[str]) -> None:
+        if step in self._secret_output_steps:
+            # its secret outputs are known only when it ends: its lines wait to be masked
+            self._held.setdefault(step, []).extend(lines)
+            return
+        # output is log, not state: many lines go into one event to keep writes few
+        self.record(StepOutput(step=step, lines=lines), durable=False)
+
+    def _release_lines(self, step: str) -> None:
+        """Log what a step with secret outputs printed, masked with what is known now."""
+        lines = self._held.pop(step, None)
+        if lines:
             self.record(StepOutput(step=step, lines=lines), durable=False)
 
     # ------------------------------------------------------------------ main loop
@@ -289,10 +346,19 @@ class Runner:
             self.state = start.quiet
             self._fold(list(start.unpublished))
             self._committed = self.state
-        self.sync()
+        if self._synced:
+            self._last_sync = time.monotonic()
+        else:
+            self.sync()
+        # what the templates derived from secrets before (another drive, another engine) is
+        # derived again, before anything of this drive is recorded or printed
+        self._learn(derived_values(self.runbook, template_context(self.state, self.env())))
         if resumed:
             self.record(RunResumed(owner=self.owner, status=self.state.status), durable=False)
-            for rec in recover(self.runbook, self.layout, self.state, self.env()):
+            with watch() as derived:
+                recovered = recover(self.runbook, self.layout, self.state, self.env())
+            self._learn(derived)
+            for rec in recovered:
                 self.record(rec, durable=False)
         # its own thread: a loop busy with a step that prints without pause, or with a big
         # write, must never look dead and be taken over
@@ -311,10 +377,14 @@ class Runner:
             self._close_resources()
             if not self.lost:  # the new owner's run now: write nothing more
                 self.flush_lines(force=True)
+                for step in list(self._held):  # steps that never finished (a cancel)
+                    self._release_lines(step)
                 self.flush_events()
-                if self.state.status in TERMINAL:
-                    self.store.release_locks_of(self.run_id)
-                self.store.set_owner(self.run_id, None)
+                # only a runbook with a concurrency lock ever takes one
+                locked = self.runbook.concurrency is not None
+                self.store.let_go(
+                    self.run_id, self.owner, release_locks=locked and self.state.status in TERMINAL
+                )
             if self._own_pool:
                 self.pool.shutdown(wait=False, cancel_futures=True)
 
@@ -333,7 +403,9 @@ class Runner:
                 self._stop_steps()
             if self.state.status in TERMINAL:
                 return self.state.status
-            commands = decide(self.runbook, self.layout, self.state, self.env())
+            with watch() as derived:
+                commands = decide(self.runbook, self.layout, self.state, self.env())
+            self._learn(derived)
             wake_at: float | None = None
             acted = False
             for cmd in commands:
@@ -431,10 +503,13 @@ class Runner:
         # the write-ahead rule: a step's start is durable before its action acts on the world;
         # an action without effects (log, sleep) acts on nothing, so its start is committed
         # with the events around it
-        self.record(
-            StepStarted(step=cmd.step, attempt=cmd.attempt, action=cmd.action, with_=cmd.params),
-            durable=action.effects,
+        started = recordable(
+            StepStarted(step=cmd.step, attempt=cmd.attempt, action=cmd.action, with_=cmd.params)
         )
+        if not isinstance(started, StepStarted):  # parameters the log cannot keep: not run
+            self.record(started, durable=False)
+            return
+        self.record(started, durable=action.effects)
         ctx = self._context(cmd.step, cmd.attempt)
         task = asyncio.create_task(call_action(self.pool, action, cmd.params, ctx, cmd.timeout))
         self.tasks[task] = cmd
@@ -444,11 +519,14 @@ class Runner:
 
     def _start_rollback(self, cmd: InvokeRollback) -> None:
         action = self.registry.get(cmd.action)
-        self.record(
+        started = recordable(
             RollbackStepStarted(
                 index=cmd.index, step=cmd.step, action=cmd.action, undo=cmd.undo, with_=cmd.params
             )
         )
+        self.record(started)
+        if not isinstance(started, RollbackStepStarted):  # the log cannot keep it: not run
+            return
         ctx = self._context(cmd.step, 1)
         task = asyncio.create_task(
             call_action(
@@ -505,25 +583,28 @@ class Runner:
             ),
             durable=False,
         )
-        self.record(StepOutput(step=step, lines=dropped.kept_tail), durable=False)
+        self._log_lines(step, dropped.kept_tail)
 
     def _finish(self, cmd: Invoke, outcome: Outcome) -> None:
         duration = round(outcome.duration, 3)
         if not outcome.ok:
+            self._release_lines(cmd.step)
             error = outcome.error or StepError("failed")
             failed = StepFailed(step=cmd.step, attempt=cmd.attempt, duration=duration, error=error)
-            self.record(failed, durable=False)
+            self.record(recordable(failed), durable=False)
             return
         step = self._steps[cmd.step]
         outputs: dict[str, Any] = {}
         if isinstance(step, ActionStep) and step.outputs:
             ctx = template_context(self.state, self.env(), result=outcome.result)
             try:
-                outputs = {
-                    k: render(v, ctx, field=f"{cmd.step}.outputs.{k}")
-                    for k, v in step.outputs.items()
-                }
+                with watch() as derived:
+                    outputs = {
+                        k: render(v, ctx, field=f"{cmd.step}.outputs.{k}")
+                        for k, v in step.output_templates().items()
+                    }
             except TemplateError as exc:
+                self._release_lines(cmd.step)
                 message = f"the action succeeded but its outputs failed: {exc}"
                 failed = StepFailed(
                     step=cmd.step,
@@ -533,30 +614,32 @@ class Runner:
                 )
                 self.record(failed, durable=False)
                 return
-        self.record(
-            StepSucceeded(
-                step=cmd.step,
-                attempt=cmd.attempt,
-                duration=duration,
-                action=cmd.action,
-                with_=cmd.params,
-                result=outcome.result,
-                outputs=outputs,
-            ),
-            durable=False,
+            self._learn(derived, secret=[outputs[k] for k in step.secret_outputs])
+        self._release_lines(cmd.step)
+        succeeded = StepSucceeded(
+            step=cmd.step,
+            attempt=cmd.attempt,
+            duration=duration,
+            action=cmd.action,
+            with_=cmd.params,
+            result=outcome.result,
+            outputs=outputs,
         )
+        # a result the log cannot keep fails the step (recordable), never the run's next write
+        self.record(recordable(succeeded), durable=False)
 
     def _finish_rollback(self, cmd: InvokeRollback, outcome: Outcome) -> None:
         index, step, duration = cmd.index, cmd.step, round(outcome.duration, 3)
+        self._release_lines(step)
         if outcome.ok:
             done = RollbackStepSucceeded(
                 index=index, step=step, duration=duration, result=outcome.result
             )
-            self.record(done, durable=False)
+            self.record(recordable(done), durable=False)
         else:
             error = outcome.error or StepError("failed")
             failed = RollbackStepFailed(index=index, step=step, duration=duration, error=error)
-            self.record(failed, durable=False)
+            self.record(recordable(failed), durable=False)
 
     # ------------------------------------------------------------------ approvals
 

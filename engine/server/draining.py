@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from runbook_engine.core.events import EventType
@@ -63,6 +64,8 @@ class DrainableStore(Store):
         state: dict[str, Any] | None = None,
         published: bool = False,
         expect_seq: int | None = None,
+        ts: datetime | None = None,
+        checkpoint: dict[str, Any] | None = None,
     ) -> list[EventRecord]:
         # Events before a refused start are still written (they record what already
         # happened); the refused one and what follows it are not. The check follows the batch
@@ -85,6 +88,9 @@ class DrainableStore(Store):
                 state=state if refused is None else None,
                 published=published,
                 expect_seq=expect_seq,
+                ts=ts,
+                # folded over the whole batch: wrong for a part of it
+                checkpoint=checkpoint if refused is None else None,
             )
             if allowed
             else []

@@ -158,6 +158,12 @@ class RunExecutor:
 
     def _resume(self, run: str | LoadedRun, by: str) -> RunOutcome:
         run_id = run.record.id if isinstance(run, LoadedRun) else run
+        # the server drives runs on after what a door recorded (a decision, a cancel, a
+        # schedule's tick) or after a crash: whoever caused it was checked at that door
         return self.engine.resume(
-            run, given=self.vault.given(run_id) or None, by=by, wait_for_approval=False
+            run,
+            given=self.vault.given(run_id) or None,
+            by=by,
+            wait_for_approval=False,
+            continuing=True,
         )

@@ -1,9 +1,11 @@
 """The HTTP side of ``runbook serve``: Slack's requests at ``/slack/events``, and ``/healthz``.
 
 Every request to ``/slack/events`` has its signature checked here, before bolt sees it, so a
-refusal is logged with its reason (bolt checks again; that is cheap). A delivery Slack marks as
-a retry (``X-Slack-Retry-Num``) is acknowledged without doing anything: the first delivery did
-the work. Served by the standard library's WSGI server, one thread per request: Slack sends
+refusal is logged with its reason (bolt checks again; that is cheap). A signed request whose
+content is malformed is refused with 400 and its reason logged (``slack.payloads``), before a
+listener could fail on it. A request already handled (Slack's retry of a delivery that did
+arrive) is acknowledged without acting again; a retry of one that never arrived does the work
+(``deliveries``). Served by the standard library's WSGI server, one thread per request: Slack sends
 few, small requests, and TLS belongs to the reverse proxy in front (see docs/slack.md).
 """
 
@@ -20,6 +22,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from slack_bolt import App
 from slack_bolt.request import BoltRequest
 
+from runbook_engine.server.deliveries import Deliveries
+from runbook_engine.slack.payloads import Malformed, read_request
 from runbook_engine.slack.verify import refusal
 
 if TYPE_CHECKING:
@@ -49,6 +53,7 @@ class SlackHttpApp:
         self.signing_secret = signing_secret
         self.health = health
         self.metrics = metrics
+        self.deliveries = Deliveries()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -81,11 +86,22 @@ class SlackHttpApp:
                 why,
             )
             return _reply(start_response, 401, {"error": "invalid request"})
-        if headers.get("x-slack-retry-num"):
+        try:
+            delivery = read_request(body, headers.get("content-type", ""))
+        except Malformed as exc:
+            log.warning(
+                "refused a malformed Slack request from %s: %s",
+                environ.get("REMOTE_ADDR", "?"),
+                str(exc).replace("\n", " ")[:300],
+            )
+            return _reply(start_response, 400, {"error": "malformed request"})
+        if not self.deliveries.first(delivery.identity):
             log.info(
-                "Slack retry %s (%s) acknowledged without acting again",
-                headers["x-slack-retry-num"],
-                headers.get("x-slack-retry-reason", "?"),
+                "Slack %s %s delivered again (retry %s, %s): acknowledged without acting again",
+                delivery.kind,
+                delivery.identity,
+                headers.get("x-slack-retry-num", "-"),
+                headers.get("x-slack-retry-reason", "-"),
             )
             return _reply(start_response, 200, None)
         response = self.app.dispatch(
@@ -95,6 +111,8 @@ class SlackHttpApp:
                 headers={k: [v] for k, v in headers.items()},
             )
         )
+        if response.status >= 500:
+            self.deliveries.forget(delivery.identity)  # not handled: Slack's retry may be
         out = response.body.encode("utf-8") if response.body else b""
         wsgi_headers = [(k, v) for k, values in response.headers.items() for v in values]
         start_response(_status(response.status), wsgi_headers)

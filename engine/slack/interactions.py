@@ -2,9 +2,9 @@
 
 Everything here runs after Slack has been acknowledged, in a worker thread, with a user id that
 came from a request whose signature was checked. Permissions are the engine's own
-(``Engine.check_run_permission``, ``Engine.decide``), with the user's Slack user groups passed
-as extra groups, so a decision from Slack is held to the same rules as one from the CLI and
-lands in the same event log.
+(``runbook_engine.permissions``, through ``Engine.check``, ``Engine.cancel`` and
+``Engine.decide``), with the user's Slack user groups passed as extra groups, so a request from
+Slack is held to the same rules as one from the CLI and lands in the same event log.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from runbook_engine.catalog import SUFFIXES, Catalog
-from runbook_engine.core.approvals import check_decision, waiting_step
+from runbook_engine.core.approvals import waiting_step
 from runbook_engine.core.state import RunState
 from runbook_engine.durations import format_duration
 from runbook_engine.errors import (
@@ -31,10 +31,12 @@ from runbook_engine.errors import (
     RunbookError,
     StoreError,
 )
+from runbook_engine.permissions import may_decide
 from runbook_engine.server.executor import RunExecutor
 from runbook_engine.service import Engine, RunOutcome
 from runbook_engine.slack.client import webhook
 from runbook_engine.slack.commands import HELP, Command, CommandError, parse
+from runbook_engine.slack.escaping import escape
 from runbook_engine.slack.groups import UserGroups
 from runbook_engine.slack.messages import Block, RunView, clip, mention, run_message
 from runbook_engine.slack.modals import RunRequest, reject_modal, run_modal, submitted_params
@@ -117,11 +119,11 @@ class Interactions:
             handler = getattr(self, f"_cmd_{cmd.verb}")
             handler(cmd, asker, reply)
         except CommandError as exc:
-            reply(f":warning: {exc}")
+            reply(f":warning: {escape(exc)}")
         except ApprovalError as exc:
-            reply(f":no_entry: {exc}")
+            reply(f":no_entry: {escape(exc)}")
         except RunbookError as exc:
-            reply(f":warning: {exc}")
+            reply(f":warning: {escape(exc)}")
 
     def _cmd_help(self, cmd: Command, asker: Asker, reply: Replier) -> None:
         reply(HELP)
@@ -180,17 +182,18 @@ class Interactions:
 
     def _cmd_approve(self, cmd: Command, asker: Asker, reply: Replier) -> None:
         step = self.decide(asker.user, cmd.args[0], approve=True, reason=" ".join(cmd.args[1:]))
-        reply(f":white_check_mark: You approved step `{step}` of run `{cmd.args[0]}`.")
+        reply(f":white_check_mark: You approved step `{step}` of run `{escape(cmd.args[0])}`.")
 
     def _cmd_reject(self, cmd: Command, asker: Asker, reply: Replier) -> None:
         step = self.decide(asker.user, cmd.args[0], approve=False, reason=" ".join(cmd.args[1:]))
-        reply(f":no_entry: You rejected step `{step}` of run `{cmd.args[0]}`.")
+        reply(f":no_entry: You rejected step `{step}` of run `{escape(cmd.args[0])}`.")
 
     def _cmd_cancel(self, cmd: Command, asker: Asker, reply: Replier) -> None:
         record = self.engine.run_record(cmd.args[0])
-        # whoever may run a runbook may stop its runs; nobody else
-        self._check_may_run(self.engine.loaded_for(record), asker.user)
-        self.engine.cancel(record.id, by=asker.user, reason=" ".join(cmd.args[1:]))
+        groups = self._run_groups(self.engine.loaded_for(record), asker.user)
+        self.engine.cancel(
+            record.id, by=asker.user, reason=" ".join(cmd.args[1:]), extra_groups=groups
+        )
         self.notifier.refresh(record.id)
         self.executor.resume(record.id, by=asker.user)
         reply(f":no_entry_sign: Cancel requested for run `{record.id}`; completed steps roll back.")
@@ -203,7 +206,7 @@ class Interactions:
         try:
             self.decide(asker.user, run_id, approve=True, step=step)
         except RunbookError as exc:
-            reply(f":no_entry: {exc}")
+            reply(f":no_entry: {escape(exc)}")
 
     def reject_clicked(self, asker: Asker, value: str) -> None:
         """Refuse a non-approver at once; ask an approver for the reason in a modal."""
@@ -212,16 +215,17 @@ class Interactions:
         try:
             record, loaded, state = self.engine.state_of(run_id)
             current = self._current_step(loaded, state, step)
-            check_decision(
+            may_decide(
                 loaded.runbook,
                 state,
                 requester=record.requester,
                 user=asker.user,
                 directory=self.engine.directory,
+                approve=False,
                 extra_groups=self._approver_groups(loaded, current, asker.user),
             )
         except RunbookError as exc:
-            reply(f":no_entry: {exc}")
+            reply(f":no_entry: {escape(exc)}")
             return
         if asker.trigger_id:
             self.client.views_open(
@@ -233,7 +237,7 @@ class Interactions:
         try:
             self.decide(asker.user, run_id, approve=False, reason=reason, step=step)
         except RunbookError as exc:
-            reply(f":no_entry: {exc}")
+            reply(f":no_entry: {escape(exc)}")
 
     def form_errors(self, request: RunRequest, given: Mapping[str, str]) -> dict[str, str]:
         """Problems with a submitted run form, by input block, shown inside the modal."""
@@ -256,7 +260,7 @@ class Interactions:
             resolve_params(loaded.runbook, given)
             self._start(loaded, given, request, asker.user, reply)
         except RunbookError as exc:
-            reply(f":warning: {exc}")
+            reply(f":warning: {escape(exc)}")
 
     # ------------------------------------------------------------------ shared
 
@@ -307,8 +311,11 @@ class Interactions:
         return True
 
     def _check_may_run(self, loaded: LoadedRunbook, user: str) -> None:
-        groups = self.groups.groups_of(user, loaded.runbook.permissions.run)
-        self.engine.check_run_permission(loaded, user, groups)
+        self.engine.check_run_permission(loaded, user, self._run_groups(loaded, user))
+
+    def _run_groups(self, loaded: LoadedRunbook, user: str) -> set[str]:
+        """The Slack user groups of ``user`` that ``permissions.run`` names."""
+        return self.groups.groups_of(user, loaded.runbook.permissions.run)
 
     def _start(
         self,
@@ -320,13 +327,13 @@ class Interactions:
     ) -> None:
         rb = loaded.runbook
         self.notifier.route(request.run_id, request.channel)
-        groups = self.groups.groups_of(user, rb.permissions.run)
+        groups = self._run_groups(loaded, user)
 
         def report(outcome: RunOutcome | None, error: Exception | None) -> None:
             if error is not None:
-                reply(f":x: run `{request.run_id}` of {rb.name} stopped: {error}")
+                reply(f":x: run `{request.run_id}` of {rb.name} stopped: {escape(error)}")
             elif outcome is not None and outcome.message:
-                reply(f":no_entry_sign: run `{outcome.run_id}`: {outcome.message}")
+                reply(f":no_entry_sign: run `{outcome.run_id}`: {escape(outcome.message)}")
 
         try:
             self.executor.start(

@@ -2,7 +2,9 @@
 and the replies in its thread (failures, rollback steps, the final summary).
 
 Pure functions of the run's state: the notifier can redraw a message from the log at any time,
-in any process, and get the same picture.
+in any process, and get the same picture. Every value that came from a user or a program
+(parameters, output, errors, reasons, CLI user names) is escaped (``slack.escaping``), so
+``<!here>`` in a parameter is shown, not sent as a notification.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from runbook_engine.core.events import (
     RollbackStepSkipped,
     RollbackStepStarted,
     RollbackStepSucceeded,
+    RunBlocked,
     RunNeedsAttention,
     StepFailed,
 )
@@ -48,6 +51,7 @@ from runbook_engine.core.statuses import (
 )
 from runbook_engine.durations import format_duration
 from runbook_engine.runtime.bus import Event
+from runbook_engine.slack.escaping import escape
 from runbook_engine.spec.loader import LoadedRunbook
 from runbook_engine.spec.models import ApprovalStep, iter_steps
 
@@ -117,8 +121,10 @@ def clip(text: str, limit: int = SECTION_LIMIT) -> str:
 
 
 def mention(user: str) -> str:
-    """Slack user ids render as mentions; other names (from the CLI) stay plain."""
-    return f"<@{user}>" if user[:1] in "UW" and user[1:].isalnum() and user.isupper() else user
+    """Slack user ids render as mentions; other names (from the CLI) stay plain text."""
+    if user[:1] in "UW" and user[1:].isalnum() and user.isupper():
+        return f"<@{user}>"
+    return escape(user)
 
 
 def elapsed(state: RunState, now: float) -> float | None:
@@ -145,7 +151,7 @@ def _step_line(sid: str, depth: int, st: StepState, state: RunState, approval: b
     elif st.status == STEP_INTERRUPTED:
         line += "  interrupted"
     elif st.status == STEP_FAILED and st.error:
-        line += f"  {_one_line(str(st.error.get('message', 'failed')), 120)}"
+        line += f"  {escape(_one_line(str(st.error.get('message', 'failed')), 120))}"
     if approval and st.status == STEP_SUCCEEDED:
         by = ", ".join(mention(d.user) for d in state.approvals.get(sid, ()))
         line += f"  approved by {by}" if by else "  approved"
@@ -180,7 +186,7 @@ def run_message(view: RunView, now: float) -> tuple[str, list[Block]]:
     state = view.state
     head = headline(view, now)
     blocks: list[Block] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
-    params = ", ".join(f"{k}={_short(v)}" for k, v in view.params.items())
+    params = ", ".join(f"{k}={escape(_short(v))}" for k, v in view.params.items())
     context = f"run `{view.run_id}` · started by {mention(view.requester)}"
     if params:
         context += f" · {params}"
@@ -194,7 +200,7 @@ def run_message(view: RunView, now: float) -> tuple[str, list[Block]]:
     blocks.extend(_sections(lines))
     if state.failure and state.status not in (SUCCEEDED,):
         where = f"`{state.failure['step']}`: " if state.failure.get("step") else ""
-        message = _one_line(str(state.failure.get("message", "")), 500)
+        message = escape(_one_line(str(state.failure.get("message", "")), 500))
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*Failure* {where}{message}"}}
         )
@@ -243,10 +249,10 @@ def failure_reply(event: Event, attempts: int | None = None) -> str:
         return clip(f":x: a step failed (event {event.seq})")
     step, err = failed.step, failed.error
     if err.kind in ("rejected", "approval_timeout"):
-        return clip(f":no_entry: approval `{step}`: {_one_line(err.message, 500)}")
+        return clip(f":no_entry: approval `{step}`: {escape(_one_line(err.message, 500))}")
     parts = [f":x: `{step}` failed"]
     if err.host:
-        parts.append(f"on `{err.host}`")
+        parts.append(f"on `{escape(err.host)}`")
     if err.exit_code is not None:
         parts.append(f"with exit code {err.exit_code}")
     if failed.attempt:
@@ -254,11 +260,11 @@ def failure_reply(event: Event, attempts: int | None = None) -> str:
     text = " ".join(parts)
     message = err.message.strip()
     if message:
-        text += f"\n> {_one_line(message, 500)}"
+        text += f"\n> {escape(_one_line(message, 500))}"
     stderr = (err.stderr or "").rstrip()
     if stderr:
         tail = "\n".join(stderr.splitlines()[-STDERR_LINES:])
-        text += "\nLast lines of stderr:\n" + _code(clip(tail, 2000))
+        text += "\nLast lines of stderr:\n" + _code(escape(clip(tail, 2000)))
     return clip(text)
 
 
@@ -266,17 +272,17 @@ def rollback_reply(event: Event) -> str | None:
     p = event.payload
     match p:
         case RollbackStarted():
-            return f":leftwards_arrow_with_hook: Rolling back ({p.reason or 'failed'})"
+            return f":leftwards_arrow_with_hook: Rolling back ({escape(p.reason or 'failed')})"
         case RollbackStepStarted():
             how = "undo" if p.undo else "rollback"
             return f":leftwards_arrow_with_hook: `{p.step}`: {how} with `{p.action}`"
         case RollbackStepSucceeded():
             return f":white_check_mark: `{p.step}` rolled back"
         case RollbackStepFailed():
-            msg = _one_line(p.error.message, 500)
+            msg = escape(_one_line(p.error.message, 500))
             return f":rotating_light: rollback of `{p.step}` failed: {msg}"
         case RollbackStepSkipped():
-            return f":fast_forward: `{p.step}`: {p.reason or 'skipped'}"
+            return f":fast_forward: `{p.step}`: {escape(p.reason or 'skipped')}"
     return None
 
 
@@ -285,8 +291,15 @@ def attention_reply(event: Event) -> str:
     reason, choices = (p.reason, p.choices) if isinstance(p, RunNeedsAttention) else ("", [])
     shown = " | ".join(f"--{c}" for c in choices)
     return clip(
-        f":warning: Needs attention: {reason}\nDecide with `runbook resume {event.run_id} {shown}`"
+        f":warning: Needs attention: {escape(reason)}\n"
+        f"Decide with `runbook resume {event.run_id} {shown}`"
     )
+
+
+def blocked_reply(event: Event) -> str:
+    p = event.payload
+    reason = p.reason if isinstance(p, RunBlocked) else ""
+    return clip(f":lock: The run cannot go on: {reason}")
 
 
 def summary_reply(view: RunView, now: float) -> str:
@@ -295,7 +308,7 @@ def summary_reply(view: RunView, now: float) -> str:
     text = f"{headline(view, now)}\n{done} of {len(view.steps)} steps succeeded"
     if state.failure and state.status != SUCCEEDED:
         where = f"`{state.failure['step']}`: " if state.failure.get("step") else ""
-        text += f"\n{where}{_one_line(str(state.failure.get('message', '')), 500)}"
+        text += f"\n{where}{escape(_one_line(str(state.failure.get('message', '')), 500))}"
     if state.status == CANCELLED and state.cancelled_by:
         text += f"\ncancelled by {mention(state.cancelled_by)}"
     return clip(text)

@@ -24,6 +24,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from runbook_engine.core.apply import Layout, replay
+from runbook_engine.core.decide import find_step
 from runbook_engine.core.events import EventType
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import TERMINAL, WAITING_APPROVAL
@@ -41,6 +42,7 @@ from runbook_engine.slack.outbox import (
 )
 from runbook_engine.slack.prompts import Prompt, prompt_message
 from runbook_engine.spec.loader import LoadedRunbook, load_text
+from runbook_engine.spec.models import ApprovalStep
 from runbook_engine.spec.params import redact_text
 from runbook_engine.store import EventRecord, Store
 
@@ -85,6 +87,14 @@ class _Context:
 
     def view(self, run_id: str, state: RunState) -> RunView:
         return RunView.of(run_id, self.loaded, self.requester, self.params, state)
+
+    def template_of(self, step_id: str) -> str:
+        """An approval step's message as the runbook writes it: its own mentions stay live."""
+        try:
+            step = find_step(self.loaded.runbook, step_id)
+        except KeyError:
+            return ""
+        return step.approval.message if isinstance(step, ApprovalStep) else ""
 
 
 def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
@@ -427,7 +437,7 @@ class SlackNotifier:
             with self._cond:
                 state = box.state
             assert state is not None
-            text, blocks = prompt_message(post.prompt, state)
+            text, blocks = prompt_message(post.prompt, state, ctx.template_of(post.prompt.step))
             answer = self._call(
                 box.run_id,
                 "chat.postMessage",
@@ -457,7 +467,7 @@ class SlackNotifier:
         if state is None or not box.prompts_dirty:
             return
         for seq, held in ctx.prompts.items():
-            text, blocks = prompt_message(held.prompt, state)
+            text, blocks = prompt_message(held.prompt, state, ctx.template_of(held.prompt.step))
             self._update(box.run_id, f"{box.run_id}:prompt:{seq}", held.anchor, text, blocks)
         with self._cond:
             box.prompts_drawn = version

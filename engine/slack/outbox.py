@@ -16,7 +16,12 @@ from runbook_engine.core.events import EventType
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import TERMINAL
 from runbook_engine.runtime.bus import Event, RunInfo
-from runbook_engine.slack.messages import attention_reply, failure_reply, rollback_reply
+from runbook_engine.slack.messages import (
+    attention_reply,
+    blocked_reply,
+    failure_reply,
+    rollback_reply,
+)
 from runbook_engine.slack.prompts import Prompt
 
 #: ``notify.on`` kinds: each post belongs to one, so a runbook can turn kinds off
@@ -120,6 +125,8 @@ def posts_for(info: RunInfo, event: Event) -> list[Post]:
         return [Reply(FAILURE, text)] if text else []
     if t == EventType.RUN_NEEDS_ATTENTION:
         return [Reply(FAILURE, attention_reply(event))]
+    if t == EventType.RUN_BLOCKED:
+        return [Reply(FAILURE, blocked_reply(event))]
     if t == EventType.APPROVAL_REQUESTED:
         return [
             NewPrompt(

@@ -1,5 +1,8 @@
 """The approval prompt: a Block Kit message with Approve and Reject buttons that shows, as
-people decide, who decided what and when, and finally how the step ended."""
+people decide, who decided what and when, and finally how the step ended.
+
+The message is the runbook's template rendered with the run's values: the template's own
+mentions stay mentions, anything a value brought in is escaped (``slack.escaping``)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 
 from runbook_engine.core.events import ApprovalRequested
 from runbook_engine.core.state import STEP_FAILED, STEP_SUCCEEDED, STEP_WAITING, RunState
+from runbook_engine.slack.escaping import author_text, escape
 from runbook_engine.slack.messages import Block, clip, mention
 
 APPROVE = "runbook_approve"
@@ -70,7 +74,9 @@ def _who(entry: str) -> str:
     return mention(entry)
 
 
-def prompt_message(prompt: Prompt, state: RunState) -> tuple[str, list[Block]]:
+def prompt_message(prompt: Prompt, state: RunState, template: str = "") -> tuple[str, list[Block]]:
+    """The prompt's text and blocks. ``template``: the step's ``approval.message`` as the
+    runbook writes it; without it, nothing in the message is live markup."""
     st = state.step(prompt.step)
     # decisions made during this visit of the step only
     decisions = [d for d in state.approvals.get(prompt.step, ()) if d.at >= (st.started_at or 0)]
@@ -82,7 +88,10 @@ def prompt_message(prompt: Prompt, state: RunState) -> tuple[str, list[Block]]:
     )
     blocks: list[Block] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": head}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": clip("> " + prompt.message)}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": clip("> " + author_text(prompt.message, template))},
+        },
     ]
     who = ", ".join(_who(a) for a in prompt.approvers) or "anyone"
     details = f"Approvers: {who} · {approved} of {prompt.required} approvals"
@@ -96,7 +105,7 @@ def prompt_message(prompt: Prompt, state: RunState) -> tuple[str, list[Block]]:
         verb = "approved" if d.decision == "approve" else "rejected"
         line = f"{icon} {verb} by {mention(d.user)} {_when(d.at)}"
         if d.reason:
-            line += f": {d.reason}"
+            line += f": {escape(d.reason)}"
         lines.append(line)
     outcome = _outcome(prompt, state)
     if outcome:

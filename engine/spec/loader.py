@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,14 +121,60 @@ def load_text(text: str, file: str = "<string>") -> LoadedRunbook:
     return LoadedRunbook(runbook, text, file, data, digest_of(data))
 
 
-def load_file(path: str | Path) -> LoadedRunbook:
-    p = Path(path)
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def read_limited(path: Path) -> bytes:
+    """The bytes of a runbook file, never more than ``MAX_BYTES`` of them in memory.
+
+    The size is checked before reading (a 500 MB file costs nothing), and what is read stops
+    one byte past the limit (a file growing meanwhile). Only regular files are read: a symlink
+    to ``/dev/zero`` or a named pipe would never end, or block. The file is opened without
+    blocking and checked on the open descriptor, so it cannot be swapped in between."""
+    file = str(path)
     try:
-        raw = p.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise RunbookInvalid(
-            [Problem(str(p), None, None, "", f"cannot read: {exc.strerror}")]
+            [Problem(file, None, None, "", f"cannot read: {exc.strerror}")]
         ) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            message = f"{_kind(info.st_mode)}, not a regular file: not read"
+            raise RunbookInvalid([Problem(file, None, None, "", message)])
+        if info.st_size > MAX_BYTES:
+            message = f"file is larger than {MAX_BYTES} bytes ({info.st_size} bytes): not read"
+            raise RunbookInvalid([Problem(file, None, None, "", message)])
+        raw = b""
+        while len(raw) <= MAX_BYTES and (chunk := os.read(fd, MAX_BYTES + 1 - len(raw))):
+            raw += chunk
+    except OSError as exc:
+        raise RunbookInvalid(
+            [Problem(file, None, None, "", f"cannot read: {exc.strerror}")]
+        ) from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_BYTES:
+        raise RunbookInvalid(
+            [Problem(file, None, None, "", f"file is larger than {MAX_BYTES} bytes")]
+        )
+    return raw
+
+
+def load_file(path: str | Path) -> LoadedRunbook:
+    p = Path(path)
+    raw = read_limited(p)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

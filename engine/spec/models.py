@@ -252,12 +252,40 @@ class StepBase(Model):
     )
 
 
+class Output(Model):
+    """A step output with options (the short form is just the template)."""
+
+    value: str = Field(description="the template, as in the short form")
+    secret: bool = Field(
+        default=False,
+        description="mask the value everywhere (store, logs, Slack); later steps see ***",
+    )
+
+
+def _output_short_form(value: Any) -> Any:
+    """``x: "{{ result.a }}"`` is ``x: {value: "{{ result.a }}"}``."""
+    if isinstance(value, str):
+        return {"value": value}
+    if isinstance(value, dict | Output):
+        return value
+    raise ValueError(
+        f"Input should be a valid string (the template), or a mapping with `value:` and "
+        f"`secret:`; got {type(value).__name__}"
+    )
+
+
+#: one entry of ``outputs``, in either form
+OutputEntry = Annotated[
+    Output, BeforeValidator(_output_short_form, json_schema_input_type=str | Output)
+]
+
+
 class ActionStep(StepBase):
     """Call an action plugin."""
 
     action: str = Field(description="the plugin name, e.g. ssh.command, aws.call, log")
     with_: dict[str, Any] = Field(default_factory=dict, alias="with")
-    outputs: dict[str, str] = Field(
+    outputs: dict[str, OutputEntry] = Field(
         default_factory=dict, description="named values computed from `result` for later steps"
     )
     retry: Retry = Field(default_factory=Retry)
@@ -266,6 +294,14 @@ class ActionStep(StepBase):
     rollback: Call | None = Field(
         default=None, description="how to undo this step; default: the action's own undo"
     )
+
+    def output_templates(self) -> dict[str, str]:
+        """Each output's template, whichever form it was written in."""
+        return {k: v.value for k, v in self.outputs.items()}
+
+    @property
+    def secret_outputs(self) -> frozenset[str]:
+        return frozenset(k for k, v in self.outputs.items() if v.secret)
 
 
 class Approval(Model):

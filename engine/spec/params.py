@@ -18,9 +18,21 @@ _TRUE = {"true", "yes", "on", "1", "y"}
 _FALSE = {"false", "no", "off", "0", "n"}
 
 
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _scalar(kind: str, value: Any, from_text: bool) -> Any:
     if kind == "string":
         if isinstance(value, str):
+            if not value.isascii() and not _is_unicode(value):
+                # a command line's bytes that are not UTF-8 arrive as lone surrogates, which
+                # no store and no JSON can hold
+                raise ValueError("expected UTF-8 text; the value has bytes that are not UTF-8")
             return value
         if from_text or isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"expected a string, got {type(value).__name__}")
@@ -131,6 +143,9 @@ def parse_assignments(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ParameterError(pair, "expected key=value")
+        if key.strip() in out:
+            # silently keeping one of two values would run with a value nobody may have meant
+            raise ParameterError(key.strip(), "is given more than once; give it once")
         out[key.strip()] = value
     return out
 
@@ -181,11 +196,38 @@ def secret_values(runbook: Runbook, values: Mapping[str, Any]) -> tuple[str, ...
 
 
 def redact_params(runbook: Runbook, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Parameters as they may be stored or shown: secret values replaced by ``***``."""
+    """Parameters as they may be stored or shown: secret values replaced by ``***``.
+
+    An optional secret that was left out stays ``None``: there is nothing to hide, and a run
+    picked up again must not ask for a value nobody gave."""
     return {
-        k: (REDACTED if k in runbook.parameters and runbook.parameters[k].secret else v)
+        k: (
+            REDACTED
+            if k in runbook.parameters and runbook.parameters[k].secret and v is not None
+            else v
+        )
         for k, v in values.items()
     }
+
+
+class SecretMissing(ParameterError):
+    """A run cannot go on here: secret parameters it was given are not known to this process
+    (secrets are never stored). ``names``: all of them, in declaration order."""
+
+    def __init__(self, run_id: str, names: list[str]) -> None:
+        self.run_id = run_id
+        self.names = names
+        given = ", ".join(f"RUNBOOK_SECRET_{n.upper()}" for n in names)
+        again = " ".join(f"-p {n}=-" for n in names)
+        plural = "s" if len(names) > 1 else ""
+        #: the explanation without the parameter prefix (what the run's log says)
+        self.reason = (
+            f"run {run_id} needs the secret parameter{plural} {', '.join(names)}, which "
+            f"{'are' if plural else 'is'} never stored: set {given} where the run continues "
+            f"(this shell, `runbook serve`, the workers), or run `runbook resume {run_id} "
+            f"{again}` to be asked for {'them' if plural else 'it'}"
+        )
+        super().__init__(names[0], self.reason)
 
 
 def redact_text(text: str, secrets: tuple[str, ...]) -> str:

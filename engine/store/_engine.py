@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-from runbook_engine.errors import StoreError
+from runbook_engine.errors import StoreError, StoreNotFound
 
 if TYPE_CHECKING:
     # Alembic is imported only when a migration actually runs: it is most of the
@@ -29,6 +29,7 @@ __all__ = [
     "WRITE_OPTION",
     "Dialect",
     "alembic_config",
+    "check_location",
     "create_store_engine",
     "current_revision",
     "default_data_dir",
@@ -74,18 +75,27 @@ def default_data_dir() -> Path:
     return base / "runbook-engine"
 
 
-def resolve_url(url: str | None = None) -> URL:
+def resolve_url(url: str | None = None, *, create: bool = True) -> URL:
     """Turn what the user gave (or nothing) into a SQLAlchemy URL.
 
     ``None`` falls back to ``$RUNBOOK_DB`` and then to ``runbook.db`` in the data
-    dir. A value without a ``scheme://`` is a SQLite file path. A SQLite file's
-    folder is created on demand. ``postgresql://`` and ``postgres://`` mean the
-    psycopg 3 driver, the only PostgreSQL driver this project depends on.
+    dir, whose folder is created on demand (with ``create``). A value without a
+    ``scheme://`` is a SQLite file path; its folder is never created: a mistyped
+    path must not become a new, empty store. ``postgresql://`` and ``postgres://``
+    mean the psycopg 3 driver, the only PostgreSQL driver this project depends on.
     """
     if url is None:
         url = os.environ.get(ENV_VAR) or None
     if url is None:
-        return _sqlite_file_url(default_data_dir() / "runbook.db")
+        path = default_data_dir() / "runbook.db"
+        if create:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the folder for the run store {path}: {exc}"
+                ) from exc
+        return _sqlite_file_url(path)
     if not _URL_SCHEME_RE.match(url):
         return _sqlite_file_url(Path(url))
     try:
@@ -111,12 +121,26 @@ def resolve_url(url: str | None = None) -> URL:
 
 
 def _sqlite_file_url(path: Path, query: Any = None) -> URL:
-    path = path.expanduser().resolve()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"cannot create the folder for the run store {path}: {exc}") from exc
-    return URL.create("sqlite", database=str(path), query=query or {})
+    return URL.create("sqlite", database=str(path.expanduser().resolve()), query=query or {})
+
+
+def check_location(url: URL, given: str | None, *, create: bool) -> None:
+    """Refuse a SQLite store whose folder does not exist, and without ``create`` one whose
+    file does not exist, naming where the location came from. Connecting would create
+    both, so a typo in ``RUNBOOK_DB`` would silently start an empty store."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    path = Path(url.database or "")
+    if given is not None:
+        source = f"store URL {given!r}"
+    elif os.environ.get(ENV_VAR):
+        source = f"{ENV_VAR}={os.environ[ENV_VAR]}"
+    else:
+        source = f"the default store; set {ENV_VAR} to use another"
+    if not path.parent.is_dir():
+        raise StoreNotFound(f"no folder {path.parent} for the run store ({source})", folder=True)
+    if not create and not path.is_file():
+        raise StoreNotFound(f"no store at {path} ({source}); a run creates it")
 
 
 def json_dumps(value: Any) -> str:

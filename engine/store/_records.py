@@ -85,6 +85,8 @@ class RunRecord:
     published_seq: int = 0
     """The newest event an engine driving the run has written (and so published to its
     subscribers); events after it were written by others (a decision, a cancel)."""
+    last_seq: int = 0
+    """The newest event in the run's log when the row was read."""
 
     def __post_init__(self) -> None:
         _set_utc(self, "heartbeat_at", "created_at", "updated_at")

@@ -32,8 +32,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from runbook_engine.errors import CatalogError, LockHeld, StoreError
-from runbook_engine.store._engine import WRITE_OPTION, Dialect, describe, open_engine, resolve_url
+from runbook_engine.errors import CatalogError, LockHeld, StoreError, StoreWriteError
+from runbook_engine.store._engine import (
+    WRITE_OPTION,
+    Dialect,
+    check_location,
+    describe,
+    open_engine,
+    resolve_url,
+)
 from runbook_engine.store._records import (
     TERMINAL_STATUSES,
     EventRecord,
@@ -93,6 +100,7 @@ def _run(row: Row[Any]) -> RunRecord:
         created_at=row.created_at,
         updated_at=row.updated_at,
         published_seq=row.published_seq,
+        last_seq=row.last_seq,
     )
 
 
@@ -143,7 +151,7 @@ def _sqlite_binders(dialect: Any) -> tuple[Callable[[Any], Any], Callable[[Any],
 
 
 # Columns a RunRecord is built from (everything but the internal seq counter).
-_RUN_COLUMNS = [c for c in runs.c if c.name != "last_seq"]
+_RUN_COLUMNS = list(runs.c)
 
 
 class Store:
@@ -166,15 +174,21 @@ class Store:
     # -- lifecycle -------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str | None = None, *, schema: str | None = None) -> Store:
+    def open(
+        cls, url: str | None = None, *, schema: str | None = None, create: bool = True
+    ) -> Store:
         """Open (and migrate, if needed) the store at ``url``.
 
         ``url`` is a SQLAlchemy URL or a SQLite file path; ``None`` means
         ``$RUNBOOK_DB`` or else ``runbook.db`` in the user's data dir.
         ``schema`` (PostgreSQL only) keeps the tables in that schema, created
         if missing: tests use it to get an isolated store per test.
+        ``create=False`` (commands that only read) refuses a SQLite store that does
+        not exist yet instead of creating it; a SQLite file whose folder is missing
+        is refused either way (``StoreNotFound``).
         """
-        resolved = resolve_url(url)
+        resolved = resolve_url(url, create=create)
+        check_location(resolved, url, create=create)
         engine = open_engine(resolved, schema=schema)
         dialect: Dialect = "sqlite" if resolved.get_backend_name() == "sqlite" else "postgresql"
         return cls(
@@ -238,7 +252,8 @@ class Store:
         cause = getattr(exc, "orig", None) or exc
         if isinstance(cause, StoreError):
             return cause  # already says what is wrong (json_dumps raised it)
-        return StoreError(f"cannot {doing} the run store at {self._display_url}: {cause}")
+        error = StoreWriteError if doing == "write to" else StoreError
+        return error(f"cannot {doing} the run store at {self._display_url}: {cause}")
 
     def _upsert(
         self, table: Table, values: Mapping[str, Any], key: Sequence[str], update: Sequence[str]
@@ -411,17 +426,23 @@ class Store:
         state: JSONDict | None = None,
         published: bool = False,
         expect_seq: int | None = None,
+        ts: datetime | None = None,
+        checkpoint: JSONDict | None = None,
     ) -> list[EventRecord]:
         """Append several events in one transaction (one commit, one fsync): they get
         consecutive seqs, in order, and are durable together when this returns.
 
-        With ``expect_seq``, ``status`` and ``state`` are written only if the run's last seq
-        was still ``expect_seq``: they were computed from the log up to there, and are wrong
-        if someone appended in between (the caller sees it in the seqs it gets back)."""
+        With ``expect_seq``, ``status``, ``state`` and ``checkpoint`` are written only if the
+        run's last seq was still ``expect_seq``: they were computed from the log up to there,
+        and are wrong if someone appended in between (the caller sees it in the seqs it gets
+        back). ``checkpoint`` is the state folded up to the last of these events (as
+        ``save_state`` takes it), which the writer can only compute if it knows the events'
+        time: ``ts``, the writer's clock just before the write (default: the store's, taken
+        under the run's lock)."""
         if not batch:
             return []
-        if self._dialect == "sqlite" and state is None:
-            return self._append_sqlite(run_id, batch, status, published, expect_seq)
+        if self._dialect == "sqlite" and state is None and checkpoint is None:
+            return self._append_sqlite(run_id, batch, status, published, expect_seq, ts)
         changes: dict[str, Any] = {"last_seq": runs.c.last_seq + len(batch)}
         unchanged = runs.c.last_seq == expect_seq
         if status is not None:
@@ -440,8 +461,8 @@ class Store:
         with self._write() as conn:
             # Timestamps are taken after the lock, so they rise with seq. On SQLite the
             # transaction began with BEGIN IMMEDIATE, which is the lock: one UPDATE does it all.
-            now = _utcnow()
-            if sqlite:
+            now = ts or _utcnow()
+            if sqlite or ts is not None:
                 changes["updated_at"] = now
             # This UPDATE is also the lock on PostgreSQL: a concurrent appender to the same
             # run blocks on the row until we commit, then reads our last_seq.
@@ -450,7 +471,7 @@ class Store:
             ).scalar_one_or_none()
             if last is None:
                 raise StoreError(f"no run {run_id}")
-            if not sqlite:
+            if not sqlite and ts is None:
                 now = _utcnow()
             first = last - len(batch) + 1
             rows = [
@@ -465,8 +486,17 @@ class Store:
                 for i, item in enumerate(batch)
             ]
             conn.execute(insert(events), rows)
-            if not sqlite:
+            if not sqlite and ts is None:
                 conn.execute(update(runs).where(runs.c.id == run_id).values(updated_at=now))
+            if checkpoint is not None and (expect_seq is None or first == expect_seq + 1):
+                conn.execute(
+                    self._upsert(
+                        checkpoints,
+                        {"run_id": run_id, "seq": last, "state": checkpoint},
+                        ("run_id",),
+                        ("seq", "state"),
+                    )
+                )
         return [
             EventRecord(run_id, row["seq"], now, row["type"], row["step_id"], row["data"])
             for row in rows
@@ -479,6 +509,7 @@ class Store:
         status: str | None,
         published: bool,
         expect_seq: int | None,
+        ts: datetime | None,
     ) -> list[EventRecord]:
         """``append_events`` on SQLite in two prepared statements on the driver: the hot path
         of every run (a step's events), where building and compiling SQLAlchemy statements cost
@@ -487,7 +518,7 @@ class Store:
         bind_ts, bind_data = _sqlite_binders(self._engine.dialect)
         with self._write() as conn:
             # BEGIN IMMEDIATE holds the write lock: timestamps taken now rise with seq.
-            now = _utcnow()
+            now = ts or _utcnow()
             row = conn.exec_driver_sql(
                 _SQLITE_APPEND,
                 {
@@ -672,10 +703,15 @@ class Store:
 
         One conditional UPDATE, so two claimants never both win.
         """
+        return self.claim(run_id, owner, stale_after) is not None
+
+    def claim(self, run_id: str, owner: str, stale_after: float) -> RunRecord | None:
+        """``claim_run`` that returns the run as it is once claimed (None: not claimed), so
+        the new owner need not read the row again."""
         now = _utcnow()
         cutoff = now - timedelta(seconds=stale_after)
         with self._write() as conn:
-            result = conn.execute(
+            row = conn.execute(
                 update(runs)
                 .where(
                     runs.c.id == run_id,
@@ -687,8 +723,9 @@ class Store:
                     ),
                 )
                 .values(owner=owner, heartbeat_at=now)
-            )
-            return result.rowcount == 1
+                .returning(*_RUN_COLUMNS)
+            ).first()
+            return _run(row) if row is not None else None
 
     # -- locks ------------------------------------------------------------------------
 
@@ -742,6 +779,18 @@ class Store:
         """Release every lock ``run_id`` holds."""
         with self._write() as conn:
             conn.execute(delete(locks).where(locks.c.run_id == run_id))
+
+    def let_go(self, run_id: str, owner: str, *, release_locks: bool) -> None:
+        """An engine stops driving a run: clear its ownership (if still ``owner``'s) and, for
+        a finished run, release its locks, in one transaction."""
+        with self._write() as conn:
+            if release_locks:
+                conn.execute(delete(locks).where(locks.c.run_id == run_id))
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.owner == owner)
+                .values(owner=None, heartbeat_at=None)
+            )
 
     # -- schedule ticks -------------------------------------------------------------
 

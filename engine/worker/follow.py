@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from runbook_engine.core.statuses import NEEDS_ATTENTION, TERMINAL
-from runbook_engine.errors import StoreError
+from runbook_engine.errors import RunNotFound
 from runbook_engine.store import EventRecord, RunRecord, Store
 
 POLL = 0.25
@@ -35,7 +35,7 @@ def follow(
         # together, so once the status is final every event up to it is readable.
         record = store.get_run(run_id)
         if record is None:
-            raise StoreError(f"no run {run_id!r}")
+            raise RunNotFound(run_id)
         for event in store.events(record.id, after_seq=seen):
             on_event(record, event)
             seen = event.seq

@@ -156,7 +156,7 @@ class Sim:
         outputs: dict[str, Any] = {}
         if isinstance(step, ActionStep) and step.outputs:
             ctx = template_context(self.state, self.env(), result=result)
-            outputs = {k: render(v, ctx) for k, v in step.outputs.items()}
+            outputs = {k: render(v, ctx) for k, v in step.output_templates().items()}
         self.record(
             "step.succeeded",
             step=cmd.step,

@@ -26,7 +26,6 @@ HISTORIES = Path(__file__).resolve().parent.parent / "fixtures" / "histories"
 STATUS_ONLY = {
     EventType.RUN_CREATED,
     EventType.RUN_WAITING_FOR_LOCK,
-    EventType.RUN_RESUMED,
     EventType.STEP_OUTPUT,
     EventType.STEP_OUTPUT_TRUNCATED,
 }

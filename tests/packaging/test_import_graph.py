@@ -21,16 +21,22 @@ PACKAGE = Path(runbook_engine.__file__).parent
 RANK = {
     "errors": 0,
     "durations": 0,
+    "terminal": 0,  # text made safe to print: used by the CLI and the plan printer
+    "secret_taint": 0.5,  # which rendered values read a secret: the templates report to it
+    "template_limits": 0.4,  # the size and time bounds every render runs within
+    "template_values": 0.5,  # what a render may produce: JSON, converted at render time
     "templating": 1,
     "identity": 1,
     "inventory": 1,
     "plugin": 2,  # the plugin contract and registry: what the engine and actions share
     "preflight": 3,  # static checks of whole runbooks: the format, the plugins, the inventory
     "spec": 2,
+    "secret_texts": 2.5,  # what a run masks: secrets, values derived from them, encodings
     "core": 3,
     "store": 3,
     "lease": 3.5,  # who drives a run: read by the runtime, the service and every sweeper
     "catalog": 4,
+    "permissions": 4,  # who may run, cancel, resume and decide: the service and every door
     "schedule": 4,
     "runtime": 4,
     "plan": 5,

@@ -109,7 +109,7 @@ def test_approve_reject_cancel_commands(
     player.command(f"reject {run_id}", user=BOB)
     assert "needs a reason" in said(fake, BOB, "reason")
     player.command(f"cancel {run_id}", user=EVE)
-    assert "may not run deploy" in said(fake, EVE, "may not")
+    assert "may not cancel runs of deploy" in said(fake, EVE, "may not")
     player.command(f"approve {run_id[:6]} looks good", user=BOB)
     assert "You approved step `approve`" in said(fake, BOB, "You approved")
     wait_status(server, run_id, "succeeded")

@@ -104,7 +104,7 @@ def test_full_document_loads_every_part() -> None:
     assert check.retry.jitter == 0.1
     assert check.timeout == 30.0
     assert check.on_failure == "continue"
-    assert check.outputs == {"healthy": "{{ result.exit_code == 0 }}"}
+    assert check.output_templates() == {"healthy": "{{ result.exit_code == 0 }}"}
     assert isinstance(skip, GotoStep)
     assert skip.goto == "end"
     assert skip.if_ == "steps.check.outputs.healthy and not params.force"

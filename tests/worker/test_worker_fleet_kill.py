@@ -32,12 +32,14 @@ version: 1
 parameters:
   out: {type: string}
 steps:
-  - id: nap
-    action: sleep
-    with: {duration: 0.2}
+  # the write (an action with effects) makes the run's start durable; the nap after it keeps
+  # the run mid-way long enough for the kill to land while the run is being driven
   - id: write
     action: file.write
     with: {path: "{{ params.out }}", content: "{{ run.id }}\\n"}
+  - id: nap
+    action: sleep
+    with: {duration: 0.5}
   - id: say
     action: log
     with: {message: "wrote {{ params.out }}"}
