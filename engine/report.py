@@ -35,15 +35,14 @@ class RunbookReport:
 
 
 def compliance_report(
-    store: Store | None, since: datetime, scheduled: list[str], *, limit: int = 100_000
+    store: Store, since: datetime, scheduled: list[str], *, limit: int = 100_000
 ) -> list[RunbookReport]:
     """Runs started by schedules since ``since``, grouped by runbook.
 
     ``scheduled`` names the runbooks that have schedules now, so one whose runs all went
     missing still shows up (with zero runs), which is itself a finding."""
     reports = {name: RunbookReport(name) for name in scheduled}
-    records = store.list_runs(since=since, limit=limit) if store is not None else []
-    for record in records:
+    for record in store.list_runs(since=since, limit=limit):
         if record.requester != SCHEDULE_REQUESTER:
             continue
         rep = reports.setdefault(record.runbook, RunbookReport(record.runbook))
@@ -63,7 +62,7 @@ def compliance_report(
                     "step": failure.get("step"),
                     "message": failure.get("message") or record.status,
                 }
-    for tick in store.ticks(since=since) if store is not None else []:
+    for tick in store.ticks(since=since):
         if tick.outcome == "skipped":
             reports.setdefault(tick.runbook, RunbookReport(tick.runbook)).skipped_ticks += 1
     return sorted(reports.values(), key=lambda r: (-r.failed, r.runbook))

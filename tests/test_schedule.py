@@ -206,6 +206,7 @@ def test_report_posts_a_summary_to_slack(tmp_path: Path, monkeypatch: pytest.Mon
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RUNBOOK_DB", str(tmp_path / "r.db"))
+    Store.open(f"sqlite:///{tmp_path / 'r.db'}").close()  # a store with no runs yet
     monkeypatch.delenv("RUNBOOK_PATH", raising=False)
     (tmp_path / "runbooks").mkdir()
     (tmp_path / "runbooks" / "nightly.yaml").write_text(

@@ -36,7 +36,7 @@ from runbook_engine.core.events import (
     StepStarted,
     StepSucceeded,
 )
-from runbook_engine.core.state import RunState
+from runbook_engine.core.state import STEP_SUCCEEDED, RunState
 from runbook_engine.durations import format_duration
 from runbook_engine.runtime.bus import Event, RunInfo
 from runbook_engine.terminal import printable
@@ -136,29 +136,36 @@ class ConsoleProgress:
     def __init__(self, stream: TextIO | None = None, *, show_output: bool = True) -> None:
         self.stream = stream or sys.stdout
         self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        #: piped or in CI: plain lines written as they are (rich's rendering of a line costs
+        #: more than the engine's whole step)
+        self.plain = not self.console.is_terminal or self.console.no_color
         self.show_output = show_output
+
+    def _line(self, markup: str, plain: str) -> None:
+        if self.plain:
+            self.stream.write(plain + "\n")
+            self.stream.flush()
+        else:
+            self.console.print(markup, markup=True, highlight=False)
 
     def on_event(self, run: RunInfo, event: Event, state: RunState) -> None:
         if event.type == EventType.RUN_CREATED:
             return
-        if event.type == EventType.RUN_RESUMED:
-            self.console.print(
-                f"[bold]{run.runbook}@{run.version}[/bold] run {run.id} (resumed)", markup=True
-            )
-            return
-        if event.type == EventType.RUN_STARTED:
-            self.console.print(
-                f"[bold]{run.runbook}@{run.version}[/bold] run {run.id}", markup=True
+        if event.type in (EventType.RUN_RESUMED, EventType.RUN_STARTED):
+            name = printable(f"{run.runbook}@{run.version}")
+            how = " (resumed)" if event.type == EventType.RUN_RESUMED else ""
+            self._line(
+                f"[bold]{escape(name)}[/bold] run {run.id}{how}", f"{name} run {run.id}{how}"
             )
             return
         if event.type == EventType.STEP_OUTPUT:
             output = event.payload
             if self.show_output and isinstance(output, StepOutput):
                 for line in output.lines:
-                    self.console.print(
-                        f"    [dim]{output.step}│[/dim] {escape(printable(line))}",
-                        markup=True,
-                        highlight=False,
+                    shown = printable(line)
+                    self._line(
+                        f"    [dim]{output.step}│[/dim] {escape(shown)}",
+                        f"    {output.step}│ {shown}",
                     )
             return
         if event.type == EventType.RUN_FINISHED:
@@ -167,7 +174,8 @@ class ConsoleProgress:
         if text is None:
             return
         icon, style = _ICONS.get(event.type, ("·", "white"))
-        self.console.print(f"  [{style}]{icon}[/{style}] {escape(printable(text))}", markup=True)
+        shown = printable(text)
+        self._line(f"  [{style}]{icon}[/{style}] {escape(shown)}", f"  {icon} {shown}")
 
 
 class JsonLog:
@@ -192,13 +200,21 @@ class JsonLog:
         self.stream.flush()
 
 
+#: a longer runbook's summary lists only the steps that did not simply succeed
+SUMMARY_ROWS = 50
+
+
 def summary_table(state: RunState, order: list[str]) -> Table:
     table = Table(title=None, show_edge=False, pad_edge=False)
     table.add_column("step")
     table.add_column("status")
     table.add_column("tries", justify="right")
     table.add_column("duration", justify="right")
-    for sid in order:
+    shown = order
+    if len(order) > SUMMARY_ROWS:
+        # what needs a look; the succeeded ones are counted in the last row
+        shown = [sid for sid in order if not _plainly_succeeded(state, sid)]
+    for sid in shown:
         st = state.steps.get(sid)
         if st is None:
             table.add_row(sid, "not run", "", "")
@@ -206,4 +222,12 @@ def summary_table(state: RunState, order: list[str]) -> Table:
         status = st.status + (" (continued)" if st.continued else "")
         dur = format_duration(st.duration) if st.duration is not None else ""
         table.add_row(sid, status, str(st.attempt or ""), dur)
+    left_out = len(order) - len(shown)
+    if left_out:
+        table.add_row(f"({left_out:,} more)", STEP_SUCCEEDED, "", "")
     return table
+
+
+def _plainly_succeeded(state: RunState, step_id: str) -> bool:
+    st = state.steps.get(step_id)
+    return st is not None and st.status == STEP_SUCCEEDED and not st.continued

@@ -10,7 +10,7 @@ import click
 
 from runbook_engine.cli._common import (
     emit_json,
-    existing_store,
+    open_store,
     output_option,
     user_errors,
 )
@@ -86,13 +86,12 @@ def report(since: str, slack_channel: str | None, output: str) -> None:
 
     start = parse_since(since)
     scheduled = [x.runbook.name for x in Catalog().latest() if x.runbook.schedule]
-    # no store yet: nothing ran, which a compliance report must say rather than refuse
-    store = existing_store()
-    if store is None:
-        reports = compliance_report(None, start, scheduled)
-    else:
-        with store:
-            reports = compliance_report(store, start, scheduled)
+    from runbook_engine.errors import RunbookError
+
+    if slack_channel and not os.environ.get("SLACK_BOT_TOKEN"):  # before anything is read
+        raise RunbookError("--slack needs SLACK_BOT_TOKEN in the environment")
+    with open_store(create=False) as store:
+        reports = compliance_report(store, start, scheduled)
     text = summary_text(reports, start)
     if slack_channel:
         _post_to_slack(slack_channel, text)
