@@ -297,7 +297,7 @@ class Engine:
 
     def execute(
         self,
-        run_id: str,
+        run_id: str | RunRecord,
         *,
         params: Mapping[str, Any] | None = None,
         wait_for_approval: bool = True,
@@ -466,12 +466,12 @@ class Engine:
         self._versions[key] = loaded
         return loaded
 
-    def load_run(self, run: str | LoadedRun) -> LoadedRun:
-        """A run (by id or unique prefix) loaded once for an operation; a run already loaded
-        is passed through as it is."""
+    def load_run(self, run: str | RunRecord | LoadedRun) -> LoadedRun:
+        """A run (by id or unique prefix, or its row just read) loaded once for an operation;
+        a run already loaded is passed through as it is."""
         if isinstance(run, LoadedRun):
             return run
-        record = self.run_record(run)
+        record = run if isinstance(run, RunRecord) else self.run_record(run)
         loaded = self.loaded_for(record)
         return LoadedRun(record, loaded, self._log(loaded, record))
 

@@ -142,19 +142,11 @@ def write_runbook(path: Path, name: str, steps: str, parameters: str = "") -> Pa
 
 
 def init_store(ctx: Ctx, env: dict[str, str], cwd: Path) -> dict[str, int]:
-    """Create and migrate the store (``runbook runs`` opens it), so that what a run adds can be
-    told from what the schema takes; returns its sizes."""
-    done = subprocess.run(
-        [str(ctx.cli), "runs", "-o", "json"],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"runbook runs failed ({done.returncode}): {done.stderr[-1500:]}")
+    """Create and migrate the store, so that what a run adds can be told from what the schema
+    takes; returns its sizes."""
+    from runbook_engine.store import Store
+
+    Store.open(f"sqlite:///{env['RUNBOOK_DB']}").close()
     return sqlite_files(Path(env["RUNBOOK_DB"]))
 
 

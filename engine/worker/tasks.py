@@ -76,10 +76,13 @@ class Runtime:
         # Our own id on the run means an engine of this process died inside it (the guard
         # above says no thread drives it now), or a restarted worker reused the pid: not
         # driven, whatever its last heartbeat says.
-        if record.owner != owner_id() and self.engine.is_driven(record):
+        # (an unowned run needs no second look: a claim that loses the race says so below)
+        owned = record.owner is not None and record.owner != owner_id()
+        if owned and self.engine.is_driven(record):
             return f"driven by {record.owner}"
         try:
-            outcome = self.engine.execute(record.id, wait_for_approval=False)
+            # the row just read: the engine loads the rest without reading it again
+            outcome = self.engine.execute(record, wait_for_approval=False)
         except StoreError:
             # Another worker claimed the run between our look and our claim: nothing to do.
             # Any other store error (the database is down) fails the job; the reaper retries.
