@@ -84,6 +84,7 @@ class ShellCommandAction(Action):
     idempotent = False
     description = "Run a command on the engine host (string: via /bin/sh -c; list: directly)."
     shell_fields = ("command",)
+    argv_fields = ("command",)
 
     def describe(self, params: ShellCommandParams) -> str:
         """Show the command, working directory and the *names* of extra environment variables;

@@ -48,19 +48,24 @@ class Directory:
         return cls({str(k).lstrip("@"): frozenset(str(u) for u in v) for k, v in data.items()})
 
     def groups_of(self, user: str) -> set[str]:
-        return {g for g, members in self.groups.items() if user in members}
+        """The groups file's groups ``user`` is in (names compared case-insensitively)."""
+        key = user.casefold()
+        return {g for g, members in self.groups.items() if key in {m.casefold() for m in members}}
 
     def allowed(self, user: str, entries: Iterable[str], extra_groups: Iterable[str] = ()) -> bool:
         """True when ``user`` is named in ``entries`` directly or through an ``@group``.
-        An empty list allows everyone."""
+        An empty list allows everyone. User and group names are compared case-insensitively:
+        an IdP, Slack and a groups file may spell one person differently."""
         entries = list(entries)
         if not entries:
             return True
-        groups = self.groups_of(user) | {g.lstrip("@") for g in extra_groups}
+        groups = {g.casefold() for g in self.groups_of(user)}
+        groups |= {g.lstrip("@").casefold() for g in extra_groups}
+        key = user.casefold()
         for entry in entries:
             if entry.startswith("@"):
-                if entry[1:] in groups:
+                if entry[1:].casefold() in groups:
                     return True
-            elif entry == user:
+            elif entry.casefold() == key:
                 return True
         return False

@@ -1,8 +1,10 @@
-"""Who may do what to a run: one set of rules for every door (the CLI, Slack, and the servers
-and workers that act on what those doors recorded), so a refusal is the same wherever it was
-asked, and reads the same.
+"""Who may do what to a run, for the doors that know a user by name: the CLI, Slack, and the
+servers and workers that act on what those doors recorded. Each function asks the one policy
+function (``runbook_engine.auth.policy``), so a refusal is the same wherever it was asked, and
+reads the same.
 
-* start a run of a runbook: a user named in its ``permissions.run`` (empty: everyone);
+* start a run of a runbook: a user named in its ``permissions.run`` (empty: the policy file's
+  default, else everyone), or a policy admin;
 * cancel a run, or resume it (after a crash, or with --retry/--skip/--rollback): the same
   list. Whoever may start a runbook may stop or continue its runs; nobody else;
 * approve or reject the approval step a run waits on: its approvers (else
@@ -16,37 +18,39 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from runbook_engine.core.approvals import check_decision
+from runbook_engine.auth.policy import Action, require
+from runbook_engine.auth.principal import Principal
 from runbook_engine.core.state import RunState
-from runbook_engine.errors import ApprovalError
 from runbook_engine.identity import Directory
 from runbook_engine.spec.models import ApprovalStep, Runbook
 
 
-def _require_run_list(
-    runbook: Runbook, user: str, directory: Directory, extra_groups: Iterable[str], what: str
+def _require(
+    action: Action,
+    runbook: Runbook,
+    user: str,
+    directory: Directory,
+    extra_groups: Iterable[str],
 ) -> None:
-    allowed = runbook.permissions.run
-    if not directory.allowed(user, allowed, extra_groups):
-        raise ApprovalError(f"{user} may not {what} (permissions.run: {', '.join(allowed)})")
+    require(Principal.local(user, extra_groups), action, runbook, directory=directory)
 
 
 def may_run(
     runbook: Runbook, user: str, directory: Directory, extra_groups: Iterable[str] = ()
 ) -> None:
-    _require_run_list(runbook, user, directory, extra_groups, f"run {runbook.name}")
+    _require("run", runbook, user, directory, extra_groups)
 
 
 def may_cancel(
     runbook: Runbook, user: str, directory: Directory, extra_groups: Iterable[str] = ()
 ) -> None:
-    _require_run_list(runbook, user, directory, extra_groups, f"cancel runs of {runbook.name}")
+    _require("cancel", runbook, user, directory, extra_groups)
 
 
 def may_resume(
     runbook: Runbook, user: str, directory: Directory, extra_groups: Iterable[str] = ()
 ) -> None:
-    _require_run_list(runbook, user, directory, extra_groups, f"resume runs of {runbook.name}")
+    _require("resume", runbook, user, directory, extra_groups)
 
 
 def may_decide(
@@ -61,13 +65,14 @@ def may_decide(
     now: float | None = None,
 ) -> ApprovalStep:
     """The approval step ``user`` may approve (or, ``approve=False``, reject) now."""
-    return check_decision(
+    decision = require(
+        Principal.local(user, extra_groups),
+        "approve" if approve else "reject",
         runbook,
-        state,
-        requester=requester,
-        user=user,
         directory=directory,
-        extra_groups=extra_groups,
+        state=state,
+        requester=requester,
         now=now,
-        verb="approve" if approve else "reject",
     )
+    assert decision.step is not None  # an allowed decision names its step
+    return decision.step

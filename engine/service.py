@@ -13,8 +13,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
+from runbook_engine.auth.audit import REFUSED, Attempt, AuditHook
 from runbook_engine.catalog import Catalog
 from runbook_engine.core.apply import Layout, apply
 from runbook_engine.core.events import EventType
@@ -61,11 +62,18 @@ from runbook_engine.templating import render
 _load_stored = functools.lru_cache(maxsize=256)(load_text)
 
 
+#: a permission check's parameters and result (Engine._checked)
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
 #: runbook versions an engine keeps parsed (a worker drives the same few over and over)
 _VERSIONS_KEPT = 256
 
-#: hands a run to another executor (the workers' queue) and says whether it did
-HandOff = Callable[[str], bool]
+#: who a run was handed to: the workers' queue, or a ``runbook serve`` watching the store
+Taker = Literal["queued", "served"]
+
+#: hands a run to another executor and says which took it (None: nobody, continue here)
+HandOff = Callable[[str], Taker | None]
 
 #: asked for the values of secret parameters a run needs and this process lacks (their names)
 AskSecrets = Callable[[list[str]], Mapping[str, Any]]
@@ -132,10 +140,11 @@ class Decided:
 @dataclass(frozen=True)
 class Continuation:
     """Where a run went after a decision or a cancel: left to the engine already driving it
-    (``driven``), handed to the workers (``queued``), or continued here (``outcome``)."""
+    (``driven``), handed to the workers (``queued``) or to a watching serve (``served``), or
+    continued here (``outcome``)."""
 
     run_id: str
-    how: Literal["driven", "queued", "here"]
+    how: Literal["driven", "queued", "served", "here"]
     outcome: RunOutcome | None = None
 
 
@@ -148,6 +157,8 @@ class Engine:
     directory: Directory = field(default_factory=Directory.load)
     #: under ``RUNBOOK_EXECUTOR=queue``, gives a run to the workers instead of driving it here
     hand_off: HandOff | None = None
+    #: told of every start, decision, cancel and resume asked for, allowed or refused
+    audit: AuditHook | None = None
     _versions: dict[tuple[str, int, str], LoadedRunbook] = field(
         default_factory=dict, init=False, repr=False
     )
@@ -161,6 +172,20 @@ class Engine:
         from runbook_engine.preflight import check_loaded, run_context
 
         check_loaded(loaded, self.registry, run_context()).raise_errors()
+
+    def _audit(self, attempt: Attempt) -> None:
+        if self.audit is not None:
+            self.audit(attempt)
+
+    def _checked(
+        self, attempt: Attempt, check: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        """``check`` (a permission rule) of ``attempt``; a refusal is audited, then raised."""
+        try:
+            return check(*args, **kwargs)
+        except ApprovalError as exc:
+            self._audit(replace(attempt, outcome=REFUSED, detail={"reason": str(exc)}))
+            raise
 
     def check_run_permission(
         self, loaded: LoadedRunbook, user: str, extra_groups: Iterable[str] = ()
@@ -181,7 +206,13 @@ class Engine:
         """Every check a start makes, once: the runbook's actions and literal parameters, the
         requester's permission, the parameters, the lock template. Nothing is recorded."""
         self.preflight(loaded)
-        self.check_run_permission(loaded, requester, extra_groups)
+        self._checked(
+            Attempt("start", loaded.runbook.name, requester),
+            self.check_run_permission,
+            loaded,
+            requester,
+            extra_groups,
+        )
         params = resolve_params(loaded.runbook, given, from_text=from_text)
         self._lock_key(loaded, params, requester, "")  # a broken lock template fails here
         return Checked(loaded, params, requester)
@@ -214,7 +245,7 @@ class Engine:
             loaded.source,
             loaded.document,
         )
-        return self.store.create_run(
+        record = self.store.create_run(
             run_id or new_run_id(),
             runbook=loaded.runbook.name,
             version=loaded.runbook.version,
@@ -223,6 +254,9 @@ class Engine:
             requester=requester,
             status=PENDING,
         )
+        runbook = {"runbook": loaded.runbook.name, "version": loaded.runbook.version}
+        self._audit(Attempt("start", record.id, requester, detail=runbook))
+        return record
 
     def start(
         self,
@@ -501,7 +535,9 @@ class Engine:
         run = self.load_run(run_id)
         record, loaded, state = run.record, run.loaded, run.state
         if not continuing:
-            may_resume(loaded.runbook, by, self.directory, extra_groups)
+            attempt = Attempt("resume", record.id, by, detail={"choice": choice})
+            self._checked(attempt, may_resume, loaded.runbook, by, self.directory, extra_groups)
+            self._audit(attempt)
         if record.status in TERMINAL:
             self._release_dead_owner(record)
             return RunOutcome(
@@ -547,7 +583,10 @@ class Engine:
         decision in it (to continue it without loading it again)."""
         run = self.load_run(run_id)
         record, loaded, state = run.record, run.loaded, run.state
-        step = may_decide(
+        verb = "approve" if approve else "reject"
+        step = self._checked(
+            Attempt(verb, record.id, user),
+            may_decide,
             loaded.runbook,
             state,
             requester=record.requester,
@@ -570,6 +609,7 @@ class Engine:
             },
             step_id=step.id,
         )
+        self._audit(Attempt(verb, record.id, user, detail={"step": step.id, "reason": reason}))
         return Decided(run.then(written), step.id)
 
     def continue_after_decision(
@@ -606,8 +646,9 @@ class Engine:
         record = run_id.record if isinstance(run_id, LoadedRun) else self.run_record(run_id)
         if self.is_driven(record):
             return Continuation(record.id, "driven")
-        if self.hand_off is not None and self.hand_off(record.id):
-            return Continuation(record.id, "queued")
+        taker = self.hand_off(record.id) if self.hand_off is not None else None
+        if taker is not None:
+            return Continuation(record.id, taker)
         again = run_id if isinstance(run_id, LoadedRun) else record.id
         outcome = self.resume(
             again, by=by, wait_for_approval=wait_for_approval, continuing=True, ask=ask
@@ -618,12 +659,15 @@ class Engine:
         self, run_id: str, *, by: str, reason: str = "", extra_groups: Iterable[str] = ()
     ) -> RunRecord:
         record = self.run_record(run_id)
-        may_cancel(self.loaded_for(record).runbook, by, self.directory, extra_groups)
+        attempt = Attempt("cancel", record.id, by, detail={"reason": reason})
+        runbook = self.loaded_for(record).runbook
+        self._checked(attempt, may_cancel, runbook, by, self.directory, extra_groups)
         if record.status in TERMINAL:
             raise RunbookError(f"run {record.id} has already finished ({record.status})")
         self.store.append_event(
             record.id, EventType.RUN_CANCEL_REQUESTED, {"by": by, "reason": reason}
         )
+        self._audit(attempt)
         return record
 
     def _release_dead_owner(self, record: RunRecord) -> None:

@@ -16,7 +16,7 @@ from runbook_engine.actions.ssh.remote import Finished, RemoteCommand, run_remot
 from runbook_engine.actions.ssh.static import check_hosts
 from runbook_engine.actions.ssh.step import Fleet, finish, open_fleet, run_fleet
 from runbook_engine.actions.ssh.targets import Target
-from runbook_engine.actions.ssh.wrapper import command_line
+from runbook_engine.actions.ssh.wrapper import command_line, env_stdin
 from runbook_engine.plugin.contract import (
     Action,
     ActionContext,
@@ -71,6 +71,7 @@ class SshCommandAction(Action):
     idempotent = False
     description = "Run a shell command on many hosts over SSH (parallel or rolling batches)."
     shell_fields = ("command",)
+    argv_fields = ("command",)
 
     @classmethod
     def check_static(cls, given: Mapping[str, Any], ctx: StaticContext) -> Sequence[StaticIssue]:
@@ -106,10 +107,17 @@ def remote_command(
             sudo=sudo is not None,
             sudo_user=sudo.user if sudo is not None else None,
         ),
-        stdin=options.stdin.encode() if options.stdin is not None else None,
+        stdin=_stdin(options),
         timeout=timeout,
         sudo=sudo is not None,
     )
+
+
+def _stdin(options: CommandOptions) -> bytes | None:
+    """The environment's values first (never on a remote command line), then the input."""
+    if not options.env and options.stdin is None:
+        return None
+    return env_stdin(options.env) + (options.stdin or "").encode()
 
 
 def run_on(fleet: Fleet, target: Target, command: RemoteCommand) -> Finished:

@@ -107,7 +107,8 @@ class FanoutParams(ActionParams):
 class CommandOptions(ActionParams):
     """How a remote command runs: its environment, directory, privileges, input, exit codes."""
 
-    #: set for the command with ``env`` (no AcceptEnv needed on the server)
+    #: set for the command; the values go over stdin, never on the remote command line (no
+    #: AcceptEnv needed on the server)
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
     #: run through ``sudo -n`` (never prompts: a password requirement is an error). Default:
@@ -125,4 +126,6 @@ class CommandOptions(ActionParams):
         for name in value:
             if not _ENV_NAME.match(name):
                 raise ValueError(f"environment variable name {name!r} is not valid")
+            if name.startswith("__runbook_"):  # the remote preamble's own variables
+                raise ValueError(f"environment variable name {name!r} is reserved")
         return value

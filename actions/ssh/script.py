@@ -63,6 +63,8 @@ class SshScriptAction(Action):
     idempotent = False
     description = "Copy a script to many hosts (SFTP), run it with arguments, remove it."
     shell_fields = ("script",)
+    #: the script's text goes to a file; its arguments are the remote process's argv
+    argv_fields = ("args",)
 
     @classmethod
     def check_static(cls, given: Mapping[str, Any], ctx: StaticContext) -> Sequence[StaticIssue]:

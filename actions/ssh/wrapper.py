@@ -9,17 +9,24 @@ client runs ``kill_line`` on a second channel of the same connection: SIGTERM to
 to every descendant (``sudo`` moves the command into a session of its own), SIGKILL to whatever
 is left after a grace period.
 
-Environment variables are set with ``env`` rather than SSH ``env`` requests, which sshd refuses
-unless ``AcceptEnv`` lists them. The login shell is assumed to be POSIX (sh, bash, dash, zsh).
+Environment variables (often secrets) never appear in a remote command line: ``env K=V cmd``
+would put the values in the arguments of a process every user of the host can list (``ps``),
+and SSH ``env`` requests are refused unless sshd's ``AcceptEnv`` lists the names. The values are
+sent base64-encoded, one line each, at the start of the session's stdin (``env_stdin``); a
+``/bin/sh`` preamble, started under sudo when the command is, reads them with the ``read``
+builtin (which takes a pipe one byte at a time, so the command's own input is left untouched),
+decodes them with ``base64 -d`` fed through a pipe, exports them and ``exec``s the command. Only
+the names are in the line. The login shell is assumed to be POSIX (sh, bash, dash, zsh).
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-__all__ = ["MARKER", "PGID_LINE", "command_line", "kill_line"]
+__all__ = ["MARKER", "PGID_LINE", "command_line", "env_stdin", "kill_line"]
 
 #: starts the line on which the wrapper reports the process group id (\x1e: record separator,
 #: a byte no sane command writes at the start of a stderr line)
@@ -40,7 +47,8 @@ def command_line(
     """The line to ``exec`` for ``command`` (a shell command string)."""
     inner = ["/bin/sh", "-c", command]
     if env:
-        inner = ["env", *(f"{k}={v}" for k, v in env.items()), *inner]
+        # The names only: the values follow on stdin (``env_stdin``).
+        inner = ["/bin/sh", "-c", _env_preamble(list(env)), "runbook-env", command]
     if sudo:
         # -n: fail at once instead of waiting for a password nobody will type
         inner = ["sudo", "-n", *(["-u", sudo_user] if sudo_user else []), "--", *inner]
@@ -50,6 +58,39 @@ def command_line(
         parts.append(f"cd -- {shlex.quote(cwd)} || exit 1")
     parts.append("exec " + shlex.join(inner))
     return "; ".join(parts)
+
+
+def env_stdin(env: Mapping[str, str]) -> bytes:
+    """What the session's stdin starts with for ``command_line(..., env=env)``: each value,
+    in ``env``'s order, base64-encoded on a line of its own (newlines and any byte kept)."""
+    return b"".join(base64.b64encode(value.encode()) + b"\n" for value in env.values())
+
+
+#: the temporary variables of the preamble; numbered, so that no name in ``env`` can be one
+_SLOT = "__runbook_env_{}"
+
+
+def _env_preamble(names: Sequence[str]) -> str:
+    """A ``/bin/sh`` script reading one value per name from stdin, then running ``$1``.
+
+    Every value is decoded before any is exported: a ``PATH`` in ``env`` must not change
+    which ``base64`` decodes the next one. ``$(...)`` drops trailing newlines, hence the
+    ``x`` appended and removed. The names were checked to be identifiers (``CommandOptions``).
+    """
+    fail = 'echo "runbook: the environment did not arrive on stdin" >&2; exit 125'
+    lines = ["__runbook_line="]
+    for i, _name in enumerate(names):
+        slot = _SLOT.format(i)
+        lines.append(
+            f"IFS= read -r __runbook_line && {slot}=$(printf '%s' \"$__runbook_line\" "
+            f"| base64 -d && echo x) || {{ {fail}; }}"
+        )
+    for i, name in enumerate(names):
+        slot = _SLOT.format(i)
+        lines.append(f'{name}="${{{slot}%x}}"; export {name}; unset {slot}')
+    lines.append("unset __runbook_line")
+    lines.append('exec /bin/sh -c "$1"')
+    return "\n".join(lines)
 
 
 # The descendants of the group leader, found from ps in one pass: after the first SIGTERM,

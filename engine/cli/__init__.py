@@ -11,12 +11,14 @@ import os
 import click
 
 from runbook_engine.cli.actions_cmd import actions
+from runbook_engine.cli.audit_cmd import audit
 from runbook_engine.cli.catalog_cmds import diff, list_, plan, schema, validate
 from runbook_engine.cli.hosts_cmd import hosts
 from runbook_engine.cli.ops_cmds import logs, runs, show
 from runbook_engine.cli.run_cmds import approve, cancel, reject, resume, run
 from runbook_engine.cli.schedule_cmds import report, schedules
 from runbook_engine.cli.serve_cmd import serve
+from runbook_engine.cli.token_cmds import token
 from runbook_engine.cli.worker_cmds import submit, worker
 
 
@@ -55,6 +57,8 @@ for command in (
     actions,
     worker,
     submit,
+    token,
+    audit,
 ):
     main.add_command(command)
 

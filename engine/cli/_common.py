@@ -149,9 +149,16 @@ def make_engine(
     store: Store, *, progress: bool, json_logs: bool, stream: TextIO | None = None
 ) -> Engine:
     """The engine the CLI drives runs with: progress on the terminal, JSON event lines, and
-    under ``RUNBOOK_EXECUTOR=queue`` continuations handed to the workers."""
+    continuations (after ``approve``, ``reject``, ``cancel``) handed to the workers under
+    ``RUNBOOK_EXECUTOR=queue``, else to a ``runbook serve`` watching the store: it holds the
+    secrets of the runs it started and posts to Slack as it drives. With neither, the CLI
+    continues the run itself."""
+    import socket
+
+    from runbook_engine.auth.audit import AuditTrail
     from runbook_engine.cli.progress import ConsoleProgress, JsonLog
-    from runbook_engine.service import Engine
+    from runbook_engine.presence import serve_watching
+    from runbook_engine.service import Engine, Taker
     from runbook_engine.worker.queue import enqueue_if_queued
 
     subscribers: list[Subscriber] = []
@@ -160,7 +167,12 @@ def make_engine(
     if json_logs:
         subscribers.append(JsonLog())
 
-    def hand_off(run_id: str) -> bool:
-        return enqueue_if_queued(store, run_id)
+    def hand_off(run_id: str) -> Taker | None:
+        if enqueue_if_queued(store, run_id):
+            return "queued"
+        # serve's store watcher sees the decision this process just committed within a second
+        return "served" if serve_watching(store) else None
 
-    return Engine(store=store, subscribers=subscribers, hand_off=hand_off)
+    # local mode: the acting user is a name (auth.local), proved by being able to open the store
+    trail = AuditTrail(store, via="local", source=f"cli@{socket.gethostname()}")
+    return Engine(store=store, subscribers=subscribers, hand_off=hand_off, audit=trail)

@@ -127,8 +127,8 @@ def run(
     Exit codes: 0 succeeded; 1 failed (rolled back); 2 invalid input; 3 rollback incomplete or
     needs attention; 4 cancelled or rejected; 5 waiting for approval (--no-wait); 6 lock held.
     """
+    from runbook_engine.auth.local import acting_user
     from runbook_engine.catalog import Catalog
-    from runbook_engine.identity import current_user
     from runbook_engine.spec.params import parse_assignments
 
     given = parse_assignments(params)
@@ -161,7 +161,7 @@ def run(
         from runbook_engine.spec.params import redact_params
 
         checked = engine.check(
-            loaded, secret_inputs(loaded.runbook, given), requester=current_user()
+            loaded, secret_inputs(loaded.runbook, given), requester=acting_user()
         )
         if not yes and sys.stdin.isatty() and output == "text":
             from runbook_engine.terminal import printable
@@ -211,7 +211,7 @@ def resume(
     Completed steps are never run again. A step that was in flight is re-run only when its action
     is idempotent; otherwise the run needs attention and you choose --retry, --skip or --rollback.
     """
-    from runbook_engine.identity import current_user
+    from runbook_engine.auth.local import acting_user
     from runbook_engine.spec.params import parse_assignments
 
     if inventory:
@@ -226,7 +226,7 @@ def resume(
             record.id,
             choice=choice,
             given=secret_inputs(loaded.runbook, parse_assignments(params)),
-            by=current_user(),
+            by=acting_user(),
             wait_for_approval=not no_wait,
             ask=ask_secrets,
         )
@@ -236,11 +236,11 @@ def resume(
 def _decide(
     run_id: str, approve: bool, reason: str, as_user: str | None, no_resume: bool, output: str
 ) -> None:
+    from runbook_engine.auth.local import acting_user
     from runbook_engine.core.statuses import EXIT_WAITING
-    from runbook_engine.identity import current_user
     from runbook_engine.spec.params import SecretMissing
 
-    user = as_user or current_user()
+    user = acting_user(as_user)
     with open_store(create=False) as store:
         engine = make_engine(store, progress=output == "text", json_logs=False)
         decision = engine.decide(run_id, user=user, approve=approve, reason=reason)
@@ -275,15 +275,24 @@ def _report(
         loaded = engine.loaded_for(engine.run_record(after.run_id))
         _finish(after.outcome, output, _order(loaded))
     if output == "json":
-        emit_json({**recorded, "queued": True} if after.how == "queued" else recorded)
+        # who took the run on, when it was not continued here
+        taken = {after.how: True} if after.how in ("queued", "served") else {}
+        emit_json({**recorded, **taken})
     elif after.how == "queued":
         click.echo(f"run {after.run_id} queued: a worker continues it")
+    elif after.how == "served":
+        click.echo(f"run {after.run_id} left to the store's watcher: runbook serve continues it")
 
 
 @click.command()
 @click.argument("run_id")
 @click.option("--reason", default="", help="why (shown in the run log)")
-@click.option("--as", "as_user", help="act as this user (default: RUNBOOK_USER or login name)")
+@click.option(
+    "--as",
+    "as_user",
+    help="act as this user (default: RUNBOOK_USER or login name); a local store only: "
+    "refused with RUNBOOK_SERVER",
+)
 @click.option("--no-resume", is_flag=True, help="only record the decision")
 @output_option
 @user_errors
@@ -296,7 +305,12 @@ def approve(run_id: str, reason: str, as_user: str | None, no_resume: bool, outp
 @click.command()
 @click.argument("run_id")
 @click.option("--reason", required=True, help="why (required; shown in the run log)")
-@click.option("--as", "as_user", help="act as this user (default: RUNBOOK_USER or login name)")
+@click.option(
+    "--as",
+    "as_user",
+    help="act as this user (default: RUNBOOK_USER or login name); a local store only: "
+    "refused with RUNBOOK_SERVER",
+)
 @click.option("--no-resume", is_flag=True, help="only record the decision")
 @output_option
 @user_errors
@@ -312,12 +326,12 @@ def reject(run_id: str, reason: str, as_user: str | None, no_resume: bool, outpu
 @user_errors
 def cancel(run_id: str, reason: str, output: str) -> None:
     """Cancel a run: what is running is stopped and completed steps are rolled back."""
-    from runbook_engine.identity import current_user
+    from runbook_engine.auth.local import acting_user
 
     with open_store(create=False) as store:
         engine = make_engine(store, progress=output == "text", json_logs=False)
-        record = engine.cancel(run_id, by=current_user(), reason=reason)
+        record = engine.cancel(run_id, by=acting_user(), reason=reason)
         if output == "text":
             click.echo(f"cancel requested for run {record.id}")
-        after = engine.continue_after_cancel(record.id, by=current_user(), ask=ask_secrets)
+        after = engine.continue_after_cancel(record.id, by=acting_user(), ask=ask_secrets)
         _report(engine, after, {"run_id": record.id, "cancel_requested": True}, output)

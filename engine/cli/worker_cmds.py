@@ -102,9 +102,9 @@ def submit(ref: str, params: tuple[str, ...], wait: bool, output: str) -> None:
     succeeded, 1 failed, 3 needs attention, 4 cancelled or rejected, 6 lock held. A run waiting
     for approval is followed on until someone decides.
     """
+    from runbook_engine.auth.local import acting_user
     from runbook_engine.catalog import Catalog
     from runbook_engine.cli.secret_input import secret_inputs
-    from runbook_engine.identity import current_user
     from runbook_engine.spec.params import parse_assignments
     from runbook_engine.worker.pg import conninfo_from_url
     from runbook_engine.worker.queue import enqueue
@@ -114,7 +114,7 @@ def submit(ref: str, params: tuple[str, ...], wait: bool, output: str) -> None:
         loaded = Catalog().resolve(ref, store)
         engine = make_engine(store, progress=False, json_logs=False)
         given = secret_inputs(loaded.runbook, parse_assignments(params))
-        run_id, _ = engine.create(loaded, given, requester=current_user())
+        run_id, _ = engine.create(loaded, given, requester=acting_user())
         enqueue([run_id], store.url)
         secret = [n for n, p in loaded.runbook.parameters.items() if p.secret]
         if secret:

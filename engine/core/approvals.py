@@ -43,7 +43,8 @@ def check_decision(
         raise ApprovalError(
             f"the approval of step {step.id!r} timed out; on_timeout: {approval.on_timeout} applies"
         )
-    if user == requester and not approval.allow_requester:
+    # one person, however their name is spelt (an IdP, Slack and the CLI may differ in case)
+    if user.casefold() == requester.casefold() and not approval.allow_requester:
         instead = "; to stop it, cancel it" if verb == "reject" else ""
         raise ApprovalError(
             f"{user} started this run and cannot {verb} it "
@@ -54,6 +55,6 @@ def check_decision(
         raise ApprovalError(
             f"{user} is not an approver of step {step.id!r} (approvers: {', '.join(approvers)})"
         )
-    if any(d.user == user for d in state.approvals.get(step.id, ())):
+    if any(d.user.casefold() == user.casefold() for d in state.approvals.get(step.id, ())):
         raise ApprovalError(f"{user} has already decided on step {step.id!r}")
     return step

@@ -7,7 +7,8 @@ the type of templated values where it is known. An action may add checks of its 
 overriding the classmethod ``check_static(given, ctx)``, which sees the block as written
 (template strings unrendered) and returns ``StaticIssue`` values located inside it; the default
 has none, so plugins written before the hook keep working unchanged. ``shell_fields`` names the
-parameters whose text a shell runs (for the quoting warnings), and ``mutates(given)`` says
+parameters whose text a shell runs (for the quoting warnings), ``argv_fields`` those that become
+a process's arguments (for the secret-on-a-command-line warning), and ``mutates(given)`` says
 whether a call changes something (for the missing-rollback warning).
 
 Actions are blocking code (paramiko, boto3, subprocess); the runtime calls them in a bounded
@@ -119,6 +120,9 @@ class Action(ABC):
     #: parameters whose string value is a shell command line (``/bin/sh -c``); interpolating
     #: a parameter into one without ``| quote`` is warned about
     shell_fields: ClassVar[tuple[str, ...]] = ()
+    #: parameters that end up in a process's arguments (here or on a remote host), where any
+    #: user of that host can read them: a secret parameter put into one is warned about
+    argv_fields: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def run(self, params: Any, ctx: ActionContext) -> Result:

@@ -83,11 +83,12 @@ def _shell(
     keys = accepted_keys(cls.Params)
     out: list[Finding] = []
     for key, value in given.items():
-        if keys.get(key) in cls.shell_fields:
-            out.extend(shell_warnings(value, (*where, "with", key), f"with.{key}", declared))
-            if cls.name == "shell.command":  # runs here: its argv is this host's to read
-                at = (*where, "with", key)
-                out.extend(secret_argv_warnings(value, at, f"with.{key}", declared))
+        field = keys.get(key)
+        at = (*where, "with", key)
+        if field in cls.shell_fields:
+            out.extend(shell_warnings(value, at, f"with.{key}", declared))
+        if field in cls.argv_fields:
+            out.extend(secret_argv_warnings(value, at, f"with.{key}", declared))
     return out
 
 

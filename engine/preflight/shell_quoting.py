@@ -88,9 +88,10 @@ def _secret_params(source: str, declared: Mapping[str, Any]) -> list[str]:
 def secret_argv_warnings(
     value: Any, where: Path, field: str, declared: Mapping[str, Any]
 ) -> list[Finding]:
-    """Warnings for secret parameters put into a local command line (string or list): a
-    process's arguments are readable by every user of the host (``ps``) while it runs, while
-    its environment is not; ``env:`` hands the value over that way."""
+    """Warnings for secret parameters put into a command line (string or list), run here or
+    over SSH: a process's arguments are readable by every user of its host (``ps``) while it
+    runs, and sshd may log a remote one, while its environment is neither; ``env:`` hands the
+    value over that way (``ssh.*`` send it over the session's stdin, never in a command)."""
     out: list[Finding] = []
     seen: list[str] = []
     for text in strings_in(value):
@@ -105,7 +106,8 @@ def secret_argv_warnings(
                 Finding(
                     where,
                     f"params.{name} is secret and is put into the command line {field}: every "
-                    "user of the host can read it (`ps`) while the command runs; pass it in "
+                    "user of the host it runs on can read it (`ps`) while the command runs; "
+                    "pass it in "
                     f'the environment instead: `env: {{{var}: "{{{{ params.{name} }}}}"}}` '
                     f'and "${var}" in the command',
                     warning=True,

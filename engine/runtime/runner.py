@@ -53,6 +53,7 @@ from runbook_engine.lease import HEARTBEAT_EVERY
 from runbook_engine.plugin import Registry
 from runbook_engine.plugin.contract import ActionContext
 from runbook_engine.runtime.bus import Bus, Event, RunInfo
+from runbook_engine.runtime.cancel_probe import cancel_probe
 from runbook_engine.runtime.invoke import STOP_GRACE, LineBuffer, Outcome, call_action
 from runbook_engine.runtime.loading import Loaded, load
 from runbook_engine.runtime.recordable import recordable
@@ -62,6 +63,7 @@ from runbook_engine.spec.loader import LoadedRunbook
 from runbook_engine.spec.models import ActionStep, iter_steps
 from runbook_engine.spec.params import REDACTED, redact_text, secret_values
 from runbook_engine.store import EventRecord, NewEvent, Store
+from runbook_engine.template_limits import stop_when
 from runbook_engine.templating import render
 
 log = logging.getLogger("runbook.runner")
@@ -403,9 +405,15 @@ class Runner:
                 self._stop_steps()
             if self.state.status in TERMINAL:
                 return self.state.status
-            with watch() as derived:
+            probe = cancel_probe(self.store, self.run_id, self._committed)
+            with watch() as derived, stop_when(probe) as stopped:
                 commands = decide(self.runbook, self.layout, self.state, self.env())
             self._learn(derived)
+            if stopped.seen:
+                # A cancel stopped a render: fold it in before the render's failure is acted
+                # on, so the run rolls back as cancelled; start nothing it decided meanwhile.
+                self.sync()
+                commands = [cmd for cmd in commands if isinstance(cmd, Record)]
             wake_at: float | None = None
             acted = False
             for cmd in commands:

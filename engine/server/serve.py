@@ -1,8 +1,9 @@
 """``runbook serve``: the Slack app and the executor in one process, on one store.
 
 Start-up: open the store, check the bot token (``auth.test``), start the notifier, the HTTP
-listener (and Socket Mode when ``SLACK_APP_TOKEN`` is set), and the sweeper, whose first pass
-resumes the runs a previous server left in flight. Stop (SIGTERM/SIGINT): stop accepting
+listener (and Socket Mode when ``SLACK_APP_TOKEN`` is set), the sweeper, whose first pass
+resumes the runs a previous server left in flight, and the store watcher, which acts on what
+other processes write (``watcher``). Stop (SIGTERM/SIGINT): stop accepting
 requests, let runs reach a recorded point (no new step starts; steps in flight finish, up to
 ``grace`` seconds), flush Slack updates, close the store.
 """
@@ -18,9 +19,9 @@ from types import FrameType
 from typing import Any
 
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
 
+from runbook_engine.auth.audit import AuditTrail, slack_via
 from runbook_engine.errors import RunbookError
 from runbook_engine.metrics import Metrics, metrics_wsgi_app
 from runbook_engine.runtime.bus import Subscriber
@@ -29,8 +30,10 @@ from runbook_engine.server.draining import DrainableStore
 from runbook_engine.server.executor import RunExecutor
 from runbook_engine.server.http import EVENTS_PATH, HttpServer, SlackHttpApp
 from runbook_engine.server.scheduling import ScheduleLoop
+from runbook_engine.server.socket_mode import GuardedSocketModeHandler
 from runbook_engine.server.sweeper import Sweeper
 from runbook_engine.server.vault import SecretVault
+from runbook_engine.server.watcher import StoreWatcher
 from runbook_engine.service import Engine
 from runbook_engine.slack.app import build_app
 from runbook_engine.slack.client import make_client
@@ -66,7 +69,7 @@ class Server:
         self.notifier: SlackNotifier | None = None
         self.app: App | None = None
         self.interactions: Interactions | None = None
-        self.socket_mode: SocketModeHandler | None = None
+        self.socket_mode: GuardedSocketModeHandler | None = None
         subscribers: list[Subscriber] = [self.metrics]
         if settings is not None:
             self.client = make_client(settings)
@@ -77,7 +80,9 @@ class Server:
                 min_interval=self.options.update_interval,
             )
             subscribers.insert(0, self.notifier)
-        self.engine = Engine(store=self.store, subscribers=subscribers)
+        # the engine's users are Slack user ids from signed requests, or the server's schedules
+        trail = AuditTrail(self.store, via=slack_via, source="slack")
+        self.engine = Engine(store=self.store, subscribers=subscribers, audit=trail)
         self.executor = RunExecutor(self.engine, self.vault)
         try:
             if settings is not None and self.notifier is not None:
@@ -104,10 +109,14 @@ class Server:
             where = f"{self.options.host}:{self.options.port}"
             raise RunbookError(f"cannot listen on {where}: {exc}") from None
         if settings is not None and settings.app_token and self.app is not None:
-            self.socket_mode = SocketModeHandler(self.app, settings.app_token)
+            # the same payload checks and de-duplication as the HTTP path
+            self.socket_mode = GuardedSocketModeHandler(self.app, settings.app_token)
         self.sweeper = Sweeper(
             self.engine, self.executor, self.notifier, interval=self.options.sweep_interval
         )
+        # other processes' writes wake the sweeper's catch-up at once (decisions from the CLI,
+        # runs it drives); the periodic sweep stays as the safety net
+        self.watcher = StoreWatcher(self.store, self.sweeper.catch_up)
         # runbooks' `schedule:` entries fire here; each tick once, even beside workers
         self.schedules = ScheduleLoop(
             self.engine, lambda tick: self.executor.resume(tick.run_id, by=SCHEDULE_REQUESTER)
@@ -141,6 +150,7 @@ class Server:
         if self.socket_mode is not None:
             self.socket_mode.connect()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
         self.sweeper.start()
+        self.watcher.start()
         self.schedules.start()
         log.info("serving Slack at %s%s", self.url, EVENTS_PATH)
 
@@ -154,6 +164,7 @@ class Server:
                 self.socket_mode.close()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
             self.http.stop()
             self.schedules.stop()
+            self.watcher.stop()
             self.sweeper.stop()
             self.jobs.shutdown(wait=True)
             self.store.drain()

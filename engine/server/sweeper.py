@@ -5,8 +5,10 @@
 * **Approval timeouts**: runs from Slack wait for approval with no thread parked on them, so
   nobody would notice a deadline pass. The sweeper records ``approval.timed_out`` (exactly what
   a waiting runner records) and drives the run on, which applies ``on_timeout``.
-* **Runs moved elsewhere**: a run approved with ``runbook approve`` continues in the CLI's
-  process; the sweeper notices the run changed and has its Slack messages redrawn.
+* **Runs changed elsewhere** (``catch_up``, also called by the ``StoreWatcher`` as soon as the
+  store says something changed): a decision, cancel or choice another process recorded on a run
+  nobody drives is driven on here; a run another live process drives (the CLI, a worker) has
+  its Slack message redrawn and the replies and prompts its new events call for posted.
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from datetime import UTC, datetime, timedelta
 
 from runbook_engine.core.approvals import waiting_step
 from runbook_engine.core.events import EventType
-from runbook_engine.core.statuses import ACTIVE, PENDING, ROLLING_BACK, RUNNING, WAITING_APPROVAL
+from runbook_engine.core.statuses import (
+    ACTIVE,
+    PENDING,
+    ROLLING_BACK,
+    RUNNING,
+    TERMINAL,
+    WAITING_APPROVAL,
+)
 from runbook_engine.errors import ApprovalError, ParameterError, RunbookError
 from runbook_engine.lease import is_driven, owner_id
 from runbook_engine.server.executor import Done, RunExecutor
@@ -32,6 +41,18 @@ log = logging.getLogger("runbook.server.sweeper")
 #: it; taking it would be safe (claiming a run is atomic) but would only contend
 ORPHAN_MIN_AGE = 0.5
 LIMIT = 500
+
+#: what a door records for the engine driving a run to act on; a run nobody drives with one of
+#: these not yet folded by an engine (after its ``published_seq``) waits for someone to drive it
+DOOR_EVENTS = frozenset(
+    {
+        EventType.APPROVAL_DECIDED,
+        EventType.RUN_CANCEL_REQUESTED,
+        EventType.RUN_RESOLVED,
+        EventType.ROLLBACK_RESOLVED,
+        EventType.APPROVAL_TIMED_OUT,
+    }
+)
 
 
 class Sweeper:
@@ -51,7 +72,8 @@ class Sweeper:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sweeper", daemon=True)
         self._given_up: set[str] = set()
-        self._seen: dict[str, datetime] = {}
+        self._seen: dict[str, int] = {}  # the last seq of each run looked at by catch_up
+        self._catching_up = threading.Lock()
 
     def start(self) -> None:
         self._thread.start()
@@ -72,8 +94,7 @@ class Sweeper:
     def sweep(self) -> None:
         self.adopt_orphans()
         self.apply_timeouts()
-        if self.notifier is not None:
-            self.follow()
+        self.catch_up()
 
     # ------------------------------------------------------------------ orphans
 
@@ -139,24 +160,45 @@ class Sweeper:
             expired.append(record.id)
         return expired
 
-    # ------------------------------------------------------------------ runs moved elsewhere
+    # ------------------------------------------------------------------ runs changed elsewhere
 
-    def follow(self) -> None:
-        assert self.notifier is not None
+    def catch_up(self) -> list[str]:
+        """Act on what other processes recorded since the last look; returns the runs driven
+        on here. Cheap when nothing changed: one query of the active and recent runs."""
+        with self._catching_up:  # the watcher and the periodic sweep may both call it
+            return self._catch_up()
+
+    def _catch_up(self) -> list[str]:
         store = self.engine.store
         driving = self.executor.driving()
         records = {r.id: r for r in store.list_runs(status=list(ACTIVE), limit=LIMIT)}
         for r in store.list_runs(since=self.started, limit=LIMIT):
             records.setdefault(r.id, r)
+        driven = []
         for run_id, record in records.items():
+            if self._seen.get(run_id) == record.last_seq:
+                continue
+            self._seen[run_id] = record.last_seq
             if run_id in driving:
                 continue  # our own bus keeps its messages current
-            if self._seen.get(run_id) == record.updated_at:
-                continue
-            self._seen[run_id] = record.updated_at
-            self.notifier.refresh(run_id)
+            if run_id not in self._given_up and self._waits_for_a_driver(record):
+                log.info("run %s: driving on what another process recorded", run_id)
+                self.executor.resume(run_id, done=self._report(run_id))
+                driven.append(run_id)
+            elif self.notifier is not None:
+                self.notifier.follow(run_id, from_start=record.created_at >= self.started)
         for gone in set(self._seen) - set(records):
             del self._seen[gone]
+        return driven
+
+    def _waits_for_a_driver(self, record: RunRecord) -> bool:
+        """Has a door recorded something on this run that no live engine will act on?"""
+        if record.status in TERMINAL or record.last_seq <= record.published_seq:
+            return False
+        if is_driven(record):
+            return False  # its engine sees the new events on its next sync
+        unfolded = self.engine.store.events(record.id, after_seq=record.published_seq)
+        return any(e.type in DOOR_EVENTS for e in unfolded)
 
 
 def _deadline_passed(record: RunRecord, now: float) -> bool:

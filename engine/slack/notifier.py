@@ -39,6 +39,7 @@ from runbook_engine.slack.outbox import (
     Post,
     Reply,
     Summary,
+    posts_for,
 )
 from runbook_engine.slack.prompts import Prompt, prompt_message
 from runbook_engine.spec.loader import LoadedRunbook, load_text
@@ -97,6 +98,18 @@ class _Context:
         return step.approval.message if isinstance(step, ApprovalStep) else ""
 
 
+def _bus_event(record: EventRecord) -> Event:
+    """A stored event as the bus would have delivered it."""
+    return Event(
+        record.run_id,
+        record.seq,
+        record.ts.timestamp(),
+        record.type,
+        record.step_id,
+        record.data or {},
+    )
+
+
 def _redact(value: Any, secrets: tuple[str, ...]) -> Any:
     if not secrets:
         return value
@@ -132,6 +145,9 @@ class SlackNotifier:
         # what each message shows now, kept after a run's outbox is gone: a redraw from the
         # store that changes nothing then costs no Slack call
         self._shown: OrderedDict[str, str] = OrderedDict()
+        # the newest event of each run whose posts were queued, heard on the bus or read from
+        # the store: replies are owed only for events after it, whichever way they came
+        self._heard: OrderedDict[str, int] = OrderedDict()
         self._forcing = 0
         self._stopped = False
         self._threads = [
@@ -150,8 +166,18 @@ class SlackNotifier:
             box = self._boxes.get(run.id)
             if box is None:
                 box = self._boxes[run.id] = Outbox(run.id)
-            box.add(run, event, state)
+            heard = self._heard.get(run.id, 0)
+            # an event already read from the store (a follow raced this drive) is said once
+            box.add(run, event, state, say=event.seq > heard)
+            self._hear(run.id, event.seq)
             self._cond.notify()
+
+    def _hear(self, run_id: str, seq: int) -> None:
+        """Called with the lock held."""
+        self._heard[run_id] = max(seq, self._heard.get(run_id, 0))
+        self._heard.move_to_end(run_id)
+        while len(self._heard) > SHOWN_KEPT:
+            self._heard.popitem(last=False)
 
     def route(self, run_id: str, channel: str) -> None:
         """Post ``run_id`` to ``channel`` if its runbook names no ``notify`` channel (a run
@@ -168,6 +194,16 @@ class SlackNotifier:
                 box = self._boxes[run_id] = Outbox(run_id)
             box.reload = True
             self._cond.notify()
+
+    def follow(self, run_id: str, *, from_start: bool) -> None:
+        """Say in Slack what another process recorded for a run: redraw it and post the
+        replies and prompts its new events call for. ``from_start``: a run this notifier never
+        heard of is new (everything is owed); otherwise it was posted before this process
+        started, and only what comes after now is."""
+        with self._cond:
+            if from_start and run_id not in self._heard:
+                self._heard[run_id] = 0
+        self.refresh(run_id)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Send everything pending now, update intervals aside. False if time ran out."""
@@ -322,12 +358,25 @@ class SlackNotifier:
         events = self.store.events(box.run_id)
         self._adopt_anchors(box.run_id, ctx, events)
         state = replay(Layout.of(ctx.loaded.runbook), events)
-        queued = {p.prompt.seq for p in box.posts if isinstance(p, NewPrompt)}
+        info = RunInfo(
+            id=box.run_id,
+            runbook=ctx.loaded.runbook.name,
+            version=ctx.loaded.runbook.version,
+            digest=ctx.loaded.digest,
+            requester=ctx.requester,
+            notify_channel=ctx.channel,
+        )
         with self._cond:
             box.reload = False
             if box.state is None or state.last_seq > box.state.last_seq:
                 box.state = state
                 box.version += 1
+            heard = self._heard.get(box.run_id)
+            for event in events:
+                if heard is not None and event.seq > heard and not event.type.startswith("slack."):
+                    box.posts.extend(posts_for(info, _bus_event(event)))
+            self._hear(box.run_id, state.last_seq)
+            queued = {p.prompt.seq for p in box.posts if isinstance(p, NewPrompt)}
             if state.status == WAITING_APPROVAL:
                 # a prompt nobody posted yet (the run was started by the CLI, say)
                 asked = [e for e in events if e.type == EventType.APPROVAL_REQUESTED]

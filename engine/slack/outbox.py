@@ -77,13 +77,14 @@ class Outbox:
 
     # ---------------------------------------------------------------- filling
 
-    def add(self, info: RunInfo, event: Event, state: RunState) -> None:
+    def add(self, info: RunInfo, event: Event, state: RunState, *, say: bool = True) -> None:
+        """File an event heard on the bus; ``say`` False: its posts were queued already."""
         self.info = info
         if self.state is None or state.last_seq >= self.state.last_seq:
             self.state = state
             self.version += 1
-        for post in posts_for(info, event):
-            self.posts.append(post)
+        if say:
+            self.posts.extend(posts_for(info, event))
 
     # ---------------------------------------------------------------- reading
 

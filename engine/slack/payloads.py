@@ -5,6 +5,9 @@ A valid signature says Slack sent the bytes, not that they have the shape the li
 parsers the listeners use, so a malformed one is refused with a reason (HTTP 400) instead of
 failing inside a listener with a traceback and a 500. Reading it also yields its identity:
 the same request delivered again (Slack's retries) has the same one.
+
+Socket Mode envelopes (``read_envelope``) get the same checks and the same identities: their
+payload is the body's content, already decoded.
 """
 
 from __future__ import annotations
@@ -48,19 +51,43 @@ def read_request(body: bytes, content_type: str) -> Delivery:
     except UnicodeDecodeError:
         raise Malformed("body is not UTF-8") from None
     if content_type.partition(";")[0].strip().lower() == "application/json":
-        return _event(_json_object(text, "body"), body)
+        return _event(_json_object(text, "body"), _digest(body))
     try:
         form = {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
     except ValueError as exc:
         raise Malformed(f"body is not a form: {exc}") from None
     if "payload" in form:
-        return _interaction(_json_object(form["payload"], "payload"), body)
+        return _interaction(_json_object(form["payload"], "payload"), _digest(body))
     if "ssl_check" in form:
         return Delivery("ssl_check", _digest(body))
+    return _command(form, _digest(body))
+
+
+def read_envelope(kind: str, envelope_id: str, payload: object) -> Delivery:
+    """The delivery a Socket Mode envelope of type ``kind`` is, or ``Malformed``. Without an
+    event or trigger id its identity is the envelope's: Slack redelivers an unacknowledged
+    envelope under the same id."""
+    if not isinstance(payload, dict):
+        raise Malformed(f"{kind} envelope whose payload is {type(payload).__name__}, not an object")
+    if isinstance(envelope_id, str) and envelope_id:
+        fallback = f"envelope:{envelope_id}"
+    else:
+        fallback = _digest(json.dumps(payload, sort_keys=True, default=str).encode())
+    if kind == "events_api":
+        return _event(payload, fallback)
+    if kind == "interactive":
+        return _interaction(payload, fallback)
+    if kind == "slash_commands":
+        return _command(payload, fallback)
+    raise Malformed(f"envelope of unknown type {kind!r}")
+
+
+def _command(form: Mapping[str, Any], fallback: str) -> Delivery:
     for name in ("command", "user_id"):
-        if not form.get(name):
+        value = form.get(name)
+        if not isinstance(value, str) or not value:
             raise Malformed(f"slash command without {name}")
-    return Delivery("command", _trigger(form, body))
+    return Delivery("command", _trigger(form, fallback))
 
 
 def _json_object(text: str, what: str) -> dict[str, Any]:
@@ -78,19 +105,19 @@ def _digest(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
-def _trigger(data: Mapping[str, Any], body: bytes) -> str:
+def _trigger(data: Mapping[str, Any], fallback: str) -> str:
     trigger = data.get("trigger_id")
-    return f"trigger:{trigger}" if isinstance(trigger, str) and trigger else _digest(body)
+    return f"trigger:{trigger}" if isinstance(trigger, str) and trigger else fallback
 
 
-def _event(data: dict[str, Any], body: bytes) -> Delivery:
+def _event(data: dict[str, Any], fallback: str) -> Delivery:
     kind = data.get("type")
     if not isinstance(kind, str):
         raise Malformed("events API body without a type")
     event_id = data.get("event_id")
     if kind == "event_callback" and not isinstance(event_id, str):
         raise Malformed("event_callback without an event_id")
-    return Delivery("event", f"event:{event_id}" if event_id else _digest(body))
+    return Delivery("event", f"event:{event_id}" if event_id else fallback)
 
 
 def _user_id(data: Mapping[str, Any]) -> None:
@@ -106,7 +133,7 @@ def _check(what: str, parse: Callable[[], object]) -> None:
         raise Malformed(f"{what}: {type(exc).__name__}: {exc}") from None
 
 
-def _interaction(data: dict[str, Any], body: bytes) -> Delivery:
+def _interaction(data: dict[str, Any], fallback: str) -> Delivery:
     kind = data.get("type")
     if not isinstance(kind, str):
         raise Malformed("interaction payload without a type")
@@ -128,4 +155,4 @@ def _interaction(data: dict[str, Any], body: bytes) -> Delivery:
             _check("run form", lambda: submitted_params(view))
         elif view.get("callback_id") == REJECT_VIEW:
             _check("reject form", lambda: submitted_reason(view))
-    return Delivery(kind, _trigger(data, body))
+    return Delivery(kind, _trigger(data, fallback))

@@ -12,6 +12,7 @@ SQLite in WAL mode is the embedded default; PostgreSQL is used by URL
 """
 
 from runbook_engine.store._engine import ENV_VAR, default_data_dir, resolve_url
+from runbook_engine.store._identity import AuditRecord, TokenRecord
 from runbook_engine.store._records import (
     TERMINAL_STATUSES,
     EventRecord,
@@ -25,12 +26,14 @@ from runbook_engine.store._store import Store
 __all__ = [
     "ENV_VAR",
     "TERMINAL_STATUSES",
+    "AuditRecord",
     "EventRecord",
     "NewEvent",
     "RunRecord",
     "Store",
     "StoredVersion",
     "TickRecord",
+    "TokenRecord",
     "default_data_dir",
     "resolve_url",
 ]

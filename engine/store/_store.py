@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from runbook_engine.errors import CatalogError, LockHeld, StoreError, StoreWriteError
+from runbook_engine.store._changes import CHANNEL, ChangeFeed, PostgresFeed, SqliteFeed, TimerFeed
 from runbook_engine.store._engine import (
     WRITE_OPTION,
     Dialect,
@@ -41,6 +42,7 @@ from runbook_engine.store._engine import (
     open_engine,
     resolve_url,
 )
+from runbook_engine.store._identity import IdentityRecords
 from runbook_engine.store._records import (
     TERMINAL_STATUSES,
     EventRecord,
@@ -154,7 +156,7 @@ def _sqlite_binders(dialect: Any) -> tuple[Callable[[Any], Any], Callable[[Any],
 _RUN_COLUMNS = list(runs.c)
 
 
-class Store:
+class Store(IdentityRecords):
     """A run store on SQLite (embedded default) or PostgreSQL.
 
     Open with :meth:`Store.open`; close with :meth:`close` (or use ``with``).
@@ -276,6 +278,53 @@ class Store:
         stmt = pg_insert(table) if self._dialect == "postgresql" else sqlite_insert(table)
         return stmt.values(**values).on_conflict_do_nothing(index_elements=list(key))
 
+    # -- change feed ---------------------------------------------------------------
+
+    @staticmethod
+    def _announce(conn: Connection, run_id: str) -> None:
+        """Tell listeners (``change_feed``) the run changed, when this transaction commits."""
+        conn.execute(select(func.pg_notify(CHANNEL, run_id)))
+
+    def change_feed(self) -> ChangeFeed:
+        """A way to wait until another connection writes here (see ``_changes``); one per
+        waiting thread, closed by its user."""
+        if self._dialect == "postgresql":
+            return PostgresFeed(self._url)
+        database = self._engine.url.database
+        if database in (None, "", ":memory:"):
+            return TimerFeed()
+        return SqliteFeed(str(database))
+
+    # -- presence ------------------------------------------------------------------
+
+    # A process that watches the store for others (``runbook serve``) says so with a lease in
+    # the locks table: its key names the process, ``acquired_at`` is its last heartbeat, and
+    # its holder is the process id, never a run id, so no run's lock handling touches it.
+
+    def hold_presence(self, key: str, holder: str) -> None:
+        """Record (or refresh) that ``holder`` is alive under ``key``."""
+        with self._write() as conn:
+            conn.execute(
+                self._upsert(
+                    locks,
+                    {"key": key, "run_id": holder, "acquired_at": _utcnow()},
+                    ("key",),
+                    ("run_id", "acquired_at"),
+                )
+            )
+
+    def drop_presence(self, key: str) -> None:
+        with self._write() as conn:
+            conn.execute(delete(locks).where(locks.c.key == key))
+
+    def presences(self, prefix: str) -> list[tuple[str, datetime]]:
+        """Every holder of a presence key starting with ``prefix``, and its last heartbeat."""
+        stmt = select(locks.c.run_id, locks.c.acquired_at).where(
+            func.substr(locks.c.key, 1, len(prefix)) == prefix
+        )
+        with self._read() as conn:
+            return [(row.run_id, as_utc(row.acquired_at)) for row in conn.execute(stmt)]
+
     # -- runbook versions ----------------------------------------------------------
 
     def save_version(
@@ -388,6 +437,8 @@ class Store:
                     data={"params": params, "requester": requester},
                 )
             )
+            if self._dialect == "postgresql":
+                self._announce(conn, run_id)
         return _run(created)
 
     def append_event(
@@ -486,6 +537,8 @@ class Store:
                 for i, item in enumerate(batch)
             ]
             conn.execute(insert(events), rows)
+            if not sqlite:
+                self._announce(conn, run_id)
             if not sqlite and ts is None:
                 conn.execute(update(runs).where(runs.c.id == run_id).values(updated_at=now))
             if checkpoint is not None and (expect_seq is None or first == expect_seq + 1):

@@ -30,6 +30,8 @@ from runbook_engine.store._records import as_utc
 
 __all__ = [
     "UTCDateTime",
+    "api_tokens",
+    "audit",
     "checkpoints",
     "events",
     "locks",
@@ -159,4 +161,37 @@ schedule_ticks = Table(
     Column("run_id", String(64), nullable=True),
     Column("outcome", String(32), nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+# API tokens: only a hash of each token's secret is kept (engine/auth/tokens.py says why a
+# plain SHA-256 is the right hash for these), so a copy of the store lets nobody in.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_name", String(200), nullable=False),
+    # the roles the token is limited to; NULL: whatever its user may do
+    Column("roles", JSON, nullable=True),
+    Column("hash", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Index("ix_api_tokens_hash", "hash", unique=True),
+)
+
+# Every mutating request, allowed or refused: who, how they proved it, from where, what.
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("principal", String(200), nullable=False),
+    Column("via", String(300), nullable=False),
+    Column("source", String(300), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("target", String(300), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Index("ix_audit_at", "at"),
 )

@@ -35,6 +35,8 @@ RANK = {
     "core": 3,
     "store": 3,
     "lease": 3.5,  # who drives a run: read by the runtime, the service and every sweeper
+    "presence": 3.6,  # is a serve watching the store: the CLI asks before driving a run
+    "auth": 3.7,  # principals, tokens, OIDC, the policy and the audit trail: every door asks
     "catalog": 4,
     "permissions": 4,  # who may run, cancel, resume and decide: the service and every door
     "schedule": 4,

@@ -191,6 +191,7 @@ def test_open_migrates_to_the_newest_revision(restored: Restored) -> None:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert revision_of(restored.path) == [SCHEMA_REVISION] == [head]
     assert "checkpoints" in tables_of(restored.path)
+    assert {"api_tokens", "audit"} <= tables_of(restored.path)  # 0004
     assert set(records) == set(restored.runs) == set(ALL_RUNS)
     for run_id, old in restored.runs.items():
         assert records[run_id].status == old.row["status"]
