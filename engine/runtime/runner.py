@@ -164,6 +164,7 @@ class Runner:
         self.lost = False  # another engine took the run over (our heartbeat went stale)
         self._last_flush = 0.0
         self._pending: list[NewEvent] = []  # recorded, not yet committed (nothing depends on them)
+        self._pending_states: list[RunState] = []  # the state after each of them
         self._committed = self.state  # the fold of the log as committed (before ``_pending``)
         self._checkpoint_seq = 0  # the last_seq of the newest checkpoint on the run row
         self._last_sync = 0.0
@@ -234,10 +235,14 @@ class Runner:
             type_, data = event.TYPE, event.to_data()
         data = redact(data, self.secrets)
         step = data.get("step")
-        self._pending.append(NewEvent(type_, data, str(step) if step is not None else None))
+        # stamped now and written with this time: the state folded here is then exactly the
+        # fold of the log, and needs no second fold when the batch is committed
+        now = datetime.now(UTC)
+        self._pending.append(NewEvent(type_, data, str(step) if step is not None else None, now))
         self.state = apply(
-            self.layout, self.state, type_, data, time.time(), self.state.last_seq + 1
+            self.layout, self.state, type_, data, now.timestamp(), self.state.last_seq + 1
         )
+        self._pending_states.append(self.state)
         if durable:
             self.flush_events()
 
@@ -254,17 +259,19 @@ class Runner:
             return
         self._last_commit = time.monotonic()
         batch, self._pending = self._pending, []
+        states, self._pending_states = self._pending_states, []
         committed = self._committed
-        # Fold the batch again with the seqs and the time it is written with: the live state
-        # is then exactly the fold of the log (a resumed engine's state), not a prediction,
-        # and a checkpoint of it can go into the same transaction.
-        now = datetime.now(UTC)
+        # Each event was folded when recorded, with the seq and the time it is written with:
+        # unless another process wrote in between, the live state is exactly the fold of the
+        # log (a resumed engine's state), and a checkpoint of it can go into the same
+        # transaction.
         first = committed.last_seq + 1
         records = [
-            EventRecord(self.run_id, first + i, now, e.type, e.step_id, e.data)
+            EventRecord(
+                self.run_id, first + i, e.ts or datetime.now(UTC), e.type, e.step_id, e.data
+            )
             for i, e in enumerate(batch)
         ]
-        states = self._states(committed, records)
         folded = states[-1]
         # A checkpoint costs the size of the state: taking one about once per pass through the
         # runbook (three events a step) keeps its cost per event constant however long the
@@ -278,7 +285,6 @@ class Runner:
             state=folded.summary() if due else None,
             published=True,
             expect_seq=committed.last_seq,
-            ts=now,
             checkpoint=folded.to_checkpoint() if due else None,
         )
         if written[0].seq == first:

@@ -109,11 +109,13 @@ class EventRecord:
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:
-    """An event to append: its seq and time are given by the store."""
+    """An event to append: its seq is given by the store, and its time too unless the writer
+    gives it (``ts``: when the writer recorded it, so that it can fold the event as stored)."""
 
     type: str
     data: JSONDict
     step_id: str | None = None
+    ts: datetime | None = None
 
 
 @dataclass(frozen=True)

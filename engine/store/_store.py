@@ -529,7 +529,7 @@ class Store(IdentityRecords):
                 {
                     "run_id": run_id,
                     "seq": first + i,
-                    "ts": now,
+                    "ts": item.ts or now,
                     "type": item.type,
                     "step_id": item.step_id,
                     "data": item.data,
@@ -551,7 +551,7 @@ class Store(IdentityRecords):
                     )
                 )
         return [
-            EventRecord(run_id, row["seq"], now, row["type"], row["step_id"], row["data"])
+            EventRecord(run_id, row["seq"], row["ts"], row["type"], row["step_id"], row["data"])
             for row in rows
         ]
 
@@ -589,12 +589,19 @@ class Store(IdentityRecords):
             conn.exec_driver_sql(
                 _SQLITE_INSERT_EVENT,
                 [
-                    (run_id, first + i, bind_ts(now), item.type, item.step_id, bind_data(item.data))
+                    (
+                        run_id,
+                        first + i,
+                        bind_ts(item.ts or now),
+                        item.type,
+                        item.step_id,
+                        bind_data(item.data),
+                    )
                     for i, item in enumerate(batch)
                 ],
             )
         return [
-            EventRecord(run_id, first + i, now, item.type, item.step_id, item.data)
+            EventRecord(run_id, first + i, item.ts or now, item.type, item.step_id, item.data)
             for i, item in enumerate(batch)
         ]
 
