@@ -11,7 +11,9 @@ reads the same.
   ``permissions.approve``), never the requester unless the step sets ``allow_requester``.
 
 Each function returns quietly or raises ``ApprovalError`` saying who was refused what and by
-which rule. ``extra_groups`` are groups known outside the groups file (Slack user groups).
+which rule. ``user`` is a name (a door that knows no more: the CLI on a local store) or the
+``Principal`` a door authenticated (the API: its groups and its token's role ceiling count).
+``extra_groups`` are groups known outside the groups file (Slack user groups).
 """
 
 from __future__ import annotations
@@ -24,31 +26,49 @@ from runbook_engine.core.state import RunState
 from runbook_engine.identity import Directory
 from runbook_engine.spec.models import ApprovalStep, Runbook
 
+#: who acts: a name, or an authenticated principal
+Who = str | Principal
+
+
+def principal_of(user: Who, extra_groups: Iterable[str] = ()) -> Principal:
+    """The principal acting; groups known outside the groups file are added to its own."""
+    if isinstance(user, Principal):
+        extra = frozenset(extra_groups)
+        if not extra:
+            return user
+        return Principal(user.name, user.groups | extra, user.roles, user.via, user.source)
+    return Principal.local(user, extra_groups)
+
+
+def name_of(user: Who) -> str:
+    """The name recorded for who acts (a run's requester, a decision's user)."""
+    return user.name if isinstance(user, Principal) else user
+
 
 def _require(
     action: Action,
     runbook: Runbook,
-    user: str,
+    user: Who,
     directory: Directory,
     extra_groups: Iterable[str],
 ) -> None:
-    require(Principal.local(user, extra_groups), action, runbook, directory=directory)
+    require(principal_of(user, extra_groups), action, runbook, directory=directory)
 
 
 def may_run(
-    runbook: Runbook, user: str, directory: Directory, extra_groups: Iterable[str] = ()
+    runbook: Runbook, user: Who, directory: Directory, extra_groups: Iterable[str] = ()
 ) -> None:
     _require("run", runbook, user, directory, extra_groups)
 
 
 def may_cancel(
-    runbook: Runbook, user: str, directory: Directory, extra_groups: Iterable[str] = ()
+    runbook: Runbook, user: Who, directory: Directory, extra_groups: Iterable[str] = ()
 ) -> None:
     _require("cancel", runbook, user, directory, extra_groups)
 
 
 def may_resume(
-    runbook: Runbook, user: str, directory: Directory, extra_groups: Iterable[str] = ()
+    runbook: Runbook, user: Who, directory: Directory, extra_groups: Iterable[str] = ()
 ) -> None:
     _require("resume", runbook, user, directory, extra_groups)
 
@@ -58,7 +78,7 @@ def may_decide(
     state: RunState,
     *,
     requester: str,
-    user: str,
+    user: Who,
     directory: Directory,
     approve: bool,
     extra_groups: Iterable[str] = (),
@@ -66,7 +86,7 @@ def may_decide(
 ) -> ApprovalStep:
     """The approval step ``user`` may approve (or, ``approve=False``, reject) now."""
     decision = require(
-        Principal.local(user, extra_groups),
+        principal_of(user, extra_groups),
         "approve" if approve else "reject",
         runbook,
         directory=directory,

@@ -5,6 +5,7 @@ template there instead of guessing. Nothing is called: no action code runs."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -123,14 +124,19 @@ def _step(step: AnyStep, ctx: dict[str, Any], registry: Registry | None = None) 
 
 
 def build_plan(
-    loaded: LoadedRunbook, given: dict[str, str], registry: Registry | None = None
+    loaded: LoadedRunbook,
+    given: Mapping[str, Any],
+    registry: Registry | None = None,
+    *,
+    from_text: bool = True,
 ) -> list[dict[str, Any]]:
     """The plan; with a ``registry``, after the checks a run's preflight makes (raises
-    ``RunbookInvalid`` with the located problems, as the run would)."""
+    ``RunbookInvalid`` with the located problems, as the run would). ``from_text``: the
+    values are text to parse (``-p KEY=VALUE``), else typed (JSON)."""
     if registry is not None:
         check_loaded(loaded, registry, run_context()).raise_errors()
     rb = loaded.runbook
-    values = resolve_params(rb, given)
+    values = resolve_params(rb, given, from_text=from_text)
     ctx = {
         "params": secret_params(rb, values),
         "run": {"id": "<run id>", "requester": "<you>", "runbook": rb.name, "version": rb.version},

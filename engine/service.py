@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, ParamSpec, TypeVar
 
 from runbook_engine.auth.audit import REFUSED, Attempt, AuditHook
+from runbook_engine.auth.principal import Principal
 from runbook_engine.catalog import Catalog
 from runbook_engine.core.apply import Layout, apply
 from runbook_engine.core.events import EventType
@@ -38,7 +39,14 @@ from runbook_engine.errors import (
 )
 from runbook_engine.identity import Directory
 from runbook_engine.lease import STALE_AFTER, is_driven, owner_dead, owner_id
-from runbook_engine.permissions import may_cancel, may_decide, may_resume, may_run
+from runbook_engine.permissions import (
+    Who,
+    may_cancel,
+    may_decide,
+    may_resume,
+    may_run,
+    name_of,
+)
 from runbook_engine.plugin import Registry, default_registry
 from runbook_engine.runtime.bus import Bus, Event, RunInfo, Subscriber
 from runbook_engine.runtime.loading import Loaded, load
@@ -104,6 +112,21 @@ class Checked:
     loaded: LoadedRunbook
     params: dict[str, Any]
     requester: str
+    #: the authenticated principal who asked, when a door authenticated one
+    principal: Who | None = None
+
+
+def _attempt(
+    action: str, target: str, who: Who, detail: Mapping[str, Any] | None = None
+) -> Attempt:
+    """An audit attempt by ``who``, with its proof when a door authenticated it."""
+    return Attempt(
+        action,
+        target,
+        name_of(who),
+        detail=dict(detail or {}),
+        principal=who if isinstance(who, Principal) else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -188,7 +211,7 @@ class Engine:
             raise
 
     def check_run_permission(
-        self, loaded: LoadedRunbook, user: str, extra_groups: Iterable[str] = ()
+        self, loaded: LoadedRunbook, user: Who, extra_groups: Iterable[str] = ()
     ) -> None:
         may_run(loaded.runbook, user, self.directory, extra_groups)
 
@@ -199,7 +222,7 @@ class Engine:
         loaded: LoadedRunbook,
         given: Mapping[str, Any],
         *,
-        requester: str,
+        requester: Who,
         from_text: bool = True,
         extra_groups: Iterable[str] = (),
     ) -> Checked:
@@ -207,22 +230,23 @@ class Engine:
         requester's permission, the parameters, the lock template. Nothing is recorded."""
         self.preflight(loaded)
         self._checked(
-            Attempt("start", loaded.runbook.name, requester),
+            _attempt("start", loaded.runbook.name, requester),
             self.check_run_permission,
             loaded,
             requester,
             extra_groups,
         )
         params = resolve_params(loaded.runbook, given, from_text=from_text)
-        self._lock_key(loaded, params, requester, "")  # a broken lock template fails here
-        return Checked(loaded, params, requester)
+        name = name_of(requester)
+        self._lock_key(loaded, params, name, "")  # a broken lock template fails here
+        return Checked(loaded, params, name, requester)
 
     def create(
         self,
         loaded: LoadedRunbook,
         given: Mapping[str, Any],
         *,
-        requester: str,
+        requester: Who,
         from_text: bool = True,
         extra_groups: Iterable[str] = (),
         run_id: str | None = None,
@@ -255,7 +279,7 @@ class Engine:
             status=PENDING,
         )
         runbook = {"runbook": loaded.runbook.name, "version": loaded.runbook.version}
-        self._audit(Attempt("start", record.id, requester, detail=runbook))
+        self._audit(_attempt("start", record.id, checked.principal or requester, detail=runbook))
         return record
 
     def start(
@@ -263,7 +287,7 @@ class Engine:
         loaded: LoadedRunbook,
         given: Mapping[str, Any],
         *,
-        requester: str,
+        requester: Who,
         from_text: bool = True,
         wait_for_approval: bool = True,
         extra_groups: Iterable[str] = (),
@@ -519,7 +543,7 @@ class Engine:
         *,
         choice: str | None = None,
         given: Mapping[str, Any] | None = None,
-        by: str = "",
+        by: Who = "",
         wait_for_approval: bool = True,
         extra_groups: Iterable[str] = (),
         continuing: bool = False,
@@ -533,11 +557,9 @@ class Engine:
         ``by`` must be allowed to resume the run, unless ``continuing``: the engine carries on
         after a decision or a cancel that was checked when it was recorded."""
         run = self.load_run(run_id)
-        record, loaded, state = run.record, run.loaded, run.state
         if not continuing:
-            attempt = Attempt("resume", record.id, by, detail={"choice": choice})
-            self._checked(attempt, may_resume, loaded.runbook, by, self.directory, extra_groups)
-            self._audit(attempt)
+            self.check_resume(run, by=by, choice=choice, extra_groups=extra_groups)
+        record, loaded, state = run.record, run.loaded, run.state
         if record.status in TERMINAL:
             self._release_dead_owner(record)
             return RunOutcome(
@@ -565,8 +587,23 @@ class Engine:
                 if "rollback_index" in (state.attention or {})
                 else EventType.RUN_RESOLVED
             )
-            run = run.then(self.store.append_event(record.id, kind, {"choice": choice, "by": by}))
+            resolved = {"choice": choice, "by": name_of(by)}
+            run = run.then(self.store.append_event(record.id, kind, resolved))
         return self._execute(run, params, wait_for_approval)
+
+    def check_resume(
+        self,
+        run: LoadedRun,
+        *,
+        by: Who,
+        choice: str | None = None,
+        extra_groups: Iterable[str] = (),
+    ) -> None:
+        """May ``by`` resume ``run`` (with ``choice``)? Audited either way; raises
+        ``ApprovalError`` when not. A door that drives the run elsewhere asks this first."""
+        attempt = _attempt("resume", run.record.id, by, detail={"choice": choice})
+        self._checked(attempt, may_resume, run.loaded.runbook, by, self.directory, extra_groups)
+        self._audit(attempt)
 
     # ------------------------------------------------------------------ decisions
 
@@ -574,7 +611,7 @@ class Engine:
         self,
         run_id: str | LoadedRun,
         *,
-        user: str,
+        user: Who,
         approve: bool,
         reason: str = "",
         extra_groups: Iterable[str] = (),
@@ -585,7 +622,7 @@ class Engine:
         record, loaded, state = run.record, run.loaded, run.state
         verb = "approve" if approve else "reject"
         step = self._checked(
-            Attempt(verb, record.id, user),
+            _attempt(verb, record.id, user),
             may_decide,
             loaded.runbook,
             state,
@@ -603,17 +640,17 @@ class Engine:
             EventType.APPROVAL_DECIDED,
             {
                 "step": step.id,
-                "user": user,
+                "user": name_of(user),
                 "decision": "approve" if approve else "reject",
                 "reason": reason,
             },
             step_id=step.id,
         )
-        self._audit(Attempt(verb, record.id, user, detail={"step": step.id, "reason": reason}))
+        self._audit(_attempt(verb, record.id, user, detail={"step": step.id, "reason": reason}))
         return Decided(run.then(written), step.id)
 
     def continue_after_decision(
-        self, run_id: str | LoadedRun, *, by: str, ask: AskSecrets | None = None
+        self, run_id: str | LoadedRun, *, by: Who, ask: AskSecrets | None = None
     ) -> Continuation:
         """After an approval or rejection: the engine waiting on the run picks the decision up
         from the store; with none, a worker (queue executor) or this process continues it, up
@@ -621,7 +658,7 @@ class Engine:
         return self._continue(run_id, by=by, wait_for_approval=False, ask=ask)
 
     def continue_after_cancel(
-        self, run_id: str, *, by: str, ask: AskSecrets | None = None
+        self, run_id: str, *, by: Who, ask: AskSecrets | None = None
     ) -> Continuation:
         """After a cancel: the driving engine stops and rolls back; with none, a worker or this
         process rolls the run back. A rollback that needs a secret parameter this process does
@@ -639,7 +676,7 @@ class Engine:
         self,
         run_id: str | LoadedRun,
         *,
-        by: str,
+        by: Who,
         wait_for_approval: bool,
         ask: AskSecrets | None = None,
     ) -> Continuation:
@@ -656,16 +693,16 @@ class Engine:
         return Continuation(record.id, "here", outcome)
 
     def cancel(
-        self, run_id: str, *, by: str, reason: str = "", extra_groups: Iterable[str] = ()
+        self, run_id: str, *, by: Who, reason: str = "", extra_groups: Iterable[str] = ()
     ) -> RunRecord:
         record = self.run_record(run_id)
-        attempt = Attempt("cancel", record.id, by, detail={"reason": reason})
+        attempt = _attempt("cancel", record.id, by, detail={"reason": reason})
         runbook = self.loaded_for(record).runbook
         self._checked(attempt, may_cancel, runbook, by, self.directory, extra_groups)
         if record.status in TERMINAL:
             raise RunbookError(f"run {record.id} has already finished ({record.status})")
         self.store.append_event(
-            record.id, EventType.RUN_CANCEL_REQUESTED, {"by": by, "reason": reason}
+            record.id, EventType.RUN_CANCEL_REQUESTED, {"by": name_of(by), "reason": reason}
         )
         self._audit(attempt)
         return record

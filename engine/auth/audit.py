@@ -28,13 +28,15 @@ REFUSED = "refused"
 @dataclass(frozen=True)
 class Attempt:
     """What an engine was asked to do: ``action`` (start, approve, reject, cancel, resume)
-    on ``target`` (a run id, or a runbook when the start was refused) by ``user``."""
+    on ``target`` (a run id, or a runbook when the start was refused) by ``user``;
+    ``principal`` when the door authenticated one (its proof and address are recorded)."""
 
     action: str
     target: str
     user: str
     outcome: str = OK
     detail: Mapping[str, Any] = field(default_factory=dict)
+    principal: Principal | None = None
 
 
 #: the hook an engine calls with every attempt
@@ -58,6 +60,10 @@ class AuditTrail:
         self.source = source
 
     def __call__(self, attempt: Attempt) -> None:
+        if attempt.principal is not None and attempt.principal.via != LOCAL:
+            who = attempt.principal
+            self._store(who.name, who.via, who.source or self.source, attempt)
+            return
         via = self.via(attempt.user) if callable(self.via) else self.via
         self._store(attempt.user, via, self.source, attempt)
 

@@ -32,11 +32,13 @@ from runbook_engine.cli._common import user_errors
 )
 @user_errors
 def serve(host: str, port: int, grace: float) -> None:
-    """Serve Slack (/runbook, approval buttons, live run messages) and run the runbooks.
+    """Serve the HTTP API (/api/v1) and Slack (/runbook, approval buttons, live run
+    messages), and run the runbooks.
 
-    Configuration: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (without them, serve runs schedules
-    and resumes runs without Slack), SLACK_APP_TOKEN (Socket Mode), RUNBOOK_SLACK_API_URL, and
-    RUNBOOK_DB for the store. See docs/slack.md.
+    Configuration: RUNBOOK_DB for the store; RUNBOOK_OIDC_ISSUER and RUNBOOK_OIDC_AUDIENCE to
+    accept the IdP's JWTs besides API tokens, RUNBOOK_POLICY for roles (docs/api.md);
+    SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (without them, serve runs without Slack),
+    SLACK_APP_TOKEN (Socket Mode), RUNBOOK_SLACK_API_URL (docs/slack.md).
     On start, runs left in flight by a previous server are resumed.
     """
     import os
@@ -48,18 +50,18 @@ def serve(host: str, port: int, grace: float) -> None:
     if os.environ.get("SLACK_BOT_TOKEN") or os.environ.get("SLACK_SIGNING_SECRET"):
         slack = SlackSettings.from_env()  # one of them set: both are needed, say which is missing
     server = Server(slack, ServeOptions(host=host, port=port, grace=grace))
+    click.echo(
+        f"runbook serve: API at {server.url}/api/v1 (OpenAPI: {server.url}/api/v1/openapi.json), "
+        f"health at {server.url}/healthz, metrics at {server.url}/metrics",
+        err=True,
+    )
     if slack is None:
         click.echo(
-            "runbook serve: no SLACK_BOT_TOKEN: serving without Slack (schedules, runs left in "
-            f"flight, {server.url}/healthz and /metrics)",
+            "runbook serve: no SLACK_BOT_TOKEN: serving without Slack",
             err=True,
         )
     else:
-        click.echo(
-            f"runbook serve: Slack requests at {server.url}/slack/events, "
-            f"health at {server.url}/healthz, metrics at {server.url}/metrics",
-            err=True,
-        )
+        click.echo(f"runbook serve: Slack requests at {server.url}/slack/events", err=True)
     settled = server.serve_forever()
     click.echo(
         "runbook serve: stopped"

@@ -19,6 +19,7 @@ from typing import Any
 
 from runbook_engine.core.statuses import TERMINAL
 from runbook_engine.errors import RunbookError, StoreError
+from runbook_engine.permissions import Who
 from runbook_engine.server.draining import Draining
 from runbook_engine.server.vault import SecretVault
 from runbook_engine.service import Engine, LoadedRun, RunOutcome
@@ -46,9 +47,10 @@ class RunExecutor:
         loaded: LoadedRunbook,
         given: Mapping[str, Any],
         *,
-        requester: str,
+        requester: Who,
         run_id: str,
         extra_groups: Iterable[str] = (),
+        from_text: bool = True,
         done: Done | None = None,
     ) -> str:
         """Record a run now (every check happens here: permission, parameters, a repeated
@@ -58,7 +60,12 @@ class RunExecutor:
             if self._closed:
                 raise RunbookError("the server is stopping; ask again in a minute")
         run_id, params = self.engine.create(
-            loaded, given, requester=requester, extra_groups=extra_groups, run_id=run_id
+            loaded,
+            given,
+            requester=requester,
+            extra_groups=extra_groups,
+            run_id=run_id,
+            from_text=from_text,
         )
         self.vault.keep(run_id, loaded.runbook, params)
         if not self._launch(run_id, functools.partial(self._execute, run_id, params), done):
@@ -69,15 +76,23 @@ class RunExecutor:
         return run_id
 
     def resume(
-        self, run_id: str, *, by: str = "", done: Done | None = None, run: LoadedRun | None = None
-    ) -> None:
+        self,
+        run_id: str,
+        *,
+        by: str = "",
+        done: Done | None = None,
+        run: LoadedRun | None = None,
+        choice: str | None = None,
+    ) -> bool:
         """Drive ``run_id`` again (after a decision, a cancel, a crash, a timeout). ``run``:
-        the run as the caller just loaded it, so the drive does not load it again."""
+        the run as the caller just loaded it, so the drive does not load it again.
+        ``choice`` (retry, skip, rollback: checked by the caller) is recorded by the drive.
+        False when the server is stopping (the run resumes when it is back)."""
         with self._lock:
-            if run_id in self._driving:
+            if run_id in self._driving and choice is None:
                 self._again.add(run_id)  # that drive's end loads the run anew
-                return
-        self._launch(run_id, lambda: self._resume(run or run_id, by), done)
+                return True
+        return self._launch(run_id, lambda: self._resume(run or run_id, by, choice), done)
 
     # ------------------------------------------------------------------ inspection
 
@@ -151,17 +166,19 @@ class RunExecutor:
                     self._threads.pop(run_id, None)
                     self._lock.notify_all()
                     return
-            drive = functools.partial(self._resume, run_id, "")
+            drive = functools.partial(self._resume, run_id, "", None)
 
     def _execute(self, run_id: str, params: dict[str, Any]) -> RunOutcome:
         return self.engine.execute(run_id, params=params, wait_for_approval=False)
 
-    def _resume(self, run: str | LoadedRun, by: str) -> RunOutcome:
+    def _resume(self, run: str | LoadedRun, by: str, choice: str | None = None) -> RunOutcome:
         run_id = run.record.id if isinstance(run, LoadedRun) else run
         # the server drives runs on after what a door recorded (a decision, a cancel, a
-        # schedule's tick) or after a crash: whoever caused it was checked at that door
+        # schedule's tick, a resume asked of the API) or after a crash: whoever caused it was
+        # checked at that door
         return self.engine.resume(
             run,
+            choice=choice,
             given=self.vault.given(run_id) or None,
             by=by,
             wait_for_approval=False,

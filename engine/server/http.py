@@ -1,100 +1,136 @@
-"""The HTTP side of ``runbook serve``: Slack's requests at ``/slack/events``, and ``/healthz``.
+"""The HTTP side of ``runbook serve``: one ASGI application under uvicorn.
+
+* ``/api/v1/``: the API (``runbook_engine.api``), with its OpenAPI document;
+* ``/slack/events``: Slack's requests, through slack-bolt's Starlette adapter;
+* ``/healthz`` and ``/metrics``.
 
 Every request to ``/slack/events`` has its signature checked here, before bolt sees it, so a
 refusal is logged with its reason (bolt checks again; that is cheap). A signed request whose
 content is malformed is refused with 400 and its reason logged (``slack.payloads``), before a
 listener could fail on it. A request already handled (Slack's retry of a delivery that did
 arrive) is acknowledged without acting again; a retry of one that never arrived does the work
-(``deliveries``). Served by the standard library's WSGI server, one thread per request: Slack sends
-few, small requests, and TLS belongs to the reverse proxy in front (see docs/slack.md).
+(``deliveries``). Bolt's listeners are synchronous, so dispatch runs on the thread pool, never
+on the event loop. TLS belongs to the reverse proxy in front (see docs/api.md).
+
+Limits: request bodies (``MAX_BODY``), the time until a response starts (``Deadline``), open
+connections (uvicorn's ``limit_concurrency``) and idle keep-alive connections.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
+import socket
 import threading
-from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
-from typing import TYPE_CHECKING, Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from collections.abc import Callable
+from typing import Any
 
+import uvicorn
+from fastapi import FastAPI
+from prometheus_client import make_asgi_app
 from slack_bolt import App
-from slack_bolt.request import BoltRequest
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runbook_engine.api.app import API_PREFIX
+from runbook_engine.api.problems import problem_response
+from runbook_engine.metrics import Metrics
 from runbook_engine.server.deliveries import Deliveries
 from runbook_engine.slack.payloads import Malformed, read_request
 from runbook_engine.slack.verify import refusal
-
-if TYPE_CHECKING:
-    from wsgiref.types import StartResponse, WSGIEnvironment
 
 log = logging.getLogger("runbook.server.http")
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
-MAX_BODY = 1 << 20  # Slack payloads are a few KiB; anything this big is not Slack
+MAX_BODY = 1 << 20  # Slack payloads are a few KiB, API requests too; anything bigger is not
+#: seconds a request may take until its response starts (a stream then goes on as it likes)
+REQUEST_TIMEOUT = 30.0
+#: connections served at once; more are answered 503 at once instead of queueing unbounded
+MAX_CONNECTIONS = 1000
 
 Health = Callable[[], tuple[bool, dict[str, Any]]]
 
 
-class SlackHttpApp:
-    """A WSGI application: routes, signature checks and retry handling around bolt."""
+class Deadline:
+    """ASGI middleware: a request whose response has not started after ``seconds`` is answered
+    504. A slow client (a body sent a byte a minute) cannot hold a worker forever, nor can a
+    request stuck behind a store that stopped answering. What a synchronous route was doing
+    on its thread may still finish: the answer says so."""
 
-    def __init__(
-        self,
-        app: App | None,
-        signing_secret: str,
-        health: Health,
-        metrics: Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]] | None = None,
-    ) -> None:
+    def __init__(self, app: ASGIApp, seconds: float = REQUEST_TIMEOUT) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = asyncio.Event()
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started.set()
+            await send(message)
+
+        task = asyncio.ensure_future(self.app(scope, receive, sending))
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self.seconds)
+            return
+        except TimeoutError:
+            if started.is_set():
+                await task  # a stream, or a response being sent: not ours to cut
+                return
+        task.cancel()
+        log.warning(
+            "%s %s took longer than %gs; answered 504",
+            scope.get("method"),
+            scope.get("path"),
+            self.seconds,
+        )
+        response = problem_response(
+            504,
+            "timeout",
+            f"no answer within {self.seconds:g}s; what was asked may still be done: "
+            "look before asking again",
+        )
+        await response(scope, receive, send)
+
+
+class SlackEndpoint:
+    """``POST /slack/events``: checks, de-duplication, then bolt."""
+
+    def __init__(self, app: App | None, signing_secret: str) -> None:
         self.app = app
         self.signing_secret = signing_secret
-        self.health = health
-        self.metrics = metrics
         self.deliveries = Deliveries()
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        method = environ.get("REQUEST_METHOD", "GET")
-        if path == HEALTH_PATH and method in ("GET", "HEAD"):
-            ok, details = self.health()
-            return _reply(start_response, 200 if ok else 503, details)
-        if path == METRICS_PATH and method == "GET" and self.metrics is not None:
-            return self.metrics(environ, start_response)
-        if path != EVENTS_PATH:
-            return _reply(start_response, 404, {"error": "not found"})
+    async def handle(self, request: Request) -> Response:
         if self.app is None:
-            return _reply(start_response, 404, {"error": "Slack is not configured on this server"})
-        if method != "POST":
-            return _reply(start_response, 405, {"error": "POST only"})
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY:
-            return _reply(start_response, 413, {"error": "body too large"})
-        body = environ["wsgi.input"].read(length) if length else b""
-        headers = _headers(environ)
+            return JSONResponse({"error": "Slack is not configured on this server"}, 404)
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        source = request.client.host if request.client else "?"
         why = refusal(self.signing_secret, headers, body)
         if why is not None:
-            log.warning(
-                "refused a request to %s from %s: %s",
-                path,
-                environ.get("REMOTE_ADDR", "?"),
-                why,
-            )
-            return _reply(start_response, 401, {"error": "invalid request"})
+            log.warning("refused a request to %s from %s: %s", EVENTS_PATH, source, why)
+            return JSONResponse({"error": "invalid request"}, 401)
         try:
             delivery = read_request(body, headers.get("content-type", ""))
         except Malformed as exc:
             log.warning(
                 "refused a malformed Slack request from %s: %s",
-                environ.get("REMOTE_ADDR", "?"),
+                source,
                 str(exc).replace("\n", " ")[:300],
             )
-            return _reply(start_response, 400, {"error": "malformed request"})
+            return JSONResponse({"error": "malformed request"}, 400)
         if not self.deliveries.first(delivery.identity):
             log.info(
                 "Slack %s %s delivered again (retry %s, %s): acknowledged without acting again",
@@ -103,88 +139,84 @@ class SlackHttpApp:
                 headers.get("x-slack-retry-num", "-"),
                 headers.get("x-slack-retry-reason", "-"),
             )
-            return _reply(start_response, 200, None)
-        response = self.app.dispatch(
-            BoltRequest(
-                body=body.decode("utf-8"),
-                query=environ.get("QUERY_STRING", ""),
-                headers={k: [v] for k, v in headers.items()},
-            )
-        )
+            return Response(status_code=200)
+        bolt_request = to_bolt_request(request, body)
+        response = await run_in_threadpool(self.app.dispatch, bolt_request)
         if response.status >= 500:
             self.deliveries.forget(delivery.identity)  # not handled: Slack's retry may be
-        out = response.body.encode("utf-8") if response.body else b""
-        wsgi_headers = [(k, v) for k, values in response.headers.items() for v in values]
-        start_response(_status(response.status), wsgi_headers)
-        return [out]
+        return to_starlette_response(response)
 
 
-def _headers(environ: WSGIEnvironment) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            out[key[5:].replace("_", "-").lower()] = str(value)
-    if environ.get("CONTENT_TYPE"):
-        out["content-type"] = str(environ["CONTENT_TYPE"])
-    return out
+def build_asgi(
+    api: FastAPI,
+    slack: SlackEndpoint,
+    health: Health,
+    metrics: Metrics,
+    *,
+    request_timeout: float = REQUEST_TIMEOUT,
+) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        ok, details = health()
+        return JSONResponse(details, 200 if ok else 503)
 
-
-def _status(code: int) -> str:
-    from http import HTTPStatus
-
-    try:
-        return f"{code} {HTTPStatus(code).phrase}"
-    except ValueError:
-        return f"{code} Unknown"
-
-
-def _reply(start_response: StartResponse, code: int, data: Any) -> list[bytes]:
-    if data is None:
-        start_response(_status(code), [("Content-Length", "0")])
-        return [b""]
-    body = json.dumps(data).encode()
-    start_response(
-        _status(code),
-        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    return Starlette(
+        routes=[
+            Route(HEALTH_PATH, healthz, methods=["GET", "HEAD"]),
+            Mount(METRICS_PATH, app=make_asgi_app(metrics.registry)),
+            Route(EVENTS_PATH, slack.handle, methods=["POST"]),
+            Mount(API_PREFIX, app=api),
+        ],
+        middleware=[Middleware(Deadline, seconds=request_timeout)],
+        max_body_size=MAX_BODY,
     )
-    return [body]
-
-
-class _Server(ThreadingMixIn, WSGIServer):
-    # wait for requests being answered when closing, so a shutdown never cuts off an ack
-    daemon_threads = False
-    block_on_close = True
-    allow_reuse_address = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    timeout = 10  # seconds a client may take to send its request: no thread held forever
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
 
 
 class HttpServer:
-    """Serve a WSGI application on a thread; ``port=0`` picks a free port."""
+    """uvicorn on a thread, on a socket bound at construction (so a port in use fails the
+    start, and ``port=0`` picks a free one)."""
 
-    def __init__(self, host: str, port: int, application: SlackHttpApp) -> None:
-        self._server = make_server(
-            host, port, application, server_class=_Server, handler_class=_QuietHandler
+    def __init__(self, host: str, port: int, application: ASGIApp) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._socket = socket.socket(family, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._socket.bind((host, port))
+        except OSError:
+            self._socket.close()
+            raise
+        self._socket.listen(2048)
+        config = uvicorn.Config(
+            application,
+            log_config=None,  # the process's logging, as configured by the CLI
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=15,
+            limit_concurrency=MAX_CONNECTIONS,
+            timeout_graceful_shutdown=10,
+            server_header=False,
         )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="http"
-        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._serve, name="http", daemon=True)
+
+    def _serve(self) -> None:
+        self._server.run(sockets=[self._socket])
 
     @property
     def address(self) -> tuple[str, int]:
-        host, port = self._server.server_address[:2]
+        host, port = self._socket.getsockname()[:2]
         return str(host), int(port)
 
     def start(self) -> None:
         self._thread.start()
+        # answer once uvicorn has started, so a client told the address can connect at once
+        for _ in range(500):
+            if self._server.started or not self._thread.is_alive():
+                break
+            threading.Event().wait(0.01)
 
     def stop(self) -> None:
-        """Stop accepting; requests being answered finish first."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        """Stop accepting; requests being answered finish first (up to 10 s)."""
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+        self._socket.close()

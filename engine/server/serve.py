@@ -21,14 +21,17 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.error import BoltError
 
+from runbook_engine.api import API_PREFIX, ApiContext, build_api
 from runbook_engine.auth.audit import AuditTrail, slack_via
+from runbook_engine.auth.authenticate import Authenticator
+from runbook_engine.auth.oidc import OidcSettings, OidcVerifier
 from runbook_engine.errors import RunbookError
-from runbook_engine.metrics import Metrics, metrics_wsgi_app
+from runbook_engine.metrics import Metrics
 from runbook_engine.runtime.bus import Subscriber
 from runbook_engine.schedule import SCHEDULE_REQUESTER
 from runbook_engine.server.draining import DrainableStore
 from runbook_engine.server.executor import RunExecutor
-from runbook_engine.server.http import EVENTS_PATH, HttpServer, SlackHttpApp
+from runbook_engine.server.http import EVENTS_PATH, HttpServer, SlackEndpoint, build_asgi
 from runbook_engine.server.scheduling import ScheduleLoop
 from runbook_engine.server.socket_mode import GuardedSocketModeHandler
 from runbook_engine.server.sweeper import Sweeper
@@ -53,6 +56,7 @@ class ServeOptions:
     sweep_interval: float = 5.0
     update_interval: float = 1.0  # at most one update of a run message per this many seconds
     db: str | None = None  # store URL or SQLite path; None: RUNBOOK_DB or the default
+    request_timeout: float = 30.0  # seconds a request may take until its response starts
 
 
 class Server:
@@ -91,19 +95,29 @@ class Server:
                 )
                 # App() calls auth.test: a wrong token stops the server here, not at a command
                 self.app = build_app(settings, self.client, self.interactions, self.jobs)
+            oidc = OidcSettings.from_env()
+            self.authenticator = Authenticator(
+                self.store, oidc=OidcVerifier(oidc) if oidc is not None else None
+            )
+            self.api = build_api(ApiContext(self.engine, self.executor, self.authenticator))
+            slack = SlackEndpoint(self.app, settings.signing_secret if settings else "")
             self.http = HttpServer(
                 self.options.host,
                 self.options.port,
-                SlackHttpApp(
-                    self.app,
-                    settings.signing_secret if settings is not None else "",
+                build_asgi(
+                    self.api,
+                    slack,
                     self.health,
-                    metrics_wsgi_app(self.metrics),
+                    self.metrics,
+                    request_timeout=self.options.request_timeout,
                 ),
             )
         except BoltError as exc:
             self._abort()
             raise RunbookError(f"Slack refused SLACK_BOT_TOKEN: {exc}") from None
+        except RunbookError:
+            self._abort()  # a setting is wrong (OIDC): said by the error
+            raise
         except OSError as exc:
             self._abort()
             where = f"{self.options.host}:{self.options.port}"
@@ -152,7 +166,7 @@ class Server:
         self.sweeper.start()
         self.watcher.start()
         self.schedules.start()
-        log.info("serving Slack at %s%s", self.url, EVENTS_PATH)
+        log.info("serving the API at %s%s and Slack at %s", self.url, API_PREFIX, EVENTS_PATH)
 
     def stop(self) -> bool:
         """Stop gracefully; True if every run reached a recorded point in time."""

@@ -662,13 +662,18 @@ class Store(IdentityRecords):
         with self._read() as conn:
             return {row.seq: (row.data or {}).get("result") for row in conn.execute(stmt)}
 
-    def events(self, run_id: str, after_seq: int = 0) -> list[EventRecord]:
-        """The run's events with seq greater than ``after_seq``, in seq order."""
+    def events(
+        self, run_id: str, after_seq: int = 0, limit: int | None = None
+    ) -> list[EventRecord]:
+        """The run's events with seq greater than ``after_seq``, in seq order (the first
+        ``limit`` of them, when given)."""
         stmt = (
             select(events)
             .where(events.c.run_id == run_id, events.c.seq > after_seq)
             .order_by(events.c.seq)
         )
+        if limit is not None:
+            stmt = stmt.limit(limit)
         with self._read() as conn:
             return [_event(row) for row in conn.execute(stmt)]
 
@@ -705,9 +710,12 @@ class Store(IdentityRecords):
         runbook: str | None = None,
         since: datetime | None = None,
         limit: int = 100,
+        before: tuple[datetime, str] | None = None,
+        requester: str | None = None,
     ) -> list[RunRecord]:
-        """Runs, newest first, filtered by status (one or several), runbook, and
-        creation time (``since`` inclusive; a naive datetime is taken as UTC)."""
+        """Runs, newest first, filtered by status (one or several), runbook, requester, and
+        creation time (``since`` inclusive; a naive datetime is taken as UTC). ``before``
+        (the creation time and id of the last run of a page) continues after that run."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
         stmt = select(*_RUN_COLUMNS)
@@ -719,6 +727,16 @@ class Store(IdentityRecords):
             stmt = stmt.where(runs.c.runbook == runbook)
         if since is not None:
             stmt = stmt.where(runs.c.created_at >= as_utc(since))
+        if requester is not None:
+            stmt = stmt.where(runs.c.requester == requester)
+        if before is not None:
+            at, last_id = as_utc(before[0]), before[1]
+            stmt = stmt.where(
+                or_(
+                    runs.c.created_at < at,
+                    and_(runs.c.created_at == at, runs.c.id < last_id),
+                )
+            )
         # id breaks ties between runs created in the same microsecond, so the
         # order is stable from one call to the next.
         stmt = stmt.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)

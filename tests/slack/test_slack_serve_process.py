@@ -47,7 +47,7 @@ class Serve:
         )
         assert self.proc.stderr is not None
         line = self.proc.stderr.readline()
-        found = re.search(r"(http://[\d.]+:\d+)/slack/events", line)
+        found = re.search(r"(http://[\d.]+:\d+)/api/v1", line)
         assert found, line
         self.url = found.group(1)
         self._wait_healthy()

@@ -1,0 +1,44 @@
+"""What the API's routes work with: the server's engine, its executor and its authenticator,
+and the audit trail every mutation is written to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from runbook_engine.auth.audit import AuditTrail
+from runbook_engine.auth.authenticate import Authenticator
+from runbook_engine.catalog import Catalog
+from runbook_engine.server.executor import RunExecutor
+from runbook_engine.service import Engine
+from runbook_engine.store import Store
+
+
+@dataclass
+class ApiContext:
+    engine: Engine
+    executor: RunExecutor
+    authenticator: Authenticator
+    #: seconds an SSE stream waits between looks at a run that has no news (the store's change
+    #: feed wakes it sooner)
+    poll_interval: float = 0.5
+    trail: AuditTrail = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.trail = AuditTrail(self.engine.store, source="api")
+
+    @property
+    def store(self) -> Store:
+        return self.engine.store
+
+    @property
+    def catalog(self) -> Catalog:
+        """The server's runbook files, read once when it started (as Slack sees them)."""
+        return self.engine.catalog
+
+
+def context_of(request: Request) -> ApiContext:
+    ctx = request.app.state.context
+    assert isinstance(ctx, ApiContext)
+    return ctx

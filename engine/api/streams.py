@@ -1,0 +1,98 @@
+"""``/runs/{id}/logs``: a run's events as server-sent events, live.
+
+Each event is one SSE message: ``id`` is its seq (a client that reconnects sends it back as
+``Last-Event-ID`` and continues after it, missing nothing), ``event`` its type, ``data`` the
+event as ``/runs/{id}/events`` gives it. With ``follow``, the stream stays open until the run
+finishes; its last message is ``end``, with the run's status and the CLI's exit code for it.
+FastAPI sends a keep-alive comment when nothing has happened for a while, so proxies keep the
+connection open through a long approval wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
+
+from runbook_engine.api.context import context_of
+from runbook_engine.api.runs import event_view, visible_run
+from runbook_engine.api.security import Caller
+from runbook_engine.core.events import EventType
+from runbook_engine.core.statuses import EXIT_CODES, TERMINAL
+from runbook_engine.store import EventRecord
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+#: events read from the store per look: a long log streams in bounded pieces
+BATCH = 500
+
+
+def _of_host(line: str, host: str) -> bool:
+    """SSH steps log each line as ``HOST: text`` (``HOST: stderr: text``)."""
+    return line.startswith(f"{host}: ")
+
+
+def _shown(event: EventRecord, step: str | None, host: str | None) -> dict[str, Any] | None:
+    """The event's data as this stream shows it, or ``None`` when it is filtered out."""
+    if step is not None and event.step_id != step:
+        return None
+    data = event.data or {}
+    if host is not None:
+        if event.type != EventType.STEP_OUTPUT:
+            return None
+        lines = [ln for ln in data.get("lines", []) if _of_host(str(ln), host)]
+        if not lines:
+            return None
+        data = {**data, "lines": lines}
+    return data
+
+
+@router.get(
+    "/{run_id}/logs",
+    response_class=EventSourceResponse,
+    summary="Stream a run's events (server-sent events)",
+)
+async def stream_logs(
+    request: Request,
+    caller: Caller,
+    run_id: str,
+    follow: bool = False,
+    after: Annotated[int, Query(ge=0, description="only events after this seq")] = 0,
+    step: str | None = None,
+    host: Annotated[str | None, Query(description="only this host's output lines")] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    ctx = context_of(request)
+    run = await run_in_threadpool(visible_run, ctx, request, caller, run_id)
+    seq = after
+    if last_event_id and last_event_id.isdigit():
+        seq = max(seq, int(last_event_id))
+    record = run.record
+    while True:
+        events = await run_in_threadpool(ctx.store.events, record.id, seq, BATCH)
+        for event in events:
+            seq = event.seq
+            data = _shown(event, step, host)
+            if data is None:
+                continue
+            view = event_view(event).model_copy(update={"data": data})
+            yield ServerSentEvent(
+                id=str(event.seq), event=event.type, raw_data=view.model_dump_json()
+            )
+        if len(events) == BATCH:
+            continue  # more already written: no need to wait for news
+        fresh = await run_in_threadpool(ctx.store.get_run, record.id)
+        if fresh is None or not follow or fresh.status in TERMINAL:
+            status = fresh.status if fresh is not None else record.status
+            if fresh is not None and fresh.last_seq > seq:
+                continue  # the run ended after the read above: send its last events first
+            yield ServerSentEvent(
+                event="end",
+                data={"run_id": record.id, "status": status, "exit_code": EXIT_CODES.get(status)},
+            )
+            return
+        await asyncio.sleep(ctx.poll_interval)
