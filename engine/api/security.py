@@ -17,6 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from runbook_engine.api.context import context_of
 from runbook_engine.api.problems import ApiProblem
+from runbook_engine.auth.audit import REFUSED, Attempt
+from runbook_engine.auth.authenticate import AuthError
 from runbook_engine.auth.policy import Action, allowed
 from runbook_engine.auth.principal import Principal
 from runbook_engine.spec.models import Runbook
@@ -32,6 +34,11 @@ _bearer = HTTPBearer(
 )
 
 
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: the principal named in the audit trail for a request that proved no identity
+UNAUTHENTICATED = "(unauthenticated)"
+
+
 def source_of(request: Request) -> str:
     client = request.client
     return client.host if client is not None else ""
@@ -42,12 +49,27 @@ async def authenticated(
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     ctx = context_of(request)
-    # a token lookup reads the store, and an OIDC key fetch may go to the network: off the loop
-    return await run_in_threadpool(
-        ctx.authenticator.authenticate,
-        request.headers.get("authorization"),
-        source_of(request),
-    )
+    source = source_of(request)
+    try:
+        # a token lookup reads the store, and an OIDC key fetch may go to the network: off
+        # the loop
+        return await run_in_threadpool(
+            ctx.authenticator.authenticate, request.headers.get("authorization"), source
+        )
+    except AuthError as exc:
+        if request.method not in _READS:
+            # a mutation refused for want of identity is audited too (the authenticator has
+            # logged it and counted it against the address)
+            nobody = Principal(UNAUTHENTICATED, via="none", source=source)
+            attempt = Attempt(
+                f"{request.method} {request.url.path}",
+                request.url.path,
+                UNAUTHENTICATED,
+                REFUSED,
+                {"reason": exc.reason, "status": exc.status},
+            )
+            await run_in_threadpool(ctx.trail.record, nobody, attempt)
+        raise
 
 
 #: the authenticated principal of a request

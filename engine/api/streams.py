@@ -3,7 +3,9 @@
 Each event is one SSE message: ``id`` is its seq (a client that reconnects sends it back as
 ``Last-Event-ID`` and continues after it, missing nothing), ``event`` its type, ``data`` the
 event as ``/runs/{id}/events`` gives it. With ``follow``, the stream stays open until the run
-finishes; its last message is ``end``, with the run's status and the CLI's exit code for it.
+finishes (``until=finished``) or, with ``until=settled``, until it also stops for a person (it
+waits for an approval, needs attention, or is blocked for want of a secret) and no engine is
+driving it; its last message is ``end``, with the run's status and the CLI's exit code for it.
 FastAPI sends a keep-alive comment when nothing has happened for a while, so proxies keep the
 connection open through a long approval wait.
 """
@@ -12,18 +14,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from runbook_engine.api.context import context_of
+from runbook_engine.api.context import ApiContext, context_of
 from runbook_engine.api.runs import event_view, visible_run
 from runbook_engine.api.security import Caller
 from runbook_engine.core.events import EventType
-from runbook_engine.core.statuses import EXIT_CODES, TERMINAL
-from runbook_engine.store import EventRecord
+from runbook_engine.core.statuses import EXIT_CODES, NEEDS_ATTENTION, TERMINAL, WAITING_APPROVAL
+from runbook_engine.lease import is_driven
+from runbook_engine.store import EventRecord, RunRecord
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -51,6 +54,15 @@ def _shown(event: EventRecord, step: str | None, host: str | None) -> dict[str, 
     return data
 
 
+def _settled(ctx: ApiContext, record: RunRecord) -> bool:
+    """Stopped for a person, with nobody driving it (this server's executor would have it
+    among its drives from the moment a decision asked for one)."""
+    blocked = isinstance((record.state or {}).get("blocked"), dict)
+    if record.status not in (WAITING_APPROVAL, NEEDS_ATTENTION) and not blocked:
+        return False
+    return record.id not in ctx.executor.driving() and not is_driven(record)
+
+
 @router.get(
     "/{run_id}/logs",
     response_class=EventSourceResponse,
@@ -64,6 +76,7 @@ async def stream_logs(
     after: Annotated[int, Query(ge=0, description="only events after this seq")] = 0,
     step: str | None = None,
     host: Annotated[str | None, Query(description="only this host's output lines")] = None,
+    until: Literal["finished", "settled"] = "finished",
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     ctx = context_of(request)
@@ -86,7 +99,12 @@ async def stream_logs(
         if len(events) == BATCH:
             continue  # more already written: no need to wait for news
         fresh = await run_in_threadpool(ctx.store.get_run, record.id)
-        if fresh is None or not follow or fresh.status in TERMINAL:
+        if (
+            fresh is None
+            or not follow
+            or fresh.status in TERMINAL
+            or (until == "settled" and _settled(ctx, fresh))
+        ):
             status = fresh.status if fresh is not None else record.status
             if fresh is not None and fresh.last_seq > seq:
                 continue  # the run ended after the read above: send its last events first
