@@ -3,22 +3,59 @@ and the audit trail every mutation is written to."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from fastapi import Request
 
 from runbook_engine.auth.audit import AuditTrail
 from runbook_engine.auth.authenticate import Authenticator
 from runbook_engine.catalog import Catalog
-from runbook_engine.server.executor import RunExecutor
-from runbook_engine.service import Engine
+from runbook_engine.permissions import Who
+from runbook_engine.service import Engine, LoadedRun
+from runbook_engine.spec.loader import LoadedRunbook
+from runbook_engine.spec.models import Runbook
 from runbook_engine.store import Store
+
+
+class Secrets(Protocol):
+    def keep(self, run_id: str, runbook: Runbook, params: Mapping[str, Any]) -> None: ...
+
+
+class Driver(Protocol):
+    """What drives runs in the background: the server's ``RunExecutor``."""
+
+    @property
+    def vault(self) -> Secrets: ...
+
+    def start(
+        self,
+        loaded: LoadedRunbook,
+        given: Mapping[str, Any],
+        *,
+        requester: Who,
+        run_id: str,
+        extra_groups: Iterable[str] = (),
+        from_text: bool = True,
+    ) -> str: ...
+
+    def resume(
+        self,
+        run_id: str,
+        *,
+        by: str = "",
+        run: LoadedRun | None = None,
+        choice: str | None = None,
+    ) -> bool: ...
+
+    def driving(self) -> set[str]: ...
 
 
 @dataclass
 class ApiContext:
     engine: Engine
-    executor: RunExecutor
+    executor: Driver
     authenticator: Authenticator
     #: seconds an SSE stream waits between looks at a run that has no news (the store's change
     #: feed wakes it sooner)

@@ -47,8 +47,10 @@ RANK = {
     "metrics": 5,
     "service": 5,
     "slack": 6,
+    "api": 6.5,  # the HTTP API: the server mounts it; it drives runs through a Driver protocol
     "server": 7,
     "worker": 7.5,  # workers reuse the server's schedule loop
+    "client": 7.8,  # the API's client: the CLI's commands with RUNBOOK_SERVER set
     "cli": 8,
     "<root>": 9,  # the public facade re-exports from below
     # action families see the contract and the engine's base rooms, never the engine proper
