@@ -72,6 +72,11 @@ class ParameterError(RunbookError):
         super().__init__(f"parameter {name!r}: {message}")
 
 
+class InputRefused(RunbookError):
+    """What the user asked for was refused as given (by a server's API, say), with no more
+    precise class: a user error, like a bad parameter."""
+
+
 class CatalogError(RunbookError):
     pass
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from runbook_engine.api import runbooks, runs, schedules, streams, tokens
+from runbook_engine.api import audit, runbooks, runs, schedules, streams, tokens
 from runbook_engine.api.context import ApiContext
 from runbook_engine.api.problems import install
 
@@ -41,4 +41,5 @@ def build_api(context: ApiContext) -> FastAPI:
     api.include_router(runs.router)
     api.include_router(schedules.router)
     api.include_router(tokens.router)
+    api.include_router(audit.router)
     return api

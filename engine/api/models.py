@@ -189,3 +189,15 @@ class Me(BaseModel):
     via: str
     groups: list[str]
     roles: list[str] | None
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    principal: str
+    via: str
+    source: str
+    action: str
+    target: str
+    outcome: str
+    detail: dict[str, Any]

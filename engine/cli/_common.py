@@ -14,6 +14,7 @@ from runbook_engine.core.statuses import EXIT_INVALID, EXIT_NEEDS_HUMAN
 from runbook_engine.errors import (
     ApprovalError,
     CatalogError,
+    InputRefused,
     ParameterError,
     RunbookError,
     RunbookInvalid,
@@ -34,6 +35,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _INPUT_ERRORS = (
     RunbookInvalid,
+    InputRefused,
     ParameterError,
     CatalogError,
     TemplateError,

@@ -161,12 +161,15 @@ class IdentityRecords:
             )
 
     def audit_since(
-        self, since: datetime | None = None, *, limit: int = 10_000
+        self, since: datetime | None = None, *, limit: int = 10_000, after_id: int = 0
     ) -> list[AuditRecord]:
-        """Audit entries at or after ``since``, oldest first."""
+        """Audit entries at or after ``since``, oldest first; ``after_id``: only entries
+        recorded after that one (the next page)."""
         stmt = select(audit).order_by(audit.c.at, audit.c.id).limit(limit)
         if since is not None:
             stmt = stmt.where(audit.c.at >= since)
+        if after_id:
+            stmt = stmt.where(audit.c.id > after_id)
         with self._read() as conn:
             return list(_audit_rows(conn.execute(stmt)))
 
