@@ -39,6 +39,7 @@ from runbook_engine.core.approvals import waiting_step
 from runbook_engine.core.statuses import EXIT_CODES, NEEDS_ATTENTION, TERMINAL
 from runbook_engine.errors import ApprovalError, RunNotFound
 from runbook_engine.service import LoadedRun, new_run_id
+from runbook_engine.spec.loader import LoadedRunbook
 from runbook_engine.spec.models import iter_steps
 from runbook_engine.store import EventRecord, RunRecord
 
@@ -67,16 +68,25 @@ def event_view(event: EventRecord) -> Event:
     return Event(seq=event.seq, ts=event.ts, type=event.type, step=event.step_id, data=event.data)
 
 
-def visible_run(ctx: ApiContext, request: Request, caller: Principal, run_id: str) -> LoadedRun:
-    """The run, loaded, if the caller may view its runbook; 404 otherwise (a run of a runbook
-    one may not see is not shown to exist)."""
+def visible_record(
+    ctx: ApiContext, request: Request, caller: Principal, run_id: str
+) -> tuple[RunRecord, LoadedRunbook]:
+    """The run's row and runbook version, if the caller may view that runbook; 404 otherwise
+    (a run of a runbook one may not see is not shown to exist). Reads no events: what a
+    stream or a page costs does not grow with the run's log."""
     record = ctx.store.get_run(run_id)
     if record is None:
         raise RunNotFound(run_id)
-    run = ctx.engine.load_run(record)
-    if not may(request, caller, "view", run.loaded.runbook):
+    loaded = ctx.engine.loaded_for(record)  # parsed once per version per process
+    if not may(request, caller, "view", loaded.runbook):
         raise RunNotFound(run_id)
-    return run
+    return record, loaded
+
+
+def visible_run(ctx: ApiContext, request: Request, caller: Principal, run_id: str) -> LoadedRun:
+    """The run, loaded (its state folded), if the caller may view it."""
+    record, _ = visible_record(ctx, request, caller, run_id)
+    return ctx.engine.load_run(record)
 
 
 def _run_id(caller: Principal, key: str | None) -> str:
@@ -193,8 +203,8 @@ def run_events(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 200,
 ) -> Page[Event]:
     ctx = context_of(request)
-    run = visible_run(ctx, request, caller, run_id)
-    events = ctx.store.events(run.record.id, after_seq=after, limit=limit + 1)
+    record, _ = visible_record(ctx, request, caller, run_id)
+    events = ctx.store.events(record.id, after_seq=after, limit=limit + 1)
     page = events[:limit]
     more = len(events) > limit
     return Page(items=[event_view(e) for e in page], next=str(page[-1].seq) if more else None)
@@ -239,8 +249,8 @@ def cancel_run(
 ) -> Cancelled:
     """Stop what is running and roll back completed steps."""
     ctx = context_of(request)
-    run = visible_run(ctx, request, caller, run_id)
-    record = ctx.engine.cancel(run.record.id, by=caller, reason=body.reason if body else "")
+    record, _ = visible_record(ctx, request, caller, run_id)
+    record = ctx.engine.cancel(record.id, by=caller, reason=body.reason if body else "")
     ctx.executor.resume(record.id, by=caller.name)
     return Cancelled(run_id=record.id)
 

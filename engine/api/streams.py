@@ -21,7 +21,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from runbook_engine.api.context import ApiContext, context_of
-from runbook_engine.api.runs import event_view, visible_run
+from runbook_engine.api.runs import event_view, visible_record
 from runbook_engine.api.security import Caller
 from runbook_engine.core.events import EventType
 from runbook_engine.core.statuses import EXIT_CODES, NEEDS_ATTENTION, TERMINAL, WAITING_APPROVAL
@@ -80,11 +80,10 @@ async def stream_logs(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     ctx = context_of(request)
-    run = await run_in_threadpool(visible_run, ctx, request, caller, run_id)
+    record, _ = await run_in_threadpool(visible_record, ctx, request, caller, run_id)
     seq = after
     if last_event_id and last_event_id.isdigit():
         seq = max(seq, int(last_event_id))
-    record = run.record
     while True:
         events = await run_in_threadpool(ctx.store.events, record.id, seq, BATCH)
         for event in events:
