@@ -54,6 +54,7 @@ from runbook_engine.runtime.runner import Runner
 from runbook_engine.secret_taint import watch
 from runbook_engine.secret_texts import SecretTexts, secret_params
 from runbook_engine.spec.loader import LoadedRunbook, load_text
+from runbook_engine.spec.models import ApprovalStep
 from runbook_engine.spec.params import (
     REDACTED,
     SecretMissing,
@@ -215,6 +216,21 @@ class Engine:
     ) -> None:
         may_run(loaded.runbook, user, self.directory, extra_groups)
 
+    def check_start_permission(
+        self, loaded: LoadedRunbook, user: Who, extra_groups: Iterable[str] = ()
+    ) -> None:
+        """May ``user`` start a run of ``loaded``? Unlike ``check_run_permission`` (a look,
+        for listing what one may run), a refusal here is a refused start and audited as one:
+        for ``check``, and for a door that asks before it has the parameters (Slack, before
+        its form opens)."""
+        self._checked(
+            _attempt("start", loaded.runbook.name, user),
+            self.check_run_permission,
+            loaded,
+            user,
+            extra_groups,
+        )
+
     # ------------------------------------------------------------------ runs
 
     def check(
@@ -229,13 +245,7 @@ class Engine:
         """Every check a start makes, once: the runbook's actions and literal parameters, the
         requester's permission, the parameters, the lock template. Nothing is recorded."""
         self.preflight(loaded)
-        self._checked(
-            _attempt("start", loaded.runbook.name, requester),
-            self.check_run_permission,
-            loaded,
-            requester,
-            extra_groups,
-        )
+        self.check_start_permission(loaded, requester, extra_groups)
         params = resolve_params(loaded.runbook, given, from_text=from_text)
         name = name_of(requester)
         self._lock_key(loaded, params, name, "")  # a broken lock template fails here
@@ -607,6 +617,30 @@ class Engine:
 
     # ------------------------------------------------------------------ decisions
 
+    def check_decision(
+        self,
+        run: LoadedRun,
+        *,
+        user: Who,
+        approve: bool,
+        extra_groups: Iterable[str] = (),
+    ) -> ApprovalStep:
+        """The step ``user`` may approve (``approve=False``: reject) now; a refusal is audited
+        and raised (``ApprovalError``). For ``decide``, and for a door that asks before it has
+        all it needs (Slack, before the form that asks for a rejection's reason)."""
+        return self._checked(
+            _attempt("approve" if approve else "reject", run.record.id, user),
+            may_decide,
+            run.loaded.runbook,
+            run.state,
+            requester=run.record.requester,
+            user=user,
+            directory=self.directory,
+            approve=approve,
+            extra_groups=extra_groups,
+            now=time.time(),
+        )
+
     def decide(
         self,
         run_id: str | LoadedRun,
@@ -619,20 +653,9 @@ class Engine:
         """Record an approval or rejection; returns the step decided and the run with the
         decision in it (to continue it without loading it again)."""
         run = self.load_run(run_id)
-        record, loaded, state = run.record, run.loaded, run.state
+        record = run.record
         verb = "approve" if approve else "reject"
-        step = self._checked(
-            _attempt(verb, record.id, user),
-            may_decide,
-            loaded.runbook,
-            state,
-            requester=record.requester,
-            user=user,
-            directory=self.directory,
-            approve=approve,
-            extra_groups=extra_groups,
-            now=time.time(),
-        )
+        step = self.check_decision(run, user=user, approve=approve, extra_groups=extra_groups)
         if not approve and not reason.strip():
             raise ApprovalError("a rejection needs a reason (--reason)")
         written = self.store.append_event(

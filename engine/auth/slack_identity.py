@@ -6,6 +6,11 @@ A Slack user id becomes a name by the explicit mapping file ``RUNBOOK_SLACK_USER
 (``users.info``; the app needs the ``users:read.email`` scope), remembered for ``ttl``
 seconds. A user with neither keeps their Slack user id as their name, which is how runbooks
 have named Slack users so far (``permissions.approve: [U012AB3CD]``).
+
+When Slack cannot be asked (down, rate limited), a user it named before keeps that name; one
+it never named is refused (``IdentityUnavailable``) rather than acting as their bare id: the
+same person would otherwise be two approvers, their email and their id, and could approve a run
+they started under the other name.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from slack_sdk.errors import SlackApiError
 
 from runbook_engine.auth.principal import Principal
 from runbook_engine.errors import RunbookError
@@ -26,6 +32,10 @@ from runbook_engine.errors import RunbookError
 log = logging.getLogger("runbook.auth")
 
 ENV_VAR = "RUNBOOK_SLACK_USERS"
+
+#: seconds a failed lookup (Slack down, rate limited) keeps a user at their id before Slack is
+#: asked again: a hiccup must not turn a person into their id for a whole ``ttl``
+RETRY_AFTER = 30.0
 
 #: asks Slack for a user's profile: ``WebClient.users_info`` (keyword ``user``)
 UsersInfo = Callable[..., Any]
@@ -43,6 +53,24 @@ def read_mapping(path: str | Path) -> dict[str, str]:
     return {k.strip().upper(): v.strip() for k, v in data.items()}
 
 
+class _LookupFailed(Exception):
+    """Slack could not say who a user is (for now)."""
+
+
+class IdentityUnavailable(RunbookError):
+    """Slack cannot say who this user is right now, and nobody said before."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(
+            f"Slack cannot tell who {user_id} is right now (users.info failed); "
+            "try again in a minute"
+        )
+
+
+#: Slack's answers that say for good that there is no profile to read: the id stays the name
+_NO_SUCH_USER = frozenset({"user_not_found", "users_not_found", "user_not_visible"})
+
+
 class SlackIdentities:
     def __init__(
         self,
@@ -50,12 +78,15 @@ class SlackIdentities:
         users_info: UsersInfo | None = None,
         *,
         ttl: float = 3600.0,
+        retry_after: float = RETRY_AFTER,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.mapping = {k.upper(): v for k, v in (mapping or {}).items()}
         self.users_info = users_info
         self.ttl = ttl
+        self.retry_after = retry_after
         self.clock = clock
+        # user id -> (until when the answer holds, the name)
         self._cache: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
 
@@ -72,19 +103,33 @@ class SlackIdentities:
             return user_id
         with self._lock:
             cached = self._cache.get(user_id)
-            if cached is not None and self.clock() - cached[0] < self.ttl:
+            if cached is not None and self.clock() < cached[0]:
                 return cached[1]
-        name = self._email(user_id) or user_id
+        try:
+            name = self._email(user_id) or user_id
+        except _LookupFailed:
+            if cached is None:
+                raise IdentityUnavailable(user_id) from None
+            # the name Slack gave before is still this person: keep it, ask again soon
+            name, keep = cached[1], self.retry_after
+        else:
+            keep = self.ttl
         with self._lock:
-            self._cache[user_id] = (self.clock(), name)
+            self._cache[user_id] = (self.clock() + keep, name)
         return name
 
     def _email(self, user_id: str) -> str | None:
+        """The profile's email; None when Slack answered without one."""
         try:
             answer = self.users_info(user=user_id)  # type: ignore[misc]  # checked in name_of
-        except Exception as exc:  # any failure of Slack (API, network): fall back to the id
+        except SlackApiError as exc:
+            if exc.response.get("error") in _NO_SUCH_USER:
+                return None
             log.warning("cannot look up Slack user %s: %s", user_id, exc)
-            return None
+            raise _LookupFailed from exc
+        except Exception as exc:  # the network, a timeout: Slack could not be asked
+            log.warning("cannot look up Slack user %s: %s", user_id, exc)
+            raise _LookupFailed from exc
         profile = (answer.get("user") or {}).get("profile") or {}
         email = profile.get("email")
         return email.strip() if isinstance(email, str) and email.strip() else None

@@ -25,6 +25,7 @@ from runbook_engine.api import API_PREFIX, ApiContext, build_api
 from runbook_engine.auth.audit import AuditTrail, slack_via
 from runbook_engine.auth.authenticate import Authenticator
 from runbook_engine.auth.oidc import OidcSettings, OidcVerifier
+from runbook_engine.auth.slack_identity import SlackIdentities
 from runbook_engine.errors import RunbookError
 from runbook_engine.metrics import Metrics
 from runbook_engine.runtime.bus import Subscriber
@@ -84,14 +85,23 @@ class Server:
                 min_interval=self.options.update_interval,
             )
             subscribers.insert(0, self.notifier)
-        # the engine's users are Slack user ids from signed requests, or the server's schedules
+        # Slack and the API hand the engine principals, which carry their own proof; a bare
+        # name here is the server's own (schedules), or a Slack user id from an older caller
         trail = AuditTrail(self.store, via=slack_via, source="slack")
         self.engine = Engine(store=self.store, subscribers=subscribers, audit=trail)
         self.executor = RunExecutor(self.engine, self.vault)
         try:
             if settings is not None and self.notifier is not None:
+                # Slack user ids become the people they are (RUNBOOK_SLACK_USERS, else their
+                # profile email): a bad mapping file stops the server here, not at a click
+                identities = SlackIdentities.from_env(self.client.users_info)
                 self.interactions = Interactions(
-                    self.engine, self.executor, self.client, UserGroups(self.client), self.notifier
+                    self.engine,
+                    self.executor,
+                    self.client,
+                    UserGroups(self.client),
+                    self.notifier,
+                    identities=identities,
                 )
                 # App() calls auth.test: a wrong token stops the server here, not at a command
                 self.app = build_app(settings, self.client, self.interactions, self.jobs)

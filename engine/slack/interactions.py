@@ -1,10 +1,14 @@
 """What the app does about a slash command, a button click or a submitted modal.
 
 Everything here runs after Slack has been acknowledged, in a worker thread, with a user id that
-came from a request whose signature was checked. Permissions are the engine's own
-(``runbook_engine.permissions``, through ``Engine.check``, ``Engine.cancel`` and
-``Engine.decide``), with the user's Slack user groups passed as extra groups, so a request from
-Slack is held to the same rules as one from the CLI and lands in the same event log.
+came from a request whose signature was checked. Every engine call is made as the person that id
+stands for (``SlackIdentities``: the mapping file, else the email of their Slack profile, else
+the id itself), with their Slack user groups among the principal's groups, so a person is one
+approver whether they click in Slack, use the API or the CLI: the run's requester, a decision's
+user and the audit entry name them, and the audit adds ``via slack:<user id>``. Permissions are
+the engine's own (``runbook_engine.permissions``, through ``Engine.check``, ``Engine.cancel``
+and ``Engine.decide``), so a request from Slack is held to the same rules as one from the CLI
+and lands in the same event log. Answers to the asker still go to their Slack user id.
 """
 
 from __future__ import annotations
@@ -13,13 +17,15 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from runbook_engine.auth.principal import Principal
+from runbook_engine.auth.slack_identity import SlackIdentities
 from runbook_engine.catalog import SUFFIXES, Catalog
 from runbook_engine.core.approvals import waiting_step
 from runbook_engine.core.state import RunState
@@ -31,7 +37,6 @@ from runbook_engine.errors import (
     RunbookError,
     StoreError,
 )
-from runbook_engine.permissions import may_decide
 from runbook_engine.server.executor import RunExecutor
 from runbook_engine.service import Engine, RunOutcome
 from runbook_engine.slack.client import webhook
@@ -63,7 +68,7 @@ def channel_ref(channel: str) -> str:
 class Asker:
     """Who asked, where, and how to answer them privately."""
 
-    user: str
+    user: str  # the Slack user id: answers and mentions need it; the engine gets the person
     channel: str
     response_url: str | None = None
     trigger_id: str | None = None
@@ -101,12 +106,15 @@ class Interactions:
         groups: UserGroups,
         notifier: SlackNotifier,
         catalog: Callable[[], Catalog] = Catalog,
+        identities: SlackIdentities | None = None,
     ) -> None:
         self.engine = engine
         self.executor = executor
         self.client = client
         self.groups = groups
         self.notifier = notifier
+        # who a Slack user id is: RUNBOOK_SLACK_USERS, else their profile email (users.info)
+        self.identities = identities or SlackIdentities.from_env(client.users_info)
         # a fresh catalog per request: runbooks edited on disk show up without a restart
         self.catalog = catalog
 
@@ -132,7 +140,7 @@ class Interactions:
         lines = []
         for loaded in self.catalog().latest():
             rb = loaded.runbook
-            allowed = self._may_run(loaded, asker.user)
+            allowed = self._may_run(loaded, self._run_principal(loaded, asker.user))
             required = [n for n, p in rb.parameters.items() if p.is_required]
             line = f"{'' if allowed else ':lock: '}*{rb.name}*@{rb.version}"
             if rb.description:
@@ -144,7 +152,8 @@ class Interactions:
 
     def _cmd_run(self, cmd: Command, asker: Asker, reply: Replier) -> None:
         loaded = self._resolve(cmd.args[0])
-        self._check_may_run(loaded, asker.user)
+        who = self._run_principal(loaded, asker.user)
+        self.engine.check_start_permission(loaded, who)  # before a form opens; audited
         given = parse_assignments(list(cmd.args[1:]))
         trigger = asker.trigger_id or f"{asker.user}:{time.time_ns()}"
         # the form runs exactly the version it was filled in for
@@ -159,7 +168,7 @@ class Interactions:
             )
             return
         resolve_params(loaded.runbook, given)  # refuse bad input now, in the user's words
-        self._start(loaded, given, request, asker.user, reply)
+        self._start(loaded, given, request, who, reply)
 
     def _cmd_status(self, cmd: Command, asker: Asker, reply: Replier) -> None:
         if cmd.args:
@@ -190,12 +199,10 @@ class Interactions:
 
     def _cmd_cancel(self, cmd: Command, asker: Asker, reply: Replier) -> None:
         record = self.engine.run_record(cmd.args[0])
-        groups = self._run_groups(self.engine.loaded_for(record), asker.user)
-        self.engine.cancel(
-            record.id, by=asker.user, reason=" ".join(cmd.args[1:]), extra_groups=groups
-        )
+        who = self._run_principal(self.engine.loaded_for(record), asker.user)
+        self.engine.cancel(record.id, by=who, reason=" ".join(cmd.args[1:]))
         self.notifier.refresh(record.id)
-        self.executor.resume(record.id, by=asker.user)
+        self.executor.resume(record.id, by=who.name)
         reply(f":no_entry_sign: Cancel requested for run `{record.id}`; completed steps roll back.")
 
     # ------------------------------------------------------------------ buttons and modals
@@ -213,23 +220,16 @@ class Interactions:
         reply = Replier(self.client, asker, prefer_ephemeral=True)
         run_id, step = parse_button_value(value)
         try:
-            record, loaded, state = self.engine.state_of(run_id)
-            current = self._current_step(loaded, state, step)
-            may_decide(
-                loaded.runbook,
-                state,
-                requester=record.requester,
-                user=asker.user,
-                directory=self.engine.directory,
-                approve=False,
-                extra_groups=self._approver_groups(loaded, current, asker.user),
-            )
+            run = self.engine.load_run(run_id)
+            current = self._current_step(run.loaded, run.state, step)
+            who = self._approver_principal(run.loaded, current, asker.user)
+            self.engine.check_decision(run, user=who, approve=False)  # a refusal is audited
         except RunbookError as exc:
             reply(f":no_entry: {escape(exc)}")
             return
         if asker.trigger_id:
             self.client.views_open(
-                trigger_id=asker.trigger_id, view=reject_modal(record.id, step, asker.channel)
+                trigger_id=asker.trigger_id, view=reject_modal(run.record.id, step, asker.channel)
             )
 
     def reject_submitted(self, asker: Asker, run_id: str, step: str, reason: str) -> None:
@@ -255,10 +255,11 @@ class Interactions:
         reply = Replier(self.client, asker)
         try:
             loaded = self._resolve(request.ref)
-            self._check_may_run(loaded, asker.user)
+            who = self._run_principal(loaded, asker.user)
+            self.engine.check_start_permission(loaded, who)
             given = submitted_params(view)
             resolve_params(loaded.runbook, given)
-            self._start(loaded, given, request, asker.user, reply)
+            self._start(loaded, given, request, who, reply)
         except RunbookError as exc:
             reply(f":warning: {escape(exc)}")
 
@@ -267,19 +268,15 @@ class Interactions:
     def decide(
         self, user: str, run_ref: str, *, approve: bool, reason: str = "", step: str | None = None
     ) -> str:
-        """Record ``user``'s decision on the step the run waits on (``step``: only if it is
-        still that one) and drive the run on; returns the step decided."""
+        """Record the decision of the Slack user ``user`` on the step the run waits on
+        (``step``: only if it is still that one) and drive the run on; returns the step
+        decided."""
         run = self.engine.load_run(run_ref)
         current = self._current_step(run.loaded, run.state, step)
-        decided = self.engine.decide(
-            run,
-            user=user,
-            approve=approve,
-            reason=reason,
-            extra_groups=self._approver_groups(run.loaded, current, user),
-        )
+        who = self._approver_principal(run.loaded, current, user)
+        decided = self.engine.decide(run, user=who, approve=approve, reason=reason)
         self.notifier.refresh(run.record.id)
-        self.executor.resume(run.record.id, by=user, run=decided.run)
+        self.executor.resume(run.record.id, by=who.name, run=decided.run)
         return decided.step
 
     def _current_step(
@@ -292,9 +289,20 @@ class Interactions:
             )
         return current
 
-    def _approver_groups(self, loaded: LoadedRunbook, step: ApprovalStep, user: str) -> set[str]:
+    def _principal(self, user: str, entries: Iterable[str]) -> Principal:
+        """The person the Slack user id ``user`` stands for, in the Slack user groups among
+        ``entries`` they belong to (memberships are by Slack user id, so asked with the id)."""
+        return self.identities.principal(user, self.groups.groups_of(user, entries))
+
+    def _approver_principal(
+        self, loaded: LoadedRunbook, step: ApprovalStep, user: str
+    ) -> Principal:
         entries = step.approval.approvers or loaded.runbook.permissions.approve
-        return self.groups.groups_of(user, entries)
+        return self._principal(user, entries)
+
+    def _run_principal(self, loaded: LoadedRunbook, user: str) -> Principal:
+        """``user`` as a principal in the groups of ``permissions.run`` they are in."""
+        return self._principal(user, loaded.runbook.permissions.run)
 
     def _resolve(self, ref: str) -> LoadedRunbook:
         """A runbook of the catalog by NAME or NAME@VERSION. Never a file path: from Slack,
@@ -303,31 +311,24 @@ class Interactions:
             raise CatalogError(f"{ref!r}: give a runbook name (see `/runbook list`), not a path")
         return self.catalog().resolve(ref, self.engine.store)
 
-    def _may_run(self, loaded: LoadedRunbook, user: str) -> bool:
+    def _may_run(self, loaded: LoadedRunbook, who: Principal) -> bool:
+        """For ``/runbook list``: a look, not a request, so nothing is audited."""
         try:
-            self._check_may_run(loaded, user)
+            self.engine.check_run_permission(loaded, who)
         except ApprovalError:
             return False
         return True
-
-    def _check_may_run(self, loaded: LoadedRunbook, user: str) -> None:
-        self.engine.check_run_permission(loaded, user, self._run_groups(loaded, user))
-
-    def _run_groups(self, loaded: LoadedRunbook, user: str) -> set[str]:
-        """The Slack user groups of ``user`` that ``permissions.run`` names."""
-        return self.groups.groups_of(user, loaded.runbook.permissions.run)
 
     def _start(
         self,
         loaded: LoadedRunbook,
         given: Mapping[str, str],
         request: RunRequest,
-        user: str,
+        who: Principal,
         reply: Replier,
     ) -> None:
         rb = loaded.runbook
         self.notifier.route(request.run_id, request.channel)
-        groups = self._run_groups(loaded, user)
 
         def report(outcome: RunOutcome | None, error: Exception | None) -> None:
             if error is not None:
@@ -339,9 +340,8 @@ class Interactions:
             self.executor.start(
                 loaded,
                 given,
-                requester=user,
+                requester=who,
                 run_id=request.run_id,
-                extra_groups=groups,
                 done=report,
             )
         except StoreError as exc:

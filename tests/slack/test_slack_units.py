@@ -12,11 +12,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 
+from runbook_engine.auth.slack_identity import SlackIdentities
 from runbook_engine.core.state import RunState
 from runbook_engine.server.draining import DrainableStore, Draining
 from runbook_engine.server.executor import RunExecutor
 from runbook_engine.service import RunOutcome
 from runbook_engine.slack.commands import HELP, CommandError, parse
+from runbook_engine.slack.messages import mention
 from runbook_engine.slack.verify import refusal
 from runbook_engine.testing.fake_slack import FakeSlack
 
@@ -123,3 +125,20 @@ def test_draining_store_refuses_new_steps_only(tmp_path: Path) -> None:
         assert [e.type for e in store.events("r1")][-1] == "run.needs_attention"
     finally:
         store.close()
+
+
+def test_a_slack_user_is_the_person_their_profile_email_names(fake: FakeSlack) -> None:
+    client = WebClient(token=fake.token, base_url=fake.api_url)
+    fake.add_user("U0ANN", "ann", email="ann@example.com")
+    identities = SlackIdentities(users_info=client.users_info)
+    ann = identities.principal("U0ANN")
+    assert (ann.name, ann.via) == ("ann@example.com", "slack:U0ANN")
+    # Slack knows no such user: the id stays the name, as before
+    assert identities.principal("U0NOBODY").name == "U0NOBODY"
+
+
+def test_mentions_need_a_slack_user_id() -> None:
+    assert mention("U0ANN") == "<@U0ANN>"
+    # a requester or approver known by another name is shown as text, never a broken mention
+    assert mention("ann@example.com") == "ann@example.com"
+    assert mention("<@U0X>") == "&lt;@U0X&gt;"
