@@ -16,7 +16,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
@@ -63,6 +63,15 @@ def _settled(ctx: ApiContext, record: RunRecord) -> bool:
     return record.id not in ctx.executor.driving() and not is_driven(record)
 
 
+async def _visible(request: Request, caller: Caller, run_id: str) -> RunRecord:
+    """The run, checked before the stream answers: inside the generator, a refusal would come
+    after the 200 and its headers had been sent (a 404 must be a 404, not a broken stream)."""
+    record, _ = await run_in_threadpool(
+        visible_record, context_of(request), request, caller, run_id
+    )
+    return record
+
+
 @router.get(
     "/{run_id}/logs",
     response_class=EventSourceResponse,
@@ -70,8 +79,7 @@ def _settled(ctx: ApiContext, record: RunRecord) -> bool:
 )
 async def stream_logs(
     request: Request,
-    caller: Caller,
-    run_id: str,
+    record: Annotated[RunRecord, Depends(_visible)],
     follow: bool = False,
     after: Annotated[int, Query(ge=0, description="only events after this seq")] = 0,
     step: str | None = None,
@@ -80,7 +88,6 @@ async def stream_logs(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     ctx = context_of(request)
-    record, _ = await run_in_threadpool(visible_record, ctx, request, caller, run_id)
     seq = after
     if last_event_id and last_event_id.isdigit():
         seq = max(seq, int(last_event_id))

@@ -104,6 +104,32 @@ class Deadline:
         await response(scope, receive, send)
 
 
+class ApiBodyLimit:
+    """ASGI middleware: an API request whose ``Content-Length`` is over ``MAX_BODY`` is answered
+    413 as a problem. Starlette's own limit answers such a request in plain text, replacing
+    whatever the API would have said; a body without a declared length that grows too large
+    reaches the API's handlers, which answer it as a problem themselves."""
+
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
+            declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+            if declared.isdigit() and int(declared) > self.max_body:
+                response = problem_response(
+                    413,
+                    "too-large",
+                    f"the request body is over {self.max_body} bytes",
+                    instance=path,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class SlackEndpoint:
     """``POST /slack/events``: checks, de-duplication, then bolt."""
 
@@ -163,11 +189,15 @@ def build_asgi(
         routes=[
             Route(HEALTH_PATH, healthz, methods=["GET", "HEAD"]),
             Mount(METRICS_PATH, app=make_asgi_app(metrics.registry)),
-            Route(EVENTS_PATH, slack.handle, methods=["POST"]),
+            Route(EVENTS_PATH, slack.handle, methods=["POST"], max_body_size=MAX_BODY),
+            # the API limits its bodies itself (``api.app.MAX_BODY``); an app-wide limit here
+            # would answer the API's 413s in plain text, not as problems
             Mount(API_PREFIX, app=api),
         ],
-        middleware=[Middleware(Deadline, seconds=request_timeout)],
-        max_body_size=MAX_BODY,
+        middleware=[
+            Middleware(ApiBodyLimit, max_body=MAX_BODY),
+            Middleware(Deadline, seconds=request_timeout),
+        ],
     )
 
 

@@ -7,6 +7,7 @@ each module starts with an empty store and its tests make the runs they look at.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,8 +20,9 @@ import pytest
 from joserfc.jwk import Key
 
 from runbook_engine.auth.tokens import create_token
+from runbook_engine.core.statuses import next_status
 from runbook_engine.server.serve import ServeOptions, Server
-from runbook_engine.store import Store
+from runbook_engine.store import EventRecord, Store
 from tests.auth.idp import AUDIENCE, FakeIdp, serve_idp
 
 T = TypeVar("T")
@@ -64,8 +66,11 @@ parameters:
   who: {type: string, default: world, pattern: "[a-z]+"}
   count: {type: integer, default: 1, minimum: 1, maximum: 5}
   loud: {type: boolean, default: false}
+  tags: {type: list, default: []}
 steps:
-  - {id: greet, action: log, with: {message: "hello {{ params.who }} x{{ params.count }}"}}
+  - id: greet
+    action: log
+    with: {message: "hello {{ params.who }} x{{ params.count }} [{{ params.tags | join('+') }}]"}
   - {id: bye, action: log, with: {message: "bye {{ params.who }}"}}
 """
 
@@ -115,15 +120,23 @@ steps:
   - {id: after, action: log, with: {message: done}}
 """
 
-# a non-idempotent step, for a run whose engine dies in it (the test writes that log)
+# non-idempotent steps and a rollback, for runs whose engine dies in one (see ``crashed``)
 CRASHY = """\
 apiVersion: runbook/v1
 name: crashy
 version: 1
-description: a step that must not run twice on its own
+description: steps that must not run twice on their own
+parameters:
+  fail: {type: boolean, default: false}
 steps:
-  - {id: prep, action: log, with: {message: prep}}
+  - id: prep
+    action: shell.command
+    with: {command: "true"}
+    rollback: {action: shell.command, with: {command: "true"}}
   - {id: work, action: shell.command, with: {command: "true"}}
+  - id: check
+    action: assert
+    with: {that: "{{ not params.fail }}", message: told to fail}
   - {id: after, action: log, with: {message: after}}
 """
 
@@ -198,6 +211,59 @@ def write_env(root: Path, mp: pytest.MonkeyPatch) -> None:
         "SLACK_APP_TOKEN",
     ):
         mp.delenv(var, raising=False)
+
+
+@dataclass(frozen=True)
+class Sse:
+    """One server-sent event: ``id`` is the event's seq (none on ``end``)."""
+
+    id: str | None
+    event: str
+    data: dict[str, Any]
+
+
+def read_sse(
+    client: httpx.Client, path: str, headers: dict[str, str] | None = None, **params: Any
+) -> list[Sse]:
+    """Every message of an SSE stream, read until the server ends it (after ``end``)."""
+    out: list[Sse] = []
+    fields: dict[str, str] = {}
+    with client.stream("GET", path, params=params, headers=headers or {}) as answer:
+        assert answer.status_code == 200, answer.read().decode()
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        for line in answer.iter_lines():
+            if line.startswith(":"):
+                continue  # a keep-alive comment
+            if line:
+                name, _, value = line.partition(":")
+                fields[name] = value[1:] if value.startswith(" ") else value
+                continue
+            if fields:
+                data = json.loads(fields.get("data", "null"))
+                out.append(Sse(fields.get("id"), fields.get("event", "message"), data))
+                fields = {}
+    return out
+
+
+def crashed(store: Store, source: str, run_id: str, upto: Callable[[EventRecord], bool]) -> None:
+    """A copy of run ``source``'s log up to (and with) the first event ``upto`` picks, as an
+    engine that died there leaves it: active, owned by nobody, its last step in flight."""
+    record = store.get_run(source)
+    assert record is not None
+    events = store.events(source)
+    cut = next(i for i, e in enumerate(events) if upto(e))
+    store.create_run(
+        run_id,
+        runbook=record.runbook,
+        version=record.version,
+        digest=record.digest,
+        params=record.params,
+        requester=record.requester,
+    )
+    status = "pending"
+    for event in events[1 : cut + 1]:  # create_run wrote run.created
+        status = next_status(status, event.type, event.data)
+        store.append_event(run_id, event.type, event.data, step_id=event.step_id, status=status)
 
 
 def bearer(token: str) -> dict[str, str]:
