@@ -11,6 +11,7 @@ from typing import Any
 from runbook_engine.errors import Problem
 from runbook_engine.spec.errors_map import format_path
 from runbook_engine.spec.models import GOTO_END
+from runbook_engine.spec.trigger_checks import check_triggers
 from runbook_engine.spec.yamlmarks import Marked, Path
 from runbook_engine.templating import check_syntax, condition_source, is_template, references
 
@@ -226,4 +227,5 @@ def check_document(marked: Marked, file: str) -> list[Problem]:
                 ("concurrency", "lock"),
                 f"a lock key is taken before any step runs; it cannot read steps.{chain[0]}",
             )
+    check_triggers(data, add)
     return problems

@@ -208,6 +208,166 @@ class Notify(Model):
     on: list[NotifyEvent] = Field(default_factory=lambda: list(_NOTIFY_EVENTS))
 
 
+# --------------------------------------------------------------------------- triggers
+
+#: where alerts come from; a trigger has exactly one of these keys
+TRIGGER_SOURCES = ("alertmanager", "pagerduty", "sns", "webhook")
+#: the prefix of a regex in the short form of a matcher: ``instance: "~web-.*"``
+REGEX_PREFIX = "~"
+
+
+class Matcher(Model):
+    """How one label is matched: exactly one of ``equals`` and ``regex``.
+
+    The short form is a string: ``web-1`` means ``{equals: web-1}`` and ``~web-.*`` means
+    ``{regex: web-.*}``; ``equals`` is how to match a value that starts with ``~``."""
+
+    equals: str | None = Field(default=None, description="the label's exact value")
+    regex: str | None = Field(
+        default=None, description="a regular expression the whole value must match"
+    )
+
+    @field_validator("regex")
+    @classmethod
+    def _regex_usable(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_regex(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Matcher:
+        if (self.equals is None) == (self.regex is None):
+            raise ValueError("a matcher has exactly one of `equals` and `regex`")
+        return self
+
+
+def _check_regex(regex: str) -> None:
+    # imported here: the matchers module is only needed by runbooks with triggers
+    from runbook_engine.spec.matchers import check_regex
+
+    problem = check_regex(regex)
+    if problem:
+        raise ValueError(f"regex {regex!r}: {problem}")
+
+
+def _matcher_short_form(value: Any) -> Any:
+    if isinstance(value, str):
+        if value.startswith(REGEX_PREFIX):
+            regex = value[len(REGEX_PREFIX) :]
+            # checked here, so that the error names the label as written, not a `regex:` key
+            _check_regex(regex)
+            return {"regex": regex}
+        return {"equals": value}
+    if isinstance(value, dict | Matcher):
+        return value
+    if isinstance(value, bool | int | float):
+        # label values are text: `code: 500` in YAML is a number, which no label ever equals
+        raise ValueError(f"a label value is text: quote it ({str(value)!r}) or use `~REGEX`")
+    raise ValueError(
+        "expected a label value, `~REGEX`, or a mapping with `equals:` or `regex:`; "
+        f"got {type(value).__name__}"
+    )
+
+
+#: one entry of a trigger's ``match``, in either form
+MatchEntry = Annotated[
+    Matcher, BeforeValidator(_matcher_short_form, json_schema_input_type=str | Matcher)
+]
+#: a trigger's value for a parameter: a template on ``alert``, or a constant
+TriggerParam = str | int | float | bool
+
+
+class TriggerSpec(Model):
+    """When alerts of a source start this runbook, and with which parameters."""
+
+    match: dict[str, MatchEntry] = Field(
+        description="label name: value, or ~REGEX (matched in full); every one must hold",
+        json_schema_extra={"minProperties": 1},
+    )
+    params: dict[str, TriggerParam] = Field(
+        default_factory=dict,
+        description="runbook parameter: template on `alert` ({{ alert.labels.instance }})",
+    )
+    on_resolved: Literal["ignore", "cancel"] = Field(
+        default="ignore", description="when the alert resolves: nothing, or cancel its run"
+    )
+    cooldown: Duration | None = Field(
+        default=None, description="after a run started, alerts of the trigger start none for this"
+    )
+    max_concurrent: int | None = Field(
+        default=None, ge=1, description="at most this many of the trigger's runs at once"
+    )
+
+    @field_validator("match")
+    @classmethod
+    def _matches_something(cls, value: dict[str, Matcher]) -> dict[str, Matcher]:
+        # a trigger on every alert of a source would start runs for alerts nobody meant
+        if not value and cls is TriggerSpec:
+            raise ValueError("a trigger needs at least one label matcher")
+        for name in value:
+            if not name:
+                raise ValueError("a label name is not empty")
+        return value
+
+
+class WebhookTriggerSpec(TriggerSpec):
+    """A generic webhook: alerts posted to ``/hooks/webhook/NAME``."""
+
+    name: str = Field(pattern=NAME, description="the NAME of /hooks/webhook/NAME")
+    match: dict[str, MatchEntry] = Field(
+        default_factory=dict,
+        description="label name: value, or ~REGEX; may be empty, the name selects already",
+    )
+
+
+_ONE_SOURCE = f"a trigger has exactly one of: {', '.join(TRIGGER_SOURCES)}"
+
+
+class Trigger(Model):
+    """Start the runbook when an alert arrives: exactly one source key."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": [s]} for s in TRIGGER_SOURCES]}
+    )
+
+    alertmanager: TriggerSpec | None = Field(
+        default=None, description="Prometheus Alertmanager's webhook (version 4)"
+    )
+    pagerduty: TriggerSpec | None = Field(default=None, description="PagerDuty v3 webhooks")
+    sns: TriggerSpec | None = Field(
+        default=None, description="Amazon SNS notifications (CloudWatch alarms or text)"
+    )
+    webhook: WebhookTriggerSpec | None = Field(
+        default=None, description="a generic JSON webhook, by name"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_two_sources(cls, value: Any) -> Any:
+        # before the sources are validated: two keys are reported even when one is invalid
+        if isinstance(value, dict):
+            given = [s for s in TRIGGER_SOURCES if value.get(s) is not None]
+            if len(given) > 1:
+                raise ValueError(_ONE_SOURCE + f"; found {', '.join(given)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Trigger:
+        # after: a misspelt source key has been reported as an unknown field, with a hint
+        if all(getattr(self, s) is None for s in TRIGGER_SOURCES):
+            raise ValueError(_ONE_SOURCE)
+        return self
+
+    @property
+    def source(self) -> str:
+        return next(s for s in TRIGGER_SOURCES if getattr(self, s) is not None)
+
+    @property
+    def spec(self) -> TriggerSpec:
+        spec: TriggerSpec = getattr(self, self.source)
+        return spec
+
+
 # --------------------------------------------------------------------------- steps
 
 
@@ -395,6 +555,9 @@ class Runbook(Model):
     permissions: Permissions = Field(default_factory=Permissions)
     concurrency: Concurrency | None = None
     schedule: list[Schedule] = Field(default_factory=list)
+    triggers: list[Trigger] = Field(
+        default_factory=list, description="alerts that start the runbook"
+    )
     notify: Notify | None = None
     max_step_visits: int = Field(
         default=20, ge=1, description="loop guard: how often goto may revisit one step"

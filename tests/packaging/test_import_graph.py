@@ -40,6 +40,7 @@ RANK = {
     "catalog": 4,
     "permissions": 4,  # who may run, cancel, resume and decide: the service and every door
     "schedule": 4,
+    "triggers": 4,  # alerts, the triggers they match and their run ids: pure, no I/O
     "runtime": 4,
     "plan": 5,
     "report": 5,

@@ -1,0 +1,2 @@
+"""Runs started by alerts: alerts normalized from each source, which triggers match them, and
+the id that makes each firing start at most one run."""
