@@ -96,7 +96,8 @@ def problem_response(
 def classify(exc: RunbookError) -> tuple[int, str, dict[str, Any]]:
     """The status, problem type and extension members for one of the engine's errors."""
     if isinstance(exc, AuthError):
-        return exc.status, "unauthenticated" if exc.status == 401 else "auth-unavailable", {}
+        kinds = {401: "unauthenticated", 429: "rate-limited"}
+        return exc.status, kinds.get(exc.status, "auth-unavailable"), {}
     if isinstance(exc, RunbookInvalid):
         return 422, "invalid-runbook", {"errors": [p.as_dict() for p in exc.problems]}
     if isinstance(exc, ParameterError):
