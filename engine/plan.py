@@ -9,8 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
-from rich.console import Console
-from rich.markup import escape
 
 from runbook_engine.errors import TemplateError
 from runbook_engine.plugin import Registry
@@ -30,7 +28,6 @@ from runbook_engine.spec.models import (
 )
 from runbook_engine.spec.params import resolve_params, secret_values
 from runbook_engine.templating import condition_source, is_template, references, render
-from runbook_engine.terminal import printable
 
 RUN_TIME = "<known at run time>"
 
@@ -152,33 +149,7 @@ def build_plan(
 
 
 def print_plan(loaded: LoadedRunbook, steps: list[dict[str, Any]]) -> None:
-    console = Console(soft_wrap=True, highlight=False)
+    from runbook_engine.plan_text import print_steps
+
     rb = loaded.runbook
-    console.print(
-        f"[bold]plan for {rb.name}@{rb.version}[/bold] ({loaded.digest[:19]}) — nothing is called"
-    )
-
-    def show(items: list[dict[str, Any]], indent: str) -> None:
-        for n, s in enumerate(items, 1):
-            head = f"{indent}{n}. {s['id']} [{s['kind']}]"
-            if s["kind"] == "action":
-                head += f" {s['action']}"
-            console.print(escape(printable(head)))
-            for key in (
-                "if",
-                "call",
-                "with",
-                "message",
-                "approvers",
-                "goto",
-                "cases",
-                "retry",
-                "timeout",
-                "rollback",
-            ):
-                if s.get(key) not in (None, [], {}):
-                    console.print(escape(printable(f"{indent}     {key}: {s[key]}")))
-            if s["kind"] == "parallel":
-                show(s["steps"], indent + "   ")
-
-    show(steps, "  ")
+    print_steps(rb.name, rb.version, loaded.digest, steps)

@@ -33,6 +33,22 @@ class RunbookReport:
             "last_failure": self.last_failure,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunbookReport:
+        """The inverse of ``as_dict``, for a report a server sent: ``failed_checks`` is in
+        ``most_common`` order there, and a ``Counter`` built in that order keeps it for ties."""
+        return cls(
+            runbook=str(data["runbook"]),
+            passed=int(data.get("passed", 0)),
+            failed=int(data.get("failed", 0)),
+            running=int(data.get("running", 0)),
+            skipped_ticks=int(data.get("skipped_ticks", 0)),
+            failed_checks=Counter(
+                {str(k): int(v) for k, v in data.get("failed_checks", {}).items()}
+            ),
+            last_failure=data.get("last_failure"),
+        )
+
 
 def compliance_report(
     store: Store, since: datetime, scheduled: list[str], *, limit: int = 100_000

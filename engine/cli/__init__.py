@@ -19,6 +19,8 @@ from runbook_engine.cli.run_cmds import approve, cancel, reject, resume, run
 from runbook_engine.cli.schedule_cmds import report, schedules
 from runbook_engine.cli.serve_cmd import serve
 from runbook_engine.cli.token_cmds import token
+from runbook_engine.cli.triggers_cmd import triggers
+from runbook_engine.cli.whoami_cmd import whoami
 from runbook_engine.cli.worker_cmds import submit, worker
 
 
@@ -28,7 +30,9 @@ def main() -> None:
     """Runbook Engine: versioned runbooks for incident response, with rollbacks and approvals.
 
     Runbooks come from ./runbooks and RUNBOOK_PATH; runs are recorded in RUNBOOK_DB
-    (default: an SQLite file in your data directory).
+    (default: an SQLite file in your data directory). With RUNBOOK_SERVER (and
+    RUNBOOK_TOKEN) set, the commands about runs, runbooks, schedules, tokens and the audit
+    trail ask that server's API instead.
     """
     logging.basicConfig(
         level=os.environ.get("RUNBOOK_LOG_LEVEL", "WARNING"),
@@ -51,6 +55,7 @@ for command in (
     runs,
     logs,
     schedules,
+    triggers,
     report,
     serve,
     hosts,
@@ -59,6 +64,7 @@ for command in (
     submit,
     token,
     audit,
+    whoami,
 ):
     main.add_command(command)
 

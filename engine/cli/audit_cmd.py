@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from runbook_engine.cli._common import emit_json, open_store, output_option, user_errors
-from runbook_engine.terminal import printable
+from runbook_engine.auth.local import server_mode
+from runbook_engine.cli._common import open_store, output_option, user_errors
+from runbook_engine.cli.audit_views import audit_dict, show_audit
 
 
 @click.command()
@@ -14,37 +15,14 @@ from runbook_engine.terminal import printable
 @user_errors
 def audit(since: str, output: str) -> None:
     """Mutating requests (starts, decisions, cancels, resumes, token changes), allowed or
-    refused, oldest first."""
+    refused, oldest first. From a server: for admins only."""
     from runbook_engine.cli.ops_cmds import parse_since
 
     start = parse_since(since)
+    if server_mode():  # the server's trail, through its API: its admins only
+        from runbook_engine.cli.remote import admin as remote
+
+        return remote.audit(start, output)
     with open_store(create=False) as store:
         entries = store.audit_since(start)
-    if output == "json":
-        emit_json(
-            [
-                {
-                    "at": e.at.isoformat(),
-                    "principal": e.principal,
-                    "via": e.via,
-                    "source": e.source,
-                    "action": e.action,
-                    "target": e.target,
-                    "outcome": e.outcome,
-                    "detail": e.detail,
-                }
-                for e in entries
-            ]
-        )
-        return
-    if not entries:
-        click.echo(f"nothing recorded since {start:%Y-%m-%d %H:%M} UTC")
-        return
-    for e in entries:
-        reason = e.detail.get("reason") if e.outcome != "ok" else None
-        click.echo(
-            printable(
-                f"{e.at:%Y-%m-%d %H:%M:%S}  {e.outcome:7}  {e.action:12}  {e.target:14}  "
-                f"{e.principal} ({e.via}, {e.source or '-'})" + (f": {reason}" if reason else "")
-            )
-        )
+    show_audit([audit_dict(e) for e in entries], start, output)

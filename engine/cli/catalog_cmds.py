@@ -10,7 +10,9 @@ from typing import Any
 
 import click
 
+from runbook_engine.auth.local import server_mode
 from runbook_engine.cli._common import emit_json, output_option, resolve_refs, user_errors
+from runbook_engine.cli.catalog_views import runbook_row, show_diff, show_plan, show_runbooks
 from runbook_engine.core.statuses import EXIT_INVALID
 from runbook_engine.errors import Problem
 
@@ -113,39 +115,20 @@ def validate(paths: tuple[str, ...], inventory: str | None, strict: bool, output
 @output_option
 @user_errors
 def list_(output: str) -> None:
-    """Runbooks in ./runbooks and RUNBOOK_PATH: name, version, description."""
+    """Runbooks in ./runbooks and RUNBOOK_PATH (with RUNBOOK_SERVER: the server's): name,
+    version, description."""
+    if server_mode():  # the server's runbooks, through its API: nothing is read here
+        from runbook_engine.cli.remote import catalog as remote
+
+        return remote.list_runbooks(output)
     from runbook_engine.catalog import Catalog
 
     catalog = Catalog()
-    latest = catalog.latest()
-    if output == "json":
-        emit_json(
-            {
-                "runbooks": [
-                    {
-                        "name": x.runbook.name,
-                        "version": x.runbook.version,
-                        "description": x.runbook.description,
-                        "file": x.file,
-                        "digest": x.digest,
-                    }
-                    for x in latest
-                ],
-                "problems": [p.as_dict() for p in catalog.problems],
-            }
-        )
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(show_edge=False, pad_edge=False)
-    for col in ("name", "version", "description"):
-        table.add_column(col)
-    for x in latest:
-        table.add_row(x.runbook.name, str(x.runbook.version), x.runbook.description)
-    Console(soft_wrap=True).print(table)
-    for p in catalog.problems:
-        click.echo(f"warning: skipped invalid runbook: {p}", err=True)
+    rows = [
+        runbook_row(x.runbook.name, x.runbook.version, x.runbook.description, x.file, x.digest)
+        for x in catalog.latest()
+    ]
+    show_runbooks(rows, catalog.problems, output)
 
 
 @click.command()
@@ -154,6 +137,10 @@ def list_(output: str) -> None:
 @user_errors
 def diff(a: str, b: str) -> None:
     """Differences between two runbook versions, e.g. ``diff disk-usage@3 disk-usage@4``."""
+    if server_mode():  # the server's runbooks, through its API: nothing is read here
+        from runbook_engine.cli.remote import catalog as remote
+
+        return remote.diff(a, b)
     left, right = resolve_refs(a, b)
     lines = difflib.unified_diff(
         left.source.splitlines(keepends=True),
@@ -161,8 +148,7 @@ def diff(a: str, b: str) -> None:
         fromfile=f"{left.ref} ({left.digest[:19]})",
         tofile=f"{right.ref} ({right.digest[:19]})",
     )
-    text = "".join(lines)
-    click.echo(text if text else f"{left.ref} and {right.ref} are identical", nl=not text)
+    show_diff(left.ref, right.ref, "".join(lines))
 
 
 @click.command()
@@ -182,20 +168,19 @@ def schema() -> None:
 @user_errors
 def plan(ref: str, params: tuple[str, ...], output: str) -> None:
     """Dry run: print each step with its rendered parameters. Calls nothing."""
-    from runbook_engine.plan import build_plan, print_plan
-    from runbook_engine.plugin import default_registry
     from runbook_engine.spec.params import parse_assignments
+
+    if server_mode():  # the server's runbooks, through its API: nothing is read here
+        from runbook_engine.cli.remote import catalog as remote
+
+        return remote.plan(ref, parse_assignments(params), output)
+    from runbook_engine.plan import build_plan
+    from runbook_engine.plugin import default_registry
 
     [loaded] = resolve_refs(ref)
     steps = build_plan(loaded, parse_assignments(params), default_registry())
-    if output == "json":
-        emit_json(
-            {
-                "runbook": loaded.runbook.name,
-                "version": loaded.runbook.version,
-                "digest": loaded.digest,
-                "steps": steps,
-            }
-        )
-    else:
-        print_plan(loaded, steps)
+    rb = loaded.runbook
+    show_plan(
+        {"runbook": rb.name, "version": rb.version, "digest": loaded.digest, "steps": steps},
+        output,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from runbook_engine.auth.local import server_mode
 from runbook_engine.cli._common import (
     emit_json,
     existing_store,
@@ -71,6 +73,10 @@ def runs(
     status: tuple[str, ...], runbook: str | None, since: str | None, limit: int, output: str
 ) -> None:
     """Recent runs, newest first."""
+    if server_mode():
+        from runbook_engine.cli.remote import views
+
+        return views.runs(status, runbook, since, limit, output)
     with open_store(create=False) as store:
         records = store.list_runs(
             status=list(status) or None,
@@ -78,6 +84,11 @@ def runs(
             since=parse_since(since) if since else None,
             limit=limit,
         )
+    print_runs(records, output)
+
+
+def print_runs(records: list[RunRecord], output: str) -> None:
+    """The runs table (or its JSON), of the local store's runs or of a server's."""
     if output == "json":
         emit_json(
             [
@@ -118,6 +129,10 @@ def runs(
 @user_errors
 def show(ref: str, output: str) -> None:
     """A run's timeline (RUN id), or a runbook version (NAME or NAME@VERSION)."""
+    if server_mode():
+        from runbook_engine.cli.remote import views
+
+        return views.show(ref, output)
     store = existing_store()
     try:
         record = None if "@" in ref or store is None else store.get_run(ref)
@@ -130,7 +145,7 @@ def show(ref: str, output: str) -> None:
     finally:
         if store is not None:
             store.close()
-    _show_run(record, events, output, state)
+    show_run(record, events, output, state)
 
 
 def _show_runbook(ref: str, output: str, store: Store | None) -> None:
@@ -174,7 +189,7 @@ def _state_of(store: Store, record: RunRecord) -> dict[str, Any] | None:
     return load_state(store, Layout.of(loaded.runbook), record).to_dict()
 
 
-def _show_run(
+def show_run(
     record: RunRecord, events: list[EventRecord], output: str, state: dict[str, Any] | None
 ) -> None:
     from runbook_engine.cli.progress import describe
@@ -258,8 +273,10 @@ def logs(
 
     A step that printed more than the log keeps (RUNBOOK_MAX_STEP_OUTPUT, 16 MiB by default)
     shows its beginning, a line saying how much was left out, and its end."""
-    from runbook_engine.cli.progress import describe
-    from runbook_engine.runtime.bus import Event
+    if server_mode():
+        from runbook_engine.cli.remote import views
+
+        return views.logs(run_id, follow, only_step, only_host, output)
     from runbook_engine.store import TERMINAL_STATUSES
 
     with open_store(create=False) as store:
@@ -280,37 +297,43 @@ def logs(
                     if not lines:
                         continue
                     data = {**data, "lines": lines}
-                if output == "json":
-                    click.echo(
-                        __import__("json").dumps(
-                            {
-                                "seq": e.seq,
-                                "ts": e.ts.isoformat(),
-                                "type": e.type,
-                                "step": e.step_id,
-                                "data": data,
-                            },
-                            default=str,
-                        )
-                    )
-                    continue
-                stamp = f"{e.ts:%H:%M:%S}"
-                if e.type == EventType.STEP_OUTPUT:
-                    for line in data.get("lines", []):
-                        click.echo(f"{stamp} {data.get('step')} | {printable(line)}")
-                elif e.type == EventType.STEP_OUTPUT_TRUNCATED:
-                    click.echo(
-                        f"{stamp} {data.get('step')} | [... {data.get('dropped_lines')} lines, "
-                        f"{data.get('dropped_bytes')} bytes left out: the step printed more than "
-                        f"its log keeps ({data.get('cap_bytes')} bytes) ...]"
-                    )
-                else:
-                    text = describe(
-                        Event(record.id, e.seq, e.ts.timestamp(), e.type, e.step_id, data)
-                    )
-                    if text:
-                        click.echo(f"{stamp} -- {printable(text)}")
+                print_log_event(record.id, e, data, output)
             current = store.get_run(record.id)
             if not follow or current is None or current.status in TERMINAL_STATUSES:
                 break
             time.sleep(0.5)
+
+
+def print_log_event(run_id: str, e: EventRecord, data: dict[str, Any], output: str) -> None:
+    """One event of ``runbook logs`` (``data``: its data as filtered for the command)."""
+    from runbook_engine.cli.progress import describe
+    from runbook_engine.runtime.bus import Event
+
+    if output == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "seq": e.seq,
+                    "ts": e.ts.isoformat(),
+                    "type": e.type,
+                    "step": e.step_id,
+                    "data": data,
+                },
+                default=str,
+            )
+        )
+        return
+    stamp = f"{e.ts:%H:%M:%S}"
+    if e.type == EventType.STEP_OUTPUT:
+        for line in data.get("lines", []):
+            click.echo(f"{stamp} {data.get('step')} | {printable(line)}")
+    elif e.type == EventType.STEP_OUTPUT_TRUNCATED:
+        click.echo(
+            f"{stamp} {data.get('step')} | [... {data.get('dropped_lines')} lines, "
+            f"{data.get('dropped_bytes')} bytes left out: the step printed more than "
+            f"its log keeps ({data.get('cap_bytes')} bytes) ...]"
+        )
+    else:
+        text = describe(Event(run_id, e.seq, e.ts.timestamp(), e.type, e.step_id, data))
+        if text:
+            click.echo(f"{stamp} -- {printable(text)}")

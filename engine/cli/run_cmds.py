@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from runbook_engine.auth.local import server_mode
 from runbook_engine.cli._common import (
     echo_error,
     emit_json,
@@ -127,6 +128,19 @@ def run(
     Exit codes: 0 succeeded; 1 failed (rolled back); 2 invalid input; 3 rollback incomplete or
     needs attention; 4 cancelled or rejected; 5 waiting for approval (--no-wait); 6 lock held.
     """
+    if server_mode():
+        from runbook_engine.cli.remote import runs as remote
+
+        return remote.start(
+            ref,
+            params,
+            dry_run=dry_run,
+            yes=yes,
+            no_wait=no_wait,
+            log_format=log_format,
+            inventory=inventory,
+            output=output,
+        )
     from runbook_engine.auth.local import acting_user
     from runbook_engine.catalog import Catalog
     from runbook_engine.spec.params import parse_assignments
@@ -211,6 +225,12 @@ def resume(
     Completed steps are never run again. A step that was in flight is re-run only when its action
     is idempotent; otherwise the run needs attention and you choose --retry, --skip or --rollback.
     """
+    if server_mode():
+        from runbook_engine.cli.remote import runs as remote
+
+        return remote.resume(
+            run_id, choice, params, no_wait=no_wait, inventory=inventory, output=output
+        )
     from runbook_engine.auth.local import acting_user
     from runbook_engine.spec.params import parse_assignments
 
@@ -236,6 +256,10 @@ def resume(
 def _decide(
     run_id: str, approve: bool, reason: str, as_user: str | None, no_resume: bool, output: str
 ) -> None:
+    if server_mode():
+        from runbook_engine.cli.remote import runs as remote
+
+        return remote.decide(run_id, approve, reason, as_user, no_resume, output)
     from runbook_engine.auth.local import acting_user
     from runbook_engine.core.statuses import EXIT_WAITING
     from runbook_engine.spec.params import SecretMissing
@@ -326,6 +350,10 @@ def reject(run_id: str, reason: str, as_user: str | None, no_resume: bool, outpu
 @user_errors
 def cancel(run_id: str, reason: str, output: str) -> None:
     """Cancel a run: what is running is stopped and completed steps are rolled back."""
+    if server_mode():
+        from runbook_engine.cli.remote import runs as remote
+
+        return remote.cancel(run_id, reason, output)
     from runbook_engine.auth.local import acting_user
 
     with open_store(create=False) as store:

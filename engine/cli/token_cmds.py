@@ -1,61 +1,29 @@
 """``runbook token create | list | revoke``: API tokens for the HTTP API.
 
 On a local store, whoever can open the store may manage its tokens (they could write any
-record anyway); the server's API asks for the ``admin`` role instead.
+record anyway); the server's API asks for the ``admin`` role instead, and with
+``RUNBOOK_SERVER`` set these commands ask it.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from runbook_engine.cli._common import emit_json, open_store, output_option, user_errors
+from runbook_engine.auth.local import server_mode
+from runbook_engine.cli._common import open_store, output_option, user_errors
+from runbook_engine.cli.token_views import (
+    lifetime,
+    show_created,
+    show_revoked,
+    show_tokens,
+    token_dict,
+)
 from runbook_engine.errors import RunbookError
-from runbook_engine.terminal import printable
 
 if TYPE_CHECKING:
-    from runbook_engine.store import Store, TokenRecord
-
-
-def _lifetime(text: str | None) -> timedelta | None:
-    if not text or text.strip().lower() == "never":
-        return None
-    from runbook_engine.durations import parse_duration
-
-    try:
-        seconds = parse_duration(text)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--expires") from None
-    if seconds <= 0:
-        raise click.BadParameter("must be longer than nothing", param_hint="--expires")
-    return timedelta(seconds=seconds)
-
-
-def _state(token: TokenRecord) -> str:
-    from datetime import UTC, datetime
-
-    if token.revoked_at is not None:
-        return "revoked"
-    if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
-        return "expired"
-    return "active"
-
-
-def _as_dict(token: TokenRecord) -> dict[str, Any]:
-    """A token as listed: everything but its hash (of no use to a reader, and no business
-    of theirs)."""
-    return {
-        "id": token.id,
-        "user": token.user,
-        "roles": None if token.roles is None else list(token.roles),
-        "state": _state(token),
-        "created_at": token.created_at.isoformat(),
-        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
-        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
-        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
-    }
+    from runbook_engine.store import Store
 
 
 def _audit(store: Store, action: str, target: str, detail: dict[str, Any]) -> None:
@@ -77,7 +45,7 @@ def token() -> None:
     "--role",
     "roles",
     multiple=True,
-    type=click.Choice(["view", "run", "approve", "cancel", "admin"]),
+    type=click.Choice(["view", "run", "approve", "cancel", "trigger", "admin"]),
     help="limit the token to this role; repeat for several (default: whatever the user may do)",
 )
 @click.option("--expires", default="90d", show_default=True, help="lifetime (30d, 12h) or never")
@@ -85,23 +53,17 @@ def token() -> None:
 @user_errors
 def create(user: str, roles: tuple[str, ...], expires: str, output: str) -> None:
     """Create a token for USER and print it, once: it cannot be shown again."""
+    lasts = lifetime(expires)  # a bad --expires is a usage error in either mode
+    if server_mode():  # the server makes it, if the token used here is an admin's
+        from runbook_engine.cli.remote import admin as remote
+
+        return remote.create_token(user, roles, expires, output)
     from runbook_engine.auth.tokens import create_token
 
-    lifetime = _lifetime(expires)
     with open_store() as store:
-        made = create_token(store, user, roles=roles or None, lifetime=lifetime)
+        made = create_token(store, user, roles=roles or None, lifetime=lasts)
         _audit(store, "token.create", made.record.id, {"user": user, "roles": list(roles)})
-    if output == "json":
-        emit_json({**_as_dict(made.record), "token": made.secret})
-        return
-    click.echo(made.secret)
-    scope = ", ".join(roles) if roles else "all of the user's roles"
-    until = made.record.expires_at.isoformat() if made.record.expires_at else "revoked"
-    click.echo(
-        f"token {made.record.id} for {printable(user)} ({scope}), valid until {until}. "
-        "Keep it now: it is not stored and cannot be shown again.",
-        err=True,
-    )
+    show_created(token_dict(made.record), made.secret, output)
 
 
 @token.command("list")
@@ -109,22 +71,15 @@ def create(user: str, roles: tuple[str, ...], expires: str, output: str) -> None
 @output_option
 @user_errors
 def list_(user: str | None, output: str) -> None:
-    """Tokens, oldest first (never their secrets)."""
+    """Tokens, oldest first (never their secrets); from a server, your own unless you are an
+    admin."""
+    if server_mode():
+        from runbook_engine.cli.remote import admin as remote
+
+        return remote.list_tokens(user, output)
     with open_store(create=False) as store:
         tokens = store.list_tokens(user)
-    if output == "json":
-        emit_json([_as_dict(t) for t in tokens])
-        return
-    if not tokens:
-        click.echo("no tokens")
-        return
-    for t in tokens:
-        roles = ",".join(t.roles) if t.roles is not None else "*"
-        used = t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never"
-        click.echo(
-            f"{t.id}  {printable(t.user):30}  {roles:20}  {_state(t):8}  "
-            f"created {t.created_at:%Y-%m-%d}  used {used}"
-        )
+    show_tokens([token_dict(t) for t in tokens], output)
 
 
 @token.command("revoke")
@@ -133,6 +88,10 @@ def list_(user: str | None, output: str) -> None:
 @user_errors
 def revoke(token_id: str, output: str) -> None:
     """Revoke a token by its id (from `runbook token list`); it stops working at once."""
+    if server_mode():
+        from runbook_engine.cli.remote import admin as remote
+
+        return remote.revoke_token(token_id, output)
     from runbook_engine.auth.tokens import revoke_token
 
     with open_store(create=False) as store:
@@ -142,7 +101,4 @@ def revoke(token_id: str, output: str) -> None:
             _audit(store, "token.revoke", token_id, {"outcome": "unknown token"})
             raise
         _audit(store, "token.revoke", token_id, {})
-    if output == "json":
-        emit_json({"id": token_id, "revoked": True})
-    else:
-        click.echo(f"token {token_id} revoked")
+    show_revoked(token_id, output)

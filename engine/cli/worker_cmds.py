@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from runbook_engine.auth.local import server_mode
 from runbook_engine.cli._common import (
     emit_json,
     make_engine,
@@ -102,6 +103,10 @@ def submit(ref: str, params: tuple[str, ...], wait: bool, output: str) -> None:
     succeeded, 1 failed, 3 needs attention, 4 cancelled or rejected, 6 lock held. A run waiting
     for approval is followed on until someone decides.
     """
+    if server_mode():  # the server records and drives the run: it is its own queue
+        from runbook_engine.cli.remote import runs as remote
+
+        return remote.submit(ref, params, wait=wait, output=output)
     from runbook_engine.auth.local import acting_user
     from runbook_engine.catalog import Catalog
     from runbook_engine.cli.secret_input import secret_inputs

@@ -82,6 +82,10 @@ def _error(status: int, problem: Mapping[str, Any]) -> RunbookError:
         return TemplateError(detail)
     if kind == "store-unavailable":
         return RemoteStoreWriteError(detail)
+    if kind == "refused":
+        # the engine refused for a reason of its own (no more precise class): exit 1, as on a
+        # local store
+        return RunbookError(detail)
     if 400 <= status < 500:
         errors = problem.get("errors")
         if isinstance(errors, list) and errors and kind == "invalid-runbook":
@@ -193,7 +197,9 @@ class ApiClient:
                     raise RunbookError(f"{self.server} did not stream events: {exc}") from None
         except httpx.TransportError as exc:
             why = str(exc) or type(exc).__name__
-            raise ServerUnreachable(f"lost {self.server}: {why}") from None
+            # never connected is not the same news as a stream cut off while it went
+            how = "cannot reach" if isinstance(exc, httpx.ConnectError) else "lost"
+            raise ServerUnreachable(f"{how} {self.server}: {why}") from None
 
     @staticmethod
     def _read(response: httpx.Response) -> Any:

@@ -56,6 +56,24 @@ class Remote:
         timeout: float = 60.0,
     ) -> subprocess.CompletedProcess[str]:
         """``runbook ARGS`` as a client of the server, acting with a token of ``user``."""
+        return subprocess.run(
+            [RUNBOOK, *args],
+            check=False,  # the exit code is what the tests look at
+            cwd=self.home,
+            env=self.environment(user, roles, env),
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def environment(
+        self,
+        user: str = "alice@example.com",
+        roles: list[str] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> dict[str, str]:
+        """The environment of a client process: the server and a token, nothing local."""
         clean = {k: v for k, v in os.environ.items() if k not in _LOCAL_ONLY}
         clean.update(
             HOME=str(self.home),
@@ -64,16 +82,29 @@ class Remote:
             RUNBOOK_TOKEN=self.token(user, roles),
         )
         clean.update(env or {})
-        return subprocess.run(
+        return clean
+
+    def spawn(
+        self,
+        *args: str,
+        user: str = "alice@example.com",
+        roles: list[str] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.Popen[str]:
+        """``runbook ARGS`` started in the background (to watch what it prints as it goes)."""
+        return subprocess.Popen(
             [RUNBOOK, *args],
-            check=False,  # the exit code is what the tests look at
             cwd=self.home,
-            env=clean,
-            input=input,
-            capture_output=True,
+            env=self.environment(user, roles, env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
         )
+
+    def local_files(self) -> list[Path]:
+        """What the client side wrote that only a local store would: none, in client mode."""
+        return [p for p in self.home.rglob("*") if p.suffix in (".db", ".sqlite")]
 
 
 def write_runbooks(folder: Path, books: Mapping[str, str]) -> None:

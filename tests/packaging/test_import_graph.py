@@ -42,6 +42,7 @@ RANK = {
     "schedule": 4,
     "triggers": 4,  # alerts, the triggers they match and their run ids: pure, no I/O
     "runtime": 4,
+    "plan_text": 4.5,  # how a plan reads as text: the local plan and the API client print it
     "plan": 5,
     "report": 5,
     "telemetry": 5,
@@ -49,6 +50,7 @@ RANK = {
     "service": 5,
     "slack": 6,
     "api": 6.5,  # the HTTP API: the server mounts it; it drives runs through a Driver protocol
+    "hooks": 6.8,  # alert senders' endpoints: the server mounts them; they start runs
     "server": 7,
     "worker": 7.5,  # workers reuse the server's schedule loop
     "client": 7.8,  # the API's client: the CLI's commands with RUNBOOK_SERVER set
