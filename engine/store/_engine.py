@@ -196,6 +196,7 @@ def create_store_engine(url: URL, *, schema: str | None = None) -> Engine:
                 connect_args=sqlite_args,
                 json_serializer=json_dumps,
                 json_deserializer=json_loads,
+                **pool_args(),
             )
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
@@ -214,7 +215,28 @@ def create_store_engine(url: URL, *, schema: str | None = None) -> Engine:
         connect_args=connect_args,
         json_serializer=json_dumps,
         json_deserializer=json_loads,
+        **pool_args(),
     )
+
+
+#: connections one process keeps open to the store, and the most it opens at once
+POOL_KEPT = 10
+POOL_DEFAULT = 64
+
+
+def pool_args() -> dict[str, int]:
+    """The connection pool of one process: ``RUNBOOK_DB_POOL`` connections at most (default
+    64). SQLAlchemy's own default, 15, is too few for ``runbook serve``: its API's request
+    threads and its runs' threads then queue for a connection, reads behind writes."""
+    raw = os.environ.get("RUNBOOK_DB_POOL", "").strip()
+    try:
+        most = int(raw) if raw else POOL_DEFAULT
+    except ValueError:
+        raise StoreError(f"RUNBOOK_DB_POOL={raw!r}: expected a number of connections") from None
+    if most < 1:
+        raise StoreError(f"RUNBOOK_DB_POOL={raw!r}: at least 1 connection")
+    kept = min(POOL_KEPT, most)
+    return {"pool_size": kept, "max_overflow": most - kept}
 
 
 def _on_sqlite_connect(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:
