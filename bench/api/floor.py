@@ -7,14 +7,25 @@ answering a fixed JSON body of about a run's size, in two ways:
   the thread pool: the shape of ``GET /api/v1/runs/{id}`` (two thread-pool hops) without the
   store.
 
-Run as ``python bench/api/floor.py``; it prints ``floor at http://HOST:PORT`` on stderr once
-it listens on 127.0.0.1 (a free port), and stops on SIGTERM.
+Two ways to listen (``--listen``):
+
+* ``uvicorn``: a socket bound as uvicorn binds its own (``getaddrinfo``: protocol
+  ``IPPROTO_TCP``), so asyncio sets ``TCP_NODELAY`` on every connection it accepts;
+* ``engine``: ``runbook_engine.server.http.HttpServer``, the class ``runbook serve`` listens
+  with, unchanged: whatever its socket does to latency shows here without the engine's routes.
+
+Run as ``python bench/api/floor.py [--listen uvicorn|engine]``; it prints
+``floor at http://HOST:PORT`` on stderr once it listens on 127.0.0.1 (a free port), and stops
+on SIGTERM.
 """
 
 from __future__ import annotations
 
+import argparse
+import signal
 import socket
 import sys
+import threading
 from typing import Annotated, Any
 
 import uvicorn
@@ -24,7 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from runbook_engine.server.http import MAX_CONNECTIONS, Deadline
+from runbook_engine.server.http import MAX_CONNECTIONS, Deadline, HttpServer
 
 # about the size and shape of a finished one-step run as GET /api/v1/runs/{id} answers it
 FIXED: dict[str, Any] = {
@@ -88,13 +99,29 @@ def fixed_sync(token: Annotated[str, Depends(caller)]) -> dict[str, Any]:
 app = Starlette(routes=[Route("/fixed", fixed), Mount("/api/v1", app=Deadline(api))])
 
 
-def main() -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def listen_engine() -> None:
+    server = HttpServer("127.0.0.1", 0, app)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    server.start()
+    host, port = server.address
+    print(f"floor at http://{host}:{port}", file=sys.stderr, flush=True)
+    stop.wait()
+    server.stop()
+
+
+def listen_uvicorn() -> None:
+    # what uvicorn.Config(host=..., port=...) binds: getaddrinfo gives IPPROTO_TCP, which is
+    # what makes asyncio set TCP_NODELAY on the accepted connections
+    family, kind, proto, _, address = socket.getaddrinfo(
+        "127.0.0.1", 0, socket.AF_INET, socket.SOCK_STREAM
+    )[0]
+    sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(address)
     sock.listen(2048)
     host, port = sock.getsockname()[:2]
-    # the settings of runbook_engine.server.http.HttpServer, so only the application differs
+    # otherwise the settings of HttpServer, so only the socket and the application differ
     config = uvicorn.Config(
         app,
         log_config=None,
@@ -107,6 +134,15 @@ def main() -> None:
     )
     print(f"floor at http://{host}:{port}", file=sys.stderr, flush=True)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="a fixed JSON under uvicorn")
+    parser.add_argument("--listen", choices=["uvicorn", "engine"], default="uvicorn")
+    if parser.parse_args().listen == "engine":
+        listen_engine()
+    else:
+        listen_uvicorn()
 
 
 if __name__ == "__main__":
