@@ -67,6 +67,13 @@ def may_cancel(
     _require("cancel", runbook, user, directory, extra_groups)
 
 
+def may_trigger(
+    runbook: Runbook, user: Who, directory: Directory, extra_groups: Iterable[str] = ()
+) -> None:
+    """Start (or, on resolve, cancel) a run because an alert matched one of its triggers."""
+    _require("trigger", runbook, user, directory, extra_groups)
+
+
 def may_resume(
     runbook: Runbook, user: Who, directory: Directory, extra_groups: Iterable[str] = ()
 ) -> None:

@@ -11,11 +11,11 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, ParamSpec, TypeVar
 
-from runbook_engine.auth.audit import REFUSED, Attempt, AuditHook
+from runbook_engine.auth.audit import REFUSED, Attempt, AuditHook, AuditTrail
 from runbook_engine.auth.principal import Principal
 from runbook_engine.catalog import Catalog
 from runbook_engine.core.apply import Layout, apply
@@ -45,6 +45,7 @@ from runbook_engine.permissions import (
     may_decide,
     may_resume,
     may_run,
+    may_trigger,
     name_of,
 )
 from runbook_engine.plugin import Registry, default_registry
@@ -63,8 +64,9 @@ from runbook_engine.spec.params import (
     resolve_params,
     secret_values,
 )
-from runbook_engine.store import EventRecord, RunRecord, Store
+from runbook_engine.store import EventRecord, NewRun, RunRecord, Store
 from runbook_engine.templating import render
+from runbook_engine.triggers.dedupe import PREFIX as ALERT_RUN_PREFIX
 
 #: stored versions never change, so parsing each once per process is enough (a worker drives
 #: the same few versions over and over; validation is most of the cost of picking a run up)
@@ -102,6 +104,12 @@ class RunOutcome:
         return EXIT_CODES.get(self.status, 1)
 
 
+def _alert_in(trigger: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What templates and the lock key see as ``alert``: empty for a run no alert started."""
+    alert = (trigger or {}).get("alert")
+    return dict(alert) if isinstance(alert, Mapping) else {}
+
+
 def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
 
@@ -115,6 +123,8 @@ class Checked:
     requester: str
     #: the authenticated principal who asked, when a door authenticated one
     principal: Who | None = None
+    #: the alert that starts the run (``{"index": ..., "alert": Alert.as_dict()}``), if one does
+    trigger: Mapping[str, Any] | None = None
 
 
 def _attempt(
@@ -186,6 +196,9 @@ class Engine:
     _versions: dict[tuple[str, int, str], LoadedRunbook] = field(
         default_factory=dict, init=False, repr=False
     )
+    #: versions this engine saved in the store already: they never change, and a burst of
+    #: runs of one version (a notification of many alerts) saves it once
+    _saved: set[tuple[str, int, str]] = field(default_factory=set, init=False, repr=False)
 
     # ------------------------------------------------------------------ checks
 
@@ -241,15 +254,29 @@ class Engine:
         requester: Who,
         from_text: bool = True,
         extra_groups: Iterable[str] = (),
+        trigger: Mapping[str, Any] | None = None,
     ) -> Checked:
         """Every check a start makes, once: the runbook's actions and literal parameters, the
-        requester's permission, the parameters, the lock template. Nothing is recorded."""
+        requester's permission, the parameters, the lock template. Nothing is recorded.
+
+        ``trigger``: an alert starts the run, so the permission asked is ``trigger``."""
         self.preflight(loaded)
-        self.check_start_permission(loaded, requester, extra_groups)
+        if trigger is None:
+            self.check_start_permission(loaded, requester, extra_groups)
+        else:
+            self._checked(
+                _attempt("start", loaded.runbook.name, requester),
+                may_trigger,
+                loaded.runbook,
+                requester,
+                self.directory,
+                extra_groups,
+            )
         params = resolve_params(loaded.runbook, given, from_text=from_text)
         name = name_of(requester)
-        self._lock_key(loaded, params, name, "")  # a broken lock template fails here
-        return Checked(loaded, params, name, requester)
+        alert = _alert_in(trigger)
+        self._lock_key(loaded, params, name, "", alert)  # a broken lock template fails here
+        return Checked(loaded, params, name, requester, trigger)
 
     def create(
         self,
@@ -270,15 +297,15 @@ class Engine:
         record = self._record_run(checked, run_id)
         return record.id, checked.params
 
+    def _save_version(self, loaded: LoadedRunbook) -> None:
+        version = (loaded.runbook.name, loaded.runbook.version, loaded.digest)
+        if version not in self._saved:
+            self.store.save_version(*version, loaded.source, loaded.document)
+            self._saved.add(version)
+
     def _record_run(self, checked: Checked, run_id: str | None) -> RunRecord:
         loaded, params, requester = checked.loaded, checked.params, checked.requester
-        self.store.save_version(
-            loaded.runbook.name,
-            loaded.runbook.version,
-            loaded.digest,
-            loaded.source,
-            loaded.document,
-        )
+        self._save_version(loaded)
         record = self.store.create_run(
             run_id or new_run_id(),
             runbook=loaded.runbook.name,
@@ -287,10 +314,55 @@ class Engine:
             params=redact_params(loaded.runbook, params),
             requester=requester,
             status=PENDING,
+            trigger=dict(checked.trigger) if checked.trigger is not None else None,
         )
         runbook = {"runbook": loaded.runbook.name, "version": loaded.runbook.version}
         self._audit(_attempt("start", record.id, checked.principal or requester, detail=runbook))
         return record
+
+    def record_many(
+        self, starts: Sequence[tuple[Checked, str]], *, owner: str | None = None
+    ) -> set[str]:
+        """Record many starts that ``check`` passed, each with its run id, in one
+        transaction; returns the ids recorded (an id the store has already is not recorded
+        again, nor an error). ``owner``: the engine process that will drive them, owning
+        them from now."""
+        for checked, _ in starts:
+            self._save_version(checked.loaded)
+        created = self.store.create_runs(
+            [
+                NewRun(
+                    run_id,
+                    runbook=checked.loaded.runbook.name,
+                    version=checked.loaded.runbook.version,
+                    digest=checked.loaded.digest,
+                    params=redact_params(checked.loaded.runbook, checked.params),
+                    requester=checked.requester,
+                    trigger=dict(checked.trigger) if checked.trigger is not None else None,
+                    owner=owner,
+                )
+                for checked, run_id in starts
+            ]
+        )
+        attempts = [
+            _attempt(
+                "start",
+                run_id,
+                checked.principal or checked.requester,
+                detail={
+                    "runbook": checked.loaded.runbook.name,
+                    "version": checked.loaded.runbook.version,
+                },
+            )
+            for checked, run_id in starts
+            if run_id in created
+        ]
+        if isinstance(self.audit, AuditTrail):
+            self.audit.many(attempts)  # one write for them all
+        else:
+            for attempt in attempts:
+                self._audit(attempt)
+        return created
 
     def start(
         self,
@@ -407,10 +479,15 @@ class Engine:
         in_sync = fresh.last_seq == state.last_seq
         # still pending: the lock was never taken, or its taker died waiting for it (after
         # run.waiting_for_lock); taking it again is a no-op for the run that holds it
+        alert = _alert_in(self.trigger_of(record))
         if state.status == PENDING:
             with watch() as derived:  # a key derived from a secret is as secret
                 lock_key = self._lock_key(
-                    loaded, secret_params(loaded.runbook, values), record.requester, record.id
+                    loaded,
+                    secret_params(loaded.runbook, values),
+                    record.requester,
+                    record.id,
+                    alert,
                 )
             if lock_key is not None:
                 masks = SecretTexts(secret_values(loaded.runbook, values))
@@ -429,11 +506,31 @@ class Engine:
                         record.id, CANCELLED, run.then(finished).state, message=refused
                     )
         return self._drive(
-            run, values, owner, wait_for_approval, resumed=state.status != PENDING, synced=in_sync
+            run,
+            values,
+            owner,
+            wait_for_approval,
+            resumed=state.status != PENDING,
+            synced=in_sync,
+            alert=alert,
         )
 
+    def trigger_of(self, record: RunRecord) -> dict[str, Any] | None:
+        """The alert that started the run, as its ``run.created`` event recorded it."""
+        # only alert-started ids can have one: most runs are spared reading their first event
+        if not record.id.startswith(ALERT_RUN_PREFIX):
+            return None
+        first = self.store.events(record.id, after_seq=0, limit=1)
+        found = first[0].data.get("trigger") if first else None
+        return found if isinstance(found, dict) else None
+
     def _lock_key(
-        self, loaded: LoadedRunbook, params: dict[str, Any], requester: str, run_id: str
+        self,
+        loaded: LoadedRunbook,
+        params: dict[str, Any],
+        requester: str,
+        run_id: str,
+        alert: Mapping[str, Any] | None = None,
     ) -> str | None:
         conc = loaded.runbook.concurrency
         if conc is None:
@@ -444,7 +541,8 @@ class Engine:
             "runbook": loaded.runbook.name,
             "version": loaded.runbook.version,
         }
-        key = render(conc.lock, {"params": params, "run": run}, field="concurrency.lock")
+        context = {"params": params, "run": run, "alert": dict(alert or {})}
+        key = render(conc.lock, context, field="concurrency.lock")
         return str(key)
 
     def _acquire(
@@ -487,6 +585,7 @@ class Engine:
         *,
         resumed: bool,
         synced: bool = False,
+        alert: Mapping[str, Any] | None = None,
     ) -> RunOutcome:
         runner = Runner(
             store=self.store,
@@ -500,6 +599,7 @@ class Engine:
             wait_for_approval=wait_for_approval,
             start=run.log,
             synced=synced,
+            alert=alert,
         )
         status = asyncio.run(runner.run(resumed=resumed))
         return RunOutcome(run.record.id, status, runner.state)
@@ -716,12 +816,25 @@ class Engine:
         return Continuation(record.id, "here", outcome)
 
     def cancel(
-        self, run_id: str, *, by: Who, reason: str = "", extra_groups: Iterable[str] = ()
+        self,
+        run_id: str,
+        *,
+        by: Who,
+        reason: str = "",
+        extra_groups: Iterable[str] = (),
+        by_trigger: bool = False,
     ) -> RunRecord:
+        """Ask a run to stop. ``by_trigger``: its alert resolved (``on_resolved: cancel``),
+        so the permission asked is ``trigger``, and only of a run an alert started."""
         record = self.run_record(run_id)
         attempt = _attempt("cancel", record.id, by, detail={"reason": reason})
         runbook = self.loaded_for(record).runbook
-        self._checked(attempt, may_cancel, runbook, by, self.directory, extra_groups)
+        if by_trigger:
+            if self.trigger_of(record) is None:
+                raise ApprovalError(f"run {record.id} was not started by an alert")
+            self._checked(attempt, may_trigger, runbook, by, self.directory, extra_groups)
+        else:
+            self._checked(attempt, may_cancel, runbook, by, self.directory, extra_groups)
         if record.status in TERMINAL:
             raise RunbookError(f"run {record.id} has already finished ({record.status})")
         self.store.append_event(

@@ -96,6 +96,10 @@ class Run(BaseModel):
     blocked: dict[str, Any] | None = Field(
         default=None, description="why the run cannot go on (secrets it needs), if so"
     )
+    trigger: dict[str, Any] | None = Field(
+        default=None,
+        description="the alert that started the run (shown with a single run), if one did",
+    )
 
 
 class RunDetail(Run):
@@ -165,7 +169,7 @@ class Report(BaseModel):
 
 class TokenCreate(Strict):
     user: str
-    roles: list[Literal["view", "run", "approve", "cancel", "admin"]] | None = None
+    roles: list[Literal["view", "run", "approve", "cancel", "trigger", "admin"]] | None = None
     expires: str | None = Field(default="90d", description="a lifetime (30d, 12h) or never")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
@@ -46,7 +46,7 @@ from runbook_engine.store import EventRecord, RunRecord
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 
-def run_view(record: RunRecord) -> Run:
+def run_view(record: RunRecord, trigger: dict[str, Any] | None = None) -> Run:
     blocked = (record.state or {}).get("blocked")
     return Run(
         id=record.id,
@@ -61,6 +61,7 @@ def run_view(record: RunRecord) -> Run:
         updated_at=record.updated_at,
         exit_code=EXIT_CODES.get(record.status),
         blocked=blocked if isinstance(blocked, dict) and record.status not in TERMINAL else None,
+        trigger=trigger,
     )
 
 
@@ -185,7 +186,7 @@ def show_run(request: Request, caller: Caller, run_id: str) -> RunDetail:
     waiting: str | None = None
     with contextlib.suppress(ApprovalError):  # not waiting: no step to name
         waiting = waiting_step(run.loaded.runbook, state).id
-    view = run_view(run.record)
+    view = run_view(run.record, ctx.engine.trigger_of(run.record))
     return RunDetail(
         **view.model_dump(),
         state=state.to_dict(),

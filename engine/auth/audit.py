@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -60,19 +60,29 @@ class AuditTrail:
         self.source = source
 
     def __call__(self, attempt: Attempt) -> None:
+        self._keep([self._entry(attempt)])
+
+    def many(self, attempts: Sequence[Attempt]) -> None:
+        """Several attempts in one write (the runs a notification of many alerts starts)."""
+        self._keep([self._entry(a) for a in attempts])
+
+    def _entry(self, attempt: Attempt) -> AuditRecord:
         if attempt.principal is not None and attempt.principal.via != LOCAL:
             who = attempt.principal
-            self._store(who.name, who.via, who.source or self.source, attempt)
-            return
+            return self._made(who.name, who.via, who.source or self.source, attempt)
         via = self.via(attempt.user) if callable(self.via) else self.via
-        self._store(attempt.user, via, self.source, attempt)
+        return self._made(attempt.user, via, self.source, attempt)
 
     def record(self, principal: Principal, attempt: Attempt) -> None:
         """An attempt by an authenticated principal (the API door), with its own proof."""
         self._store(principal.name, principal.via, principal.source, attempt)
 
     def _store(self, who: str, via: str, source: str, attempt: Attempt) -> None:
-        entry = AuditRecord(
+        self._keep([self._made(who, via, source, attempt)])
+
+    @staticmethod
+    def _made(who: str, via: str, source: str, attempt: Attempt) -> AuditRecord:
+        return AuditRecord(
             at=datetime.now(UTC),
             principal=who,
             via=via,
@@ -82,9 +92,15 @@ class AuditTrail:
             outcome=attempt.outcome,
             detail=dict(attempt.detail),
         )
+
+    def _keep(self, entries: list[AuditRecord]) -> None:
         try:
-            self.store.record_audit(entry)
+            if len(entries) == 1:
+                self.store.record_audit(entries[0])
+            else:
+                self.store.record_audits(entries)
         except StoreError as exc:
             # what was asked has happened (or been refused) already: failing it now would
-            # only hide that; the log keeps the entry instead
-            log.error("cannot record %s in the audit trail: %s", entry, exc)
+            # only hide that; the log keeps the entries instead
+            for entry in entries:
+                log.error("cannot record %s in the audit trail: %s", entry, exc)

@@ -11,6 +11,11 @@ Roles: ``view``, ``run``, ``approve``, ``cancel``, ``admin``. Who holds them:
   nobody decides twice, no decision after the deadline);
 * ``view``: the policy file's ``defaults.view`` (empty: anyone authenticated), and anyone named
   in the runbook's own lists;
+* ``trigger``: starting a run because an alert matched one of the runbook's ``triggers``
+  (and cancelling it when the alert resolves, ``on_resolved: cancel``). A token created with
+  ``--role trigger`` holds it on every runbook that declares a trigger, and nothing else: the
+  runbook's trigger is its consent to be started by its alerts, so the token's user need not
+  be in its run list. A principal without a role ceiling needs the ``run`` rules;
 * ``admin``: the policy file's ``admins``, who also hold ``view``, ``run``, ``resume`` and
   ``cancel`` on every runbook. Not ``approve``: a second pair of eyes is a person the runbook
   names, and an admin is not one by being an admin.
@@ -33,10 +38,10 @@ from runbook_engine.errors import ApprovalError
 from runbook_engine.identity import Directory
 from runbook_engine.spec.models import ApprovalStep, Runbook
 
-Action = Literal["view", "run", "approve", "reject", "cancel", "resume", "admin"]
+Action = Literal["view", "run", "approve", "reject", "cancel", "resume", "trigger", "admin"]
 ACTIONS: tuple[Action, ...] = get_args(Action)
 
-Role = Literal["view", "run", "approve", "cancel", "admin"]
+Role = Literal["view", "run", "approve", "cancel", "trigger", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
 #: the actions each role allows at most, when a principal's roles are limited
@@ -45,6 +50,8 @@ ROLE_ACTIONS: Mapping[str, frozenset[Action]] = {
     "run": frozenset({"view", "run", "resume", "cancel"}),
     "approve": frozenset({"view", "approve", "reject"}),
     "cancel": frozenset({"view", "cancel"}),
+    # not even view: an alert sender's token must be worth nothing beyond its hooks
+    "trigger": frozenset({"trigger"}),
     "admin": frozenset(ACTIONS),
 }
 
@@ -68,6 +75,7 @@ def _what(action: Action, runbook: Runbook | None) -> str:
         "cancel": f"cancel runs of {name}",
         "approve": f"approve runs of {name}",
         "reject": f"reject runs of {name}",
+        "trigger": f"start or cancel runs of {name} on alerts",
         "admin": "administer the engine",
     }[action]
 
@@ -129,14 +137,18 @@ def allowed(
         except ApprovalError as exc:
             return Decision(False, str(exc))
         return Decision(True, step=step)
+    if action == "trigger" and not runbook.triggers:
+        return _refused(principal, what, "the runbook has no triggers")
     if admin:
         return Decision(True)
+    if action == "trigger" and principal.roles is not None:
+        return Decision(True)  # the ceiling above let it through: the trigger role
     if action == "view":
         named = list(runbook.permissions.run) + list(runbook.permissions.approve)
         if not policy.view or _named(principal, [*policy.view, *named], directory):
             return Decision(True)
         return _refused(principal, what, f"policy default view: {', '.join(policy.view)}")
-    # run, resume, cancel: the run list
+    # run, resume, cancel, and trigger without a role ceiling: the run list
     if runbook.permissions.run:
         entries, rule = list(runbook.permissions.run), "permissions.run"
     else:

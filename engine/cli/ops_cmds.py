@@ -230,6 +230,11 @@ def show_run(
         click.echo(
             "  params: " + ", ".join(f"{k}={printable(v)}" for k, v in record.params.items())
         )
+    alert = (events[0].data or {}).get("trigger", {}).get("alert") if events else None
+    if isinstance(alert, dict):  # the alert that started the run (runbook_engine.hooks)
+        labels = ", ".join(f"{k}={v}" for k, v in (alert.get("labels") or {}).items())
+        where = f"{alert.get('source')} {alert.get('fingerprint')} at {alert.get('starts_at')}"
+        click.echo(printable(f"  alert: {where}  {labels}  {alert.get('generator_url') or ''}"))
     start = events[0].ts if events else record.created_at
     for e in events:
         if e.type == EventType.STEP_OUTPUT:

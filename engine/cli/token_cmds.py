@@ -45,7 +45,7 @@ def token() -> None:
     "--role",
     "roles",
     multiple=True,
-    type=click.Choice(["view", "run", "approve", "cancel", "admin"]),
+    type=click.Choice(["view", "run", "approve", "cancel", "trigger", "admin"]),
     help="limit the token to this role; repeat for several (default: whatever the user may do)",
 )
 @click.option("--expires", default="90d", show_default=True, help="lifetime (30d, 12h) or never")

@@ -131,6 +131,8 @@ class Env:
     idempotent: Callable[[str], bool]
     has_undo: Callable[[str], bool]
     random: float = 0.5  # a sample in [0, 1) for retry jitter
+    #: the alert that started the run (``Alert.as_dict``); empty for any other run
+    alert: Mapping[str, Any] = field(default_factory=dict)
 
 
 class StepsView(Mapping[str, dict[str, Any]]):
@@ -161,7 +163,13 @@ def template_context(state: RunState, env: Env, **extra: Any) -> dict[str, Any]:
     steps = StepsView(state.steps)
     # params_copy keeps which parameters are secret, so that reading them is noticed
     params = params_copy(env.params)
-    return {"params": params, "steps": steps, "run": dict(env.run), **extra}
+    return {
+        "params": params,
+        "steps": steps,
+        "run": dict(env.run),
+        "alert": dict(env.alert),
+        **extra,
+    }
 
 
 def _failed(step_id: str, message: str, kind: str) -> Record:

@@ -222,6 +222,8 @@ class RunCreated(Payload):
 
     requester: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    #: a run an alert started: ``{"index": <trigger>, "alert": Alert.as_dict()}``
+    trigger: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,6 +16,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -120,8 +121,10 @@ class Runner:
         pool: ThreadPoolExecutor | None = None,
         start: Loaded | None = None,
         synced: bool = False,
+        alert: Mapping[str, Any] | None = None,
     ) -> None:
         self.store = store
+        self.alert: Mapping[str, Any] = alert or {}
         self.registry = registry
         self.runbook = loaded.runbook
         self.layout = start.layout if start is not None else Layout.of(loaded.runbook)
@@ -187,6 +190,7 @@ class Runner:
             idempotent=lambda name: name in self.registry and self.registry.get(name).idempotent,
             has_undo=lambda name: name in self.registry and self.registry.get(name).has_undo(),
             random=random.random(),
+            alert=self.alert,
         )
 
     def sync(self, *, quiet_until: int = 0) -> None:

@@ -14,15 +14,16 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from runbook_engine.core.statuses import TERMINAL
 from runbook_engine.errors import RunbookError, StoreError
+from runbook_engine.lease import owner_id
 from runbook_engine.permissions import Who
 from runbook_engine.server.draining import Draining
 from runbook_engine.server.vault import SecretVault
-from runbook_engine.service import Engine, LoadedRun, RunOutcome
+from runbook_engine.service import Checked, Engine, LoadedRun, RunOutcome
 from runbook_engine.spec.loader import LoadedRunbook
 
 log = logging.getLogger("runbook.server.executor")
@@ -37,6 +38,8 @@ class RunExecutor:
         self._lock = threading.Condition()
         self._driving: set[str] = set()
         self._again: set[str] = set()
+        #: recorded runs this process will drive later (a trigger's queue): not orphans
+        self._held: set[str] = set()
         self._threads: dict[str, threading.Thread] = {}
         self._closed = False
 
@@ -59,21 +62,67 @@ class RunExecutor:
         with self._lock:
             if self._closed:
                 raise RunbookError("the server is stopping; ask again in a minute")
-        run_id, params = self.engine.create(
-            loaded,
-            given,
-            requester=requester,
-            extra_groups=extra_groups,
-            run_id=run_id,
-            from_text=from_text,
-        )
+            # held from before it exists: this process's sweeper, seeing a pending run of its
+            # own that it does not drive yet, would take it for a former life's orphan
+            held = run_id not in self._driving and run_id not in self._held
+            if held:
+                self._held.add(run_id)
+        try:
+            run_id, params = self.engine.create(
+                loaded,
+                given,
+                requester=requester,
+                extra_groups=extra_groups,
+                run_id=run_id,
+                from_text=from_text,
+            )
+        except BaseException:
+            if held:
+                with self._lock:
+                    self._held.discard(run_id)
+            raise
         self.vault.keep(run_id, loaded.runbook, params)
         if not self._launch(run_id, functools.partial(self._execute, run_id, params), done):
-            raise RunbookError(
-                f"run {run_id} is recorded but the server is stopping; "
-                "it starts when the server is back"
-            )
+            with self._lock:
+                closed = self._closed
+                self._held.discard(run_id)
+            if closed:
+                raise RunbookError(
+                    f"run {run_id} is recorded but the server is stopping; "
+                    "it starts when the server is back"
+                )
+            # else a sweep that looked before the hold drives it already: nothing is lost
         return run_id
+
+    def record_many(self, starts: Sequence[tuple[Checked, str]]) -> set[str]:
+        """Record many checked starts at once (``Engine.record_many``), held by this process
+        until ``drive`` (or ``resume``) drives each; returns the ids recorded."""
+        wanted = {run_id for _, run_id in starts}
+        with self._lock:
+            if self._closed:
+                raise RunbookError("the server is stopping; ask again in a minute")
+            # held before they exist: this process's sweeper, seeing a pending run of its own
+            # that it does not drive, would take it for a former life's orphan
+            added = wanted - self._driving - self._held
+            self._held |= added
+        try:
+            # owned by this process from the start, so no other process's sweeper adopts them
+            created = self.engine.record_many(starts, owner=owner_id())
+        except BaseException:
+            with self._lock:
+                self._held -= added
+            raise
+        with self._lock:
+            self._held -= added - created
+        for checked, run_id in starts:
+            if run_id in created:
+                self.vault.keep(run_id, checked.loaded.runbook, checked.params)
+        return created
+
+    def drive(self, run_id: str, params: dict[str, Any]) -> bool:
+        """Drive a recorded run from its start with its typed ``params``; False when the
+        server is stopping (the run stays recorded, and resumes when it is back)."""
+        return self._launch(run_id, functools.partial(self._execute, run_id, params), None)
 
     def resume(
         self,
@@ -97,8 +146,9 @@ class RunExecutor:
     # ------------------------------------------------------------------ inspection
 
     def driving(self) -> set[str]:
+        """The runs this process drives, or holds to drive soon."""
         with self._lock:
-            return set(self._driving)
+            return self._driving | self._held
 
     def wait_idle(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -124,6 +174,7 @@ class RunExecutor:
             if self._closed or run_id in self._driving:
                 return False
             self._driving.add(run_id)
+            self._held.discard(run_id)
             thread = threading.Thread(
                 target=self._run, args=(run_id, drive, done), name=f"run-{run_id}", daemon=True
             )

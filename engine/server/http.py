@@ -2,6 +2,7 @@
 
 * ``/api/v1/``: the API (``runbook_engine.api``), with its OpenAPI document;
 * ``/slack/events``: Slack's requests, through slack-bolt's Starlette adapter;
+* ``/hooks/``: alert senders' notifications (``runbook_engine.hooks``);
 * ``/healthz`` and ``/metrics``.
 
 Every request to ``/slack/events`` has its signature checked here, before bolt sees it, so a
@@ -40,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runbook_engine.api.app import API_PREFIX
 from runbook_engine.api.problems import problem_response
+from runbook_engine.hooks import HOOKS_PATH
 from runbook_engine.metrics import Metrics
 from runbook_engine.server.deliveries import Deliveries
 from runbook_engine.slack.payloads import Malformed, read_request
@@ -180,6 +182,7 @@ def build_asgi(
     metrics: Metrics,
     *,
     request_timeout: float = REQUEST_TIMEOUT,
+    hooks: ASGIApp | None = None,
 ) -> Starlette:
     async def healthz(request: Request) -> Response:
         ok, details = health()
@@ -193,6 +196,8 @@ def build_asgi(
             # the API limits its bodies itself (``api.app.MAX_BODY``); an app-wide limit here
             # would answer the API's 413s in plain text, not as problems
             Mount(API_PREFIX, app=api),
+            # the hooks limit their bodies themselves, answering 413 as a problem
+            *([Mount(HOOKS_PATH, app=hooks)] if hooks is not None else []),
         ],
         middleware=[
             Middleware(ApiBodyLimit, max_body=MAX_BODY),

@@ -27,6 +27,7 @@ from runbook_engine.auth.authenticate import Authenticator
 from runbook_engine.auth.oidc import OidcSettings, OidcVerifier
 from runbook_engine.auth.slack_identity import SlackIdentities
 from runbook_engine.errors import RunbookError
+from runbook_engine.hooks import Hooks
 from runbook_engine.metrics import Metrics
 from runbook_engine.runtime.bus import Subscriber
 from runbook_engine.schedule import SCHEDULE_REQUESTER
@@ -110,6 +111,7 @@ class Server:
                 self.store, oidc=OidcVerifier(oidc) if oidc is not None else None
             )
             self.api = build_api(ApiContext(self.engine, self.executor, self.authenticator))
+            self.hooks = Hooks(self.executor, self.authenticator)
             slack = SlackEndpoint(self.app, settings.signing_secret if settings else "")
             self.http = HttpServer(
                 self.options.host,
@@ -120,6 +122,7 @@ class Server:
                     self.health,
                     self.metrics,
                     request_timeout=self.options.request_timeout,
+                    hooks=self.hooks.app,
                 ),
             )
         except BoltError as exc:
@@ -170,6 +173,7 @@ class Server:
         }
 
     def start(self) -> None:
+        self.hooks.start()
         self.http.start()
         if self.socket_mode is not None:
             self.socket_mode.connect()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
@@ -187,6 +191,7 @@ class Server:
             if self.socket_mode is not None:
                 self.socket_mode.close()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
             self.http.stop()
+            self.hooks.stop()
             self.schedules.stop()
             self.watcher.stop()
             self.sweeper.stop()

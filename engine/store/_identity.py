@@ -160,6 +160,26 @@ class IdentityRecords:
                 )
             )
 
+    def record_audits(self, entries: Sequence[AuditRecord]) -> None:
+        """``record_audit`` for many entries in one transaction."""
+        if not entries:
+            return
+        rows = [
+            {
+                "at": e.at,
+                "principal": e.principal,
+                "via": e.via,
+                "source": e.source,
+                "action": e.action,
+                "target": e.target,
+                "outcome": e.outcome,
+                "detail": dict(e.detail),
+            }
+            for e in entries
+        ]
+        with self._write() as conn:
+            conn.execute(insert(audit), rows)
+
     def audit_since(
         self, since: datetime | None = None, *, limit: int = 10_000, after_id: int = 0
     ) -> list[AuditRecord]:

@@ -108,6 +108,22 @@ class EventRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class NewRun:
+    """A run to create with others at once (``Store.create_runs``); as ``create_run``'s
+    arguments."""
+
+    run_id: str
+    runbook: str
+    version: int
+    digest: str
+    params: JSONDict
+    requester: str
+    status: str = "pending"
+    trigger: JSONDict | None = None
+    owner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NewEvent:
     """An event to append: its seq is given by the store, and its time too unless the writer
     gives it (``ts``: when the writer recorded it, so that it can fold the event as stored)."""

@@ -48,6 +48,7 @@ from runbook_engine.store._records import (
     EventRecord,
     JSONDict,
     NewEvent,
+    NewRun,
     RunRecord,
     StoredVersion,
     TickRecord,
@@ -395,8 +396,10 @@ class Store(IdentityRecords):
         requester: str,
         state: JSONDict | None = None,
         status: str = "pending",
+        trigger: JSONDict | None = None,
     ) -> RunRecord:
         """Create a run and its first event (seq 1, ``run.created``) in one transaction.
+        ``trigger``: the alert that started the run, recorded in that event.
 
         Raises ``StoreError`` if a run with this id already exists.
         """
@@ -434,12 +437,63 @@ class Store(IdentityRecords):
                     ts=now,
                     type="run.created",
                     step_id=None,
-                    data={"params": params, "requester": requester},
+                    data={"params": params, "requester": requester}
+                    | ({} if trigger is None else {"trigger": trigger}),
                 )
             )
             if self._dialect == "postgresql":
                 self._announce(conn, run_id)
         return _run(created)
+
+    def create_runs(self, new: Sequence[NewRun]) -> set[str]:
+        """``create_run`` for many runs in one transaction (a notification of a thousand
+        alerts is one commit, not a thousand). A run whose id the store has already is not
+        created, and no error: returns the ids created."""
+        new = list({n.run_id: n for n in reversed(new)}.values())[::-1]  # each id once
+        if not new:
+            return set()
+        now = _utcnow()
+        rows = [
+            {
+                "id": n.run_id,
+                "runbook": n.runbook,
+                "version": n.version,
+                "digest": n.digest,
+                "status": n.status,
+                "params": n.params,
+                "requester": n.requester,
+                "state": {},
+                "owner": n.owner,
+                "heartbeat_at": None if n.owner is None else now,
+                "created_at": now,
+                "updated_at": now,
+                "last_seq": 1,
+            }
+            for n in new
+        ]
+        base = pg_insert(runs) if self._dialect == "postgresql" else sqlite_insert(runs)
+        stmt = base.on_conflict_do_nothing(index_elements=["id"]).returning(runs.c.id)
+        with self._write() as conn:
+            created = set(conn.execute(stmt, rows).scalars())
+            firsts = [
+                {
+                    "run_id": n.run_id,
+                    "seq": 1,
+                    "ts": now,
+                    "type": "run.created",
+                    "step_id": None,
+                    "data": {"params": n.params, "requester": n.requester}
+                    | ({} if n.trigger is None else {"trigger": n.trigger}),
+                }
+                for n in new
+                if n.run_id in created
+            ]
+            if firsts:
+                conn.execute(insert(events), firsts)
+            if self._dialect == "postgresql":
+                for run_id in created:
+                    self._announce(conn, run_id)
+        return created
 
     def append_event(
         self,
@@ -774,6 +828,19 @@ class Store(IdentityRecords):
                 .values(heartbeat_at=_utcnow())
             )
             return result.rowcount == 1
+
+    def heartbeat_many(self, run_ids: Sequence[str], owner: str) -> int:
+        """``heartbeat`` for many runs in one statement; returns how many ``owner`` still
+        owns."""
+        if not run_ids:
+            return 0
+        with self._write() as conn:
+            result = conn.execute(
+                update(runs)
+                .where(runs.c.id.in_(list(run_ids)), runs.c.owner == owner)
+                .values(heartbeat_at=_utcnow())
+            )
+            return int(result.rowcount)
 
     def claim_run(self, run_id: str, owner: str, stale_after: float) -> bool:
         """Take ownership if the run has no owner, is ``owner``'s already, or its

@@ -99,6 +99,11 @@ def via_engine(engine: Engine, name: str, groups: frozenset[str], action: Action
     if action == "run":
         engine.check(LOADED, {}, requester=name, extra_groups=groups)
         return
+    if action == "trigger":
+        # as the hooks start a run an alert matched (the runbook here has no triggers)
+        trigger = {"index": 0, "alert": {}}
+        engine.check(LOADED, {}, requester=name, extra_groups=groups, trigger=trigger)
+        return
     run_id = waiting_run(engine)
     if action in {"approve", "reject"}:
         engine.decide(
@@ -160,8 +165,12 @@ TOKEN_ALLOWS: dict[str, set[str]] = {
     "run": {"view", "run", "resume", "cancel"},
     "approve": {"view", "approve", "reject"},
     "cancel": {"view", "cancel"},
+    "trigger": {"trigger"},
     "admin": set(ACTIONS),
 }
+
+#: the runbook with a trigger, so that the trigger role has something to allow
+TRIGGERED = RUNBOOK.replace("steps:", "triggers:\n  - webhook: {name: guarded}\nsteps:")
 
 
 @pytest.mark.parametrize("action", ACTIONS)
@@ -169,7 +178,7 @@ TOKEN_ALLOWS: dict[str, set[str]] = {
 def test_a_token_role_is_a_ceiling(engine: Engine, role: str, action: Action) -> None:
     boss = Directory({**DIRECTORY.groups, "bosses": frozenset({"boss@example.com"})})
     policy = Policy(admins=("@bosses",))
-    loaded = load_text(RUNBOOK.replace('["@approvers"]', '["@bosses"]'), "guarded.yaml")
+    loaded = load_text(TRIGGERED.replace('["@approvers"]', '["@bosses"]'), "guarded.yaml")
     state = engine.load_run(waiting_run(engine)).state
     principal = Principal("boss@example.com", roles=frozenset({role}), via="token:t2")
     answer = allowed(
