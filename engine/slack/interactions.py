@@ -173,7 +173,9 @@ class Interactions:
     def _cmd_status(self, cmd: Command, asker: Asker, reply: Replier) -> None:
         if cmd.args:
             record, loaded, state = self.engine.state_of(cmd.args[0])
-            view = RunView.of(record.id, loaded, record.requester, record.params, state)
+            trigger = self.engine.trigger_of(record) or {}
+            alert = trigger.get("alert") if isinstance(trigger.get("alert"), dict) else None
+            view = RunView.of(record.id, loaded, record.requester, record.params, state, alert)
             text, blocks = run_message(view, time.time())
             reply(text, blocks)
             return

@@ -98,6 +98,8 @@ class RunView:
     params: Mapping[str, Any]  # as stored: secret values are already ***
     state: RunState
     steps: tuple[tuple[str, int, bool], ...] = field(default=())  # (id, depth, is_approval)
+    #: the alert that started the run (``Alert.as_dict``), if an alert did
+    alert: Mapping[str, Any] | None = None
 
     @classmethod
     def of(
@@ -107,13 +109,35 @@ class RunView:
         requester: str,
         params: Mapping[str, Any],
         state: RunState,
+        alert: Mapping[str, Any] | None = None,
     ) -> RunView:
         steps = tuple(
             (step.id, 0 if group is None else 1, isinstance(step, ApprovalStep))
             for step, group in iter_steps(loaded.runbook)
         )
         rb = loaded.runbook
-        return cls(run_id, rb.name, rb.version, requester, dict(params), state, steps)
+        return cls(run_id, rb.name, rb.version, requester, dict(params), state, steps, alert)
+
+
+def alert_line(alert: Mapping[str, Any]) -> str:
+    """The alert a run came from, in one context line: what fired, where from, its labels,
+    and a link to its source (the alert's own text is the sender's: escaped, and clipped)."""
+    raw = alert.get("labels")
+    labels: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    name = str(labels.get("alertname") or alert.get("summary") or alert.get("fingerprint") or "")
+    head = f"alert *{escape(_one_line(name, 200))}* ({escape(str(alert.get('source', '')))}"
+    head += f", {escape(str(alert.get('status', 'firing')))})"
+    shown = ", ".join(
+        f"{escape(_one_line(str(k), 60))}={escape(_one_line(str(v), 120))}"
+        for k, v in labels.items()
+        if k != "alertname"
+    )
+    if shown:
+        head += f" · {shown}"
+    url = str(alert.get("generator_url") or "")
+    if url.startswith(("https://", "http://")) and not any(c in url for c in "<>|"):
+        head += f" · <{url}|source>"
+    return clip(head, 2000)
 
 
 def clip(text: str, limit: int = SECTION_LIMIT) -> str:
@@ -193,6 +217,9 @@ def run_message(view: RunView, now: float) -> tuple[str, list[Block]]:
     blocks.append(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(context, 2000)}]}
     )
+    if view.alert:
+        line = alert_line(view.alert)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
     lines = [
         _step_line(sid, depth, state.step(sid), state, approval)
         for sid, depth, approval in view.steps

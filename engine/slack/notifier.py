@@ -85,9 +85,10 @@ class _Context:
     kinds: frozenset[str]
     anchor: Anchor | None = None
     prompts: dict[int, _PromptAnchor] = field(default_factory=dict)  # by request seq
+    alert: dict[str, Any] | None = None  # the alert that started the run, if one did
 
     def view(self, run_id: str, state: RunState) -> RunView:
-        return RunView.of(run_id, self.loaded, self.requester, self.params, state)
+        return RunView.of(run_id, self.loaded, self.requester, self.params, state, self.alert)
 
     def template_of(self, step_id: str) -> str:
         """An approval step's message as the runbook writes it: its own mentions stay live."""
@@ -332,7 +333,9 @@ class SlackNotifier:
             channel=notify.channel if notify else route,
             kinds=frozenset(notify.on) if notify else ALL_KINDS,
         )
-        self._adopt_anchors(run_id, ctx, self.store.events(run_id))
+        events = self.store.events(run_id)
+        ctx.alert = _alert_of(events)
+        self._adopt_anchors(run_id, ctx, events)
         self._contexts[run_id] = ctx
         return ctx
 
@@ -539,3 +542,12 @@ class SlackNotifier:
         with self._cond:
             box.drawn = version
             box.next_update_at = time.monotonic() + self.min_interval
+
+
+def _alert_of(events: list[EventRecord]) -> dict[str, Any] | None:
+    """The alert ``run.created`` recorded, when an alert started the run."""
+    if not events or events[0].type != EventType.RUN_CREATED:
+        return None
+    trigger = (events[0].data or {}).get("trigger")
+    alert = trigger.get("alert") if isinstance(trigger, dict) else None
+    return alert if isinstance(alert, dict) else None
