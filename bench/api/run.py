@@ -135,8 +135,15 @@ class Child:
             text=True,
         )
         assert self.proc.stderr is not None
-        first = self.proc.stderr.readline()
-        found = re.search(pattern, first)
+        # warnings (a session key kept nowhere, say) may come before the line with the URL
+        first = ""
+        found = None
+        for _ in range(20):
+            line = self.proc.stderr.readline()
+            first += line
+            found = re.search(pattern, line)
+            if found or not line:
+                break
         self._copier = threading.Thread(target=self._copy, args=(first,), daemon=True)
         self._copier.start()
         if not found:

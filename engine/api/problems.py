@@ -72,6 +72,11 @@ _TITLES = {
 }
 
 
+def title_of(status: int) -> str:
+    """The title a problem of ``status`` has (the console's error pages use them too)."""
+    return _TITLES.get(status, "Error")
+
+
 def problem_response(
     status: int,
     kind: str,
@@ -83,7 +88,7 @@ def problem_response(
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": TYPE_BASE + kind,
-        "title": _TITLES.get(status, "Error"),
+        "title": title_of(status),
         "status": status,
         "detail": printable(detail, newlines=True),
     }

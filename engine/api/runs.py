@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -143,6 +144,32 @@ def list_runs(
     cursor: str | None = None,
 ) -> Page[Run]:
     """Runs newest first, of the runbooks the caller may view; filters combine."""
+    records, more = runs_page(
+        request,
+        caller,
+        status=status,
+        runbook=runbook,
+        requester=requester,
+        since=since,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(items=[run_view(r) for r in records], next=more)
+
+
+def runs_page(
+    request: Request,
+    caller: Principal,
+    *,
+    status: list[str] | None = None,
+    runbook: str | None = None,
+    requester: str | None = None,
+    since: datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[RunRecord], str | None]:
+    """One page of runs newest first, of the runbooks the caller may view, and the cursor of
+    the next page (``None``: this is the last). The API's list and the console's share it."""
     ctx = context_of(request)
     before = read_run_cursor(cursor) if cursor else None
     shown: list[RunRecord] = []
@@ -171,10 +198,7 @@ def list_runs(
     page = shown[:limit]
     more = len(shown) > limit
     last = page[-1] if page else None
-    return Page(
-        items=[run_view(r) for r in page],
-        next=run_cursor(last.created_at, last.id) if more and last else None,
-    )
+    return page, run_cursor(last.created_at, last.id) if more and last else None
 
 
 @router.get("/{run_id}", response_model=RunDetail, summary="Show a run")
@@ -211,9 +235,11 @@ def run_events(
     return Page(items=[event_view(e) for e in page], next=str(page[-1].seq) if more else None)
 
 
-def _decide(
+def decide(
     request: Request, caller: Principal, run_id: str, approve: bool, reason: str
 ) -> Decision:
+    """Record ``caller``'s decision on the step the run waits on and continue the run here
+    (the API's approve and reject, and the console's buttons)."""
     ctx = context_of(request)
     run = visible_run(ctx, request, caller, run_id)
     if not approve and not reason.strip():
@@ -235,13 +261,13 @@ def approve_run(
 ) -> Decision:
     """Approve the step the run waits on: the caller must be one of its approvers, not its
     requester (unless the step allows it), and not have decided it already."""
-    return _decide(request, caller, run_id, True, body.reason if body else "")
+    return decide(request, caller, run_id, True, body.reason if body else "")
 
 
 @router.post("/{run_id}/reject", response_model=Decision, summary="Reject a run's step")
 def reject_run(request: Request, caller: Caller, run_id: str, body: DecisionRequest) -> Decision:
     """Reject the step the run waits on (a reason is required); the run rolls back."""
-    return _decide(request, caller, run_id, False, body.reason)
+    return decide(request, caller, run_id, False, body.reason)
 
 
 @router.post("/{run_id}/cancel", response_model=Cancelled, summary="Cancel a run")
@@ -249,12 +275,17 @@ def cancel_run(
     request: Request, caller: Caller, run_id: str, body: CancelRequest | None = None
 ) -> Cancelled:
     """Stop what is running and roll back completed steps."""
+    return cancel(request, caller, run_id, body.reason if body else "")
+
+
+def cancel(request: Request, caller: Principal, run_id: str, reason: str = "") -> Cancelled:
+    """Ask the run to stop (and roll back), then let this server's executor act on it."""
     ctx = context_of(request)
     record, _ = visible_record(ctx, request, caller, run_id)
     if record.status in TERMINAL:
         # asked of a run that is over: not the caller's input at fault, the run's state
         raise ApiProblem(409, "finished", f"run {record.id} has already finished ({record.status})")
-    record = ctx.engine.cancel(record.id, by=caller, reason=body.reason if body else "")
+    record = ctx.engine.cancel(record.id, by=caller, reason=reason)
     ctx.executor.resume(record.id, by=caller.name)
     return Cancelled(run_id=record.id)
 
@@ -263,32 +294,51 @@ def cancel_run(
 def resume_run(request: Request, caller: Caller, run_id: str, body: ResumeRequest) -> Resumed:
     """Continue a run whose engine stopped, or decide about a step that needs attention
     (``choice``: retry, skip or rollback). Secret parameters are given again in ``params``."""
+    return resume(
+        request,
+        caller,
+        run_id,
+        choice=body.choice,
+        params=body.params,
+        params_from_text=body.params_from_text,
+    )
+
+
+def resume(
+    request: Request,
+    caller: Principal,
+    run_id: str,
+    *,
+    choice: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    params_from_text: bool = False,
+) -> Resumed:
+    """Check and hand a run to this server's executor to continue (``choice`` for a run that
+    needs attention); the API's resume and the console's buttons."""
     from runbook_engine.spec.params import resolve_params
 
     ctx = context_of(request)
     run = visible_run(ctx, request, caller, run_id)
     record, state = run.record, run.state
-    ctx.engine.check_resume(run, by=caller, choice=body.choice)
+    ctx.engine.check_resume(run, by=caller, choice=choice)
     if record.status in TERMINAL:
         raise ApiProblem(409, "finished", f"run {record.id} has already finished ({record.status})")
     if ctx.engine.is_driven(record):
         raise ApiProblem(409, "driven", f"run {record.id} is being driven by {record.owner}")
-    if body.choice is not None:
+    if choice is not None:
         if state.status != NEEDS_ATTENTION:
             raise ApiProblem(
                 409,
                 "not-needing-attention",
-                f"run {record.id} is {state.status}; {body.choice} applies only to a run "
+                f"run {record.id} is {state.status}; {choice} applies only to a run "
                 "that needs attention",
             )
         choices = (state.attention or {}).get("choices", [])
-        if body.choice not in choices:
+        if choice not in choices:
             raise ApiProblem(409, "bad-choice", f"choose one of: {', '.join(choices)}")
-    if body.params:
-        given = resolve_params(
-            run.loaded.runbook, body.params, from_text=body.params_from_text, partial=True
-        )
+    if params:
+        given = resolve_params(run.loaded.runbook, params, from_text=params_from_text, partial=True)
         ctx.executor.vault.keep(record.id, run.loaded.runbook, given)
-    if not ctx.executor.resume(record.id, by=caller.name, choice=body.choice):
+    if not ctx.executor.resume(record.id, by=caller.name, choice=choice):
         raise ApiProblem(503, "stopping", "the server is stopping; the run resumes when it is back")
     return Resumed(run_id=record.id, status=record.status)

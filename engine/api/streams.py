@@ -34,12 +34,12 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 BATCH = 500
 
 
-def _of_host(line: str, host: str) -> bool:
+def of_host(line: str, host: str) -> bool:
     """SSH steps log each line as ``HOST: text`` (``HOST: stderr: text``)."""
     return line.startswith(f"{host}: ")
 
 
-def _shown(event: EventRecord, step: str | None, host: str | None) -> dict[str, Any] | None:
+def shown_data(event: EventRecord, step: str | None, host: str | None) -> dict[str, Any] | None:
     """The event's data as this stream shows it, or ``None`` when it is filtered out."""
     if step is not None and event.step_id != step:
         return None
@@ -47,7 +47,7 @@ def _shown(event: EventRecord, step: str | None, host: str | None) -> dict[str, 
     if host is not None:
         if event.type != EventType.STEP_OUTPUT:
             return None
-        lines = [ln for ln in data.get("lines", []) if _of_host(str(ln), host)]
+        lines = [ln for ln in data.get("lines", []) if of_host(str(ln), host)]
         if not lines:
             return None
         data = {**data, "lines": lines}
@@ -87,7 +87,32 @@ async def stream_logs(
     until: Literal["finished", "settled"] = "finished",
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> AsyncIterator[ServerSentEvent]:
-    ctx = context_of(request)
+    async for message in run_events_stream(
+        context_of(request),
+        record,
+        follow=follow,
+        after=after,
+        step=step,
+        host=host,
+        until=until,
+        last_event_id=last_event_id,
+    ):
+        yield message
+
+
+async def run_events_stream(
+    ctx: ApiContext,
+    record: RunRecord,
+    *,
+    follow: bool = False,
+    after: int = 0,
+    step: str | None = None,
+    host: str | None = None,
+    until: Literal["finished", "settled"] = "finished",
+    last_event_id: str | None = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """A run's events as SSE messages, ``end`` last (see the module's docstring); ``record``
+    is the run its caller was allowed to see. The API's stream and the console's share it."""
     seq = after
     if last_event_id and last_event_id.isdigit():
         seq = max(seq, int(last_event_id))
@@ -95,7 +120,7 @@ async def stream_logs(
         events = await run_in_threadpool(ctx.store.events, record.id, seq, BATCH)
         for event in events:
             seq = event.seq
-            data = _shown(event, step, host)
+            data = shown_data(event, step, host)
             if data is None:
                 continue
             view = event_view(event).model_copy(update={"data": data})

@@ -52,7 +52,8 @@ def serve(host: str, port: int, grace: float) -> None:
     server = Server(slack, ServeOptions(host=host, port=port, grace=grace))
     click.echo(
         f"runbook serve: API at {server.url}/api/v1 (OpenAPI: {server.url}/api/v1/openapi.json), "
-        f"health at {server.url}/healthz, metrics at {server.url}/metrics",
+        f"health at {server.url}/healthz, metrics at {server.url}/metrics, "
+        f"web console at {server.url}/",
         err=True,
     )
     if slack is None:

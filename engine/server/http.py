@@ -3,7 +3,8 @@
 * ``/api/v1/``: the API (``runbook_engine.api``), with its OpenAPI document;
 * ``/slack/events``: Slack's requests, through slack-bolt's Starlette adapter;
 * ``/hooks/``: alert senders' notifications (``runbook_engine.hooks``);
-* ``/healthz`` and ``/metrics``.
+* ``/healthz`` and ``/metrics``;
+* every other path: the web console (``runbook_engine.web``), at ``/``.
 
 Every request to ``/slack/events`` has its signature checked here, before bolt sees it, so a
 refusal is logged with its reason (bolt checks again; that is cheap). A signed request whose
@@ -183,12 +184,13 @@ def build_asgi(
     *,
     request_timeout: float = REQUEST_TIMEOUT,
     hooks: ASGIApp | None = None,
+    web: ASGIApp | None = None,
 ) -> Starlette:
     async def healthz(request: Request) -> Response:
         ok, details = health()
         return JSONResponse(details, 200 if ok else 503)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route(HEALTH_PATH, healthz, methods=["GET", "HEAD"]),
             Mount(METRICS_PATH, app=make_asgi_app(metrics.registry)),
@@ -204,6 +206,11 @@ def build_asgi(
             Middleware(Deadline, seconds=request_timeout),
         ],
     )
+    if web is not None:
+        # the console answers every path the routes above do not: the router's default, so
+        # it shadows none of them, not even their redirects (/metrics to /metrics/)
+        app.router.default = web
+    return app
 
 
 class HttpServer:

@@ -46,6 +46,7 @@ from runbook_engine.slack.groups import UserGroups
 from runbook_engine.slack.interactions import Interactions
 from runbook_engine.slack.notifier import SlackNotifier
 from runbook_engine.slack.settings import SlackSettings
+from runbook_engine.web.app import build_web
 
 log = logging.getLogger("runbook.server")
 
@@ -110,7 +111,10 @@ class Server:
             self.authenticator = Authenticator(
                 self.store, oidc=OidcVerifier(oidc) if oidc is not None else None
             )
-            self.api = build_api(ApiContext(self.engine, self.executor, self.authenticator))
+            self.context = ApiContext(self.engine, self.executor, self.authenticator)
+            self.api = build_api(self.context)
+            # the console drives the same engine through the same context as the API
+            self.web = build_web(self.context)
             self.hooks = Hooks(self.executor, self.authenticator)
             slack = SlackEndpoint(self.app, settings.signing_secret if settings else "")
             self.http = HttpServer(
@@ -123,6 +127,7 @@ class Server:
                     self.metrics,
                     request_timeout=self.options.request_timeout,
                     hooks=self.hooks.app,
+                    web=self.web,
                 ),
             )
         except BoltError as exc:

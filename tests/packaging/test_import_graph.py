@@ -50,6 +50,7 @@ RANK = {
     "service": 5,
     "slack": 6,
     "api": 6.5,  # the HTTP API: the server mounts it; it drives runs through a Driver protocol
+    "web": 6.6,  # the web console beside the API: may import it; the server mounts it at /
     "hooks": 6.8,  # alert senders' endpoints: the server mounts them; they start runs
     "server": 7,
     "worker": 7.5,  # workers reuse the server's schedule loop
