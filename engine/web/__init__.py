@@ -6,15 +6,16 @@ The contract for a page module:
 
 * **Routes.** Each module defines ``router = APIRouter()`` and its routes on it;
   ``runbook_engine.web.app.build_web`` includes every module's router (add yours there: one
-  import, one ``include_router`` line). Paths are absolute (``/runbooks/{name}``); ``/static``
-  and ``/signin`` are taken. Write routes as plain ``def`` functions: they read the store, so
-  FastAPI runs them on the thread pool, off the event loop.
+  import, one ``include_router`` line). Paths are absolute (``/runbooks/{name}``); ``/static``,
+  ``/signin`` (and ``/signin/oidc``, the IdP's sign-in) and ``/me`` are taken. Write routes
+  as plain ``def`` functions: they read the store, so FastAPI runs them on the thread pool,
+  off the event loop.
 * **Who is asking.** Take ``user: SignedIn`` (``runbook_engine.web.session``): the signed-in
   ``Principal``, re-checked against the store on every request (a revoked or expired token
-  signs its session out). A visitor who is not signed in is redirected to
-  ``/signin?next=<path>``. The server's engine, executor and authenticator are
-  ``context_of(request)`` (``runbook_engine.api.context``), exactly as the API's routes see
-  them; ``runbook_engine.api.security.may`` and ``permit`` ask the policy.
+  signs its session out; a session from the IdP ends with its ID token). A visitor who is
+  not signed in is redirected to ``/signin?next=<path>``. The server's engine, executor and
+  authenticator are ``context_of(request)`` (``runbook_engine.api.context``), exactly as the
+  API's routes see them; ``runbook_engine.api.security.may`` and ``permit`` ask the policy.
 * **Rendering.** ``render(request, "page.html", **context)`` (``runbook_engine.web.templates``)
   answers an ``HTMLResponse``. Templates live in ``engine/web/templates/``, extend
   ``base.html`` and fill its blocks ``title`` and ``content``; autoescape is on. Every template

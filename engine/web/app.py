@@ -11,6 +11,8 @@ from runbook_engine.api.context import ApiContext
 from runbook_engine.web import (
     approvals,
     errors,
+    me,
+    oidc_signin,
     run_actions,
     run_page,
     run_stream,
@@ -18,6 +20,7 @@ from runbook_engine.web import (
     runs,
     signin,
 )
+from runbook_engine.web.oidc_signin import OidcSignIn
 from runbook_engine.web.session import Sessions, load_key
 from runbook_engine.web.templates import STATIC
 
@@ -69,10 +72,16 @@ def build_web(context: ApiContext, sessions: Sessions | None = None) -> FastAPI:
     web = FastAPI(title="Runbook Engine console", docs_url=None, redoc_url=None, openapi_url=None)
     web.state.context = context
     web.state.sessions = sessions or Sessions(context.store, load_key(context.store))
+    # the IdP's sign-in, when the API trusts an issuer: its ID tokens, its sessions
+    verifier = context.authenticator.oidc
+    web.state.oidc_signin = None if verifier is None else OidcSignIn.from_env(verifier)
+    web.state.sessions.oidc_issuer = None if verifier is None else verifier.settings.issuer
     errors.install(web)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     # each page module's router; add a module's here (one line) when it is written
     web.include_router(signin.router)
+    web.include_router(oidc_signin.router)
+    web.include_router(me.router)
     web.include_router(runs.router)
     web.include_router(run_stream.router)
     web.include_router(run_actions.router)

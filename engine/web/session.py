@@ -12,6 +12,11 @@ it marks https before they get here (a client there can only make its own cookie
 Every request re-reads the token's row, so revoking the token (``runbook token revoke``) or
 its expiry ends the session at the next click, not when the cookie runs out.
 
+A session opened through the IdP (``web.oidc_signin``) has no token row to re-read: its cookie
+keeps the ID token's subject, issuer and groups, and ends when the ID token does (12 h at
+most). It is honoured only while the server trusts that same issuer, and it is encoded
+differently from a token session, so neither kind can pass for the other.
+
 The signing key: ``RUNBOOK_SESSION_KEY``; else a key generated once and kept beside a SQLite
 store (``session.key``, mode 0600), so sessions survive a restart; else (PostgreSQL, where
 there is no store folder) a random key per process, with a warning: sessions end at a restart
@@ -54,14 +59,26 @@ LIFETIME = timedelta(hours=12)
 SIGNIN_PATH = "/signin"
 
 
+#: the first entry of an OIDC session's payload (a token session's is the token id)
+_OIDC_KIND = "oidc"
+
+
 @dataclass(frozen=True)
 class Session:
-    """What the cookie holds: never the token itself."""
+    """What the cookie holds: never the token itself. ``token_id`` is empty for a session
+    opened through the IdP, which keeps ``oidc_sub``, ``issuer`` and ``groups`` instead."""
 
     token_id: str
     user: str
     expires: float  # seconds since the epoch
     csrf: str
+    oidc_sub: str | None = None
+    issuer: str = ""
+    groups: tuple[str, ...] = ()
+
+    @property
+    def via(self) -> str:
+        return f"oidc:{self.oidc_sub}" if self.oidc_sub is not None else f"token:{self.token_id}"
 
 
 class SignInRequired(Exception):
@@ -77,6 +94,16 @@ class SignInRequired(Exception):
         if not self.next_path or self.next_path == "/":
             return SIGNIN_PATH
         return f"{SIGNIN_PATH}?next={quote(self.next_path, safe='/')}"
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after signing in: a path of this site only (``//evil.example`` is another
+    site to a browser, and so is ``/\\evil.example`` to some)."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return "/"
+    if any(ch in value for ch in "\r\n\\"):
+        return "/"
+    return value
 
 
 def load_key(store: Store) -> bytes:
@@ -134,9 +161,14 @@ class Sessions:
     def __init__(self, store: Store, key: bytes, lifetime: timedelta = LIFETIME) -> None:
         self.store = store
         self.lifetime = lifetime
+        #: the issuer whose sign-ins are honoured (``web.oidc_signin``); ``None``: no OIDC
+        #: session is, so a server reconfigured without (or with another) IdP ends them
+        self.oidc_issuer: str | None = None
         self._serializer = URLSafeTimedSerializer(key, salt="runbook-web-session")
         #: signs values that are not sessions (the signed-out CSRF cookie, flash messages)
         self.signer = URLSafeTimedSerializer(key, salt="runbook-web-other")
+        #: signs the state of a sign-in at the IdP (state, nonce, PKCE verifier) while it lasts
+        self.flow_signer = URLSafeTimedSerializer(key, salt="runbook-web-oidc-flow")
 
     def begin(self, request: Request, token: str) -> tuple[Principal, Session]:
         """Verify a pasted API token; ``AuthError`` if it is refused."""
@@ -163,8 +195,31 @@ class Sessions:
         log.info("%s signed in to the console with token %s", principal.name, token_id)
         return principal, session
 
+    def begin_oidc(self, principal: Principal, issuer: str, sub: str, expires: float) -> Session:
+        """A session for a principal whose ID token was verified (``web.oidc_signin``); it
+        ends with the ID token, and after ``lifetime`` at the latest."""
+        expires = min(expires, time.time() + self.lifetime.total_seconds())
+        groups = tuple(sorted(principal.groups))
+        session = Session(
+            "", principal.name, expires, secrets.token_urlsafe(32), sub, issuer, groups
+        )
+        log.info("%s signed in to the console through %s (%s)", principal.name, issuer, sub)
+        return session
+
     def encode(self, session: Session) -> str:
-        payload = [session.token_id, session.user, session.expires, session.csrf]
+        payload: list[Any]
+        if session.oidc_sub is not None:
+            payload = [
+                _OIDC_KIND,
+                session.oidc_sub,
+                session.issuer,
+                session.user,
+                list(session.groups),
+                session.expires,
+                session.csrf,
+            ]
+        else:
+            payload = [session.token_id, session.user, session.expires, session.csrf]
         return self._serializer.dumps(payload)
 
     def decode(self, cookie: str) -> Session | None:
@@ -174,6 +229,8 @@ class Sessions:
             )
         except BadSignature:  # forged, from another key, or older than the lifetime
             return None
+        if isinstance(payload, list) and len(payload) == 7 and payload[0] == _OIDC_KIND:
+            return self._decode_oidc(payload)
         if not isinstance(payload, list) or len(payload) != 4:
             return None
         token_id, user, expires, csrf = payload
@@ -187,6 +244,22 @@ class Sessions:
         if expires <= time.time():
             return None
         return Session(token_id, user, float(expires), csrf)
+
+    def _decode_oidc(self, payload: list[Any]) -> Session | None:
+        _, sub, issuer, user, groups, expires, csrf = payload
+        if not (
+            isinstance(sub, str)
+            and isinstance(issuer, str)
+            and isinstance(user, str)
+            and isinstance(groups, list)
+            and all(isinstance(g, str) for g in groups)
+            and isinstance(expires, int | float)
+            and isinstance(csrf, str)
+        ):
+            return None
+        if expires <= time.time():
+            return None
+        return Session("", user, float(expires), csrf, sub, issuer, tuple(groups))
 
     def _record(self, token_id: str, user: str) -> TokenRecord | None:
         """The token's row if it still stands for ``user``: not revoked, not expired."""
@@ -203,7 +276,14 @@ class Sessions:
 
     def principal(self, session: Session, source: str) -> Principal | None:
         """Who the session is, as the API would see the same token; ``None`` once the token
-        has been revoked or has expired."""
+        has been revoked or has expired (or, for an IdP's session, once this server no longer
+        trusts that IdP)."""
+        if session.oidc_sub is not None:
+            if self.oidc_issuer is None or session.issuer != self.oidc_issuer:
+                return None
+            return Principal(session.user, frozenset(session.groups), None, session.via, source)
+        if not session.token_id:
+            return None  # never a token session without a token
         record = self._record(session.token_id, session.user)
         if record is None:
             return None

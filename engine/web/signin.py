@@ -1,5 +1,6 @@
-"""``/signin`` and ``/signout``: an API token pasted into a form starts a session; signing
-out ends it (the token itself stays valid: revoke it with ``runbook token revoke``)."""
+"""``/signin`` and ``/signout``: an API token pasted into a form starts a session (or, when an
+IdP is configured, its button starts ``web.oidc_signin``); signing out ends it (the token
+itself stays valid: revoke it with ``runbook token revoke``)."""
 
 from __future__ import annotations
 
@@ -11,20 +12,11 @@ from starlette.responses import RedirectResponse, Response
 
 from runbook_engine.auth.authenticate import AuthError
 from runbook_engine.web.csrf import PRESESSION_COOKIE, CheckedForm
-from runbook_engine.web.session import SIGNIN_PATH, current_user, sessions_of
+from runbook_engine.web.oidc_signin import signin_context
+from runbook_engine.web.session import SIGNIN_PATH, current_user, safe_next, sessions_of
 from runbook_engine.web.templates import flash, render
 
 router = APIRouter()
-
-
-def safe_next(value: str | None) -> str:
-    """Where to go after signing in: a path of this site only (``//evil.example`` is another
-    site to a browser, and so is ``/\\evil.example`` to some)."""
-    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
-        return "/"
-    if any(ch in value for ch in "\r\n\\"):
-        return "/"
-    return value
 
 
 @router.get(SIGNIN_PATH)
@@ -33,7 +25,7 @@ def signin_page(
 ) -> Response:
     if current_user(request) is not None:
         return RedirectResponse(safe_next(next_path), status_code=303)
-    return render(request, "signin.html", next_path=safe_next(next_path))
+    return render(request, "signin.html", **signin_context(request, next_path))
 
 
 @router.post(SIGNIN_PATH)
@@ -59,7 +51,7 @@ async def signin(request: Request, form: CheckedForm) -> Response:
         "signin.html",
         status_code=refused.status,
         headers={"Retry-After": str(retry)} if retry is not None else {},
-        next_path=next_path,
+        **signin_context(request, next_path),
         error=f"Not signed in: {refused.reason}.",
     )
 
@@ -70,3 +62,6 @@ def signout(request: Request, form: CheckedForm) -> Response:
     sessions_of(request).clear_cookie(response, request)
     flash(response, request, "Signed out.")
     return response
+
+
+__all__ = ["router", "safe_next"]

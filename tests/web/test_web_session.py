@@ -43,6 +43,7 @@ def test_a_visitor_is_sent_to_the_sign_in_page(console: Console) -> None:
     page = client.get("/signin")
     assert page.status_code == 200
     assert 'name="token"' in page.text
+    assert "Sign in with" not in page.text  # no IdP configured: no button for one
     assert "Sign out" not in page.text  # no navigation for a visitor
     assert 'href="/approvals"' not in page.text
 
