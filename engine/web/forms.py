@@ -13,8 +13,10 @@ How each parameter type is asked for:
 * ``boolean``: a checkbox; an unchecked box means false (a browser sends nothing for it, so a
   form always gives every boolean);
 * ``integer`` and ``number``: number inputs with the parameter's minimum and maximum;
-* ``list``: a textarea, one item per line (no JavaScript needed, and an item may hold a comma,
-  which ``-p name=a,b`` could not say); blank lines are ignored;
+* ``list``: repeated text fields, one item each, with one blank field to add an item and an
+  "Add another" button that brings the form back with one more (no JavaScript needed; an item
+  may hold a comma, which ``-p name=a,b`` could not say); blank fields are ignored, and a
+  field holding several lines gives one item per line;
 * ``secret`` (of any type): a password field, never filled in: not with a default, not with
   what was entered when the form comes back with a message, and its message shows ``***``
   where the CLI's quotes the refused value. Its text is read as the CLI reads
@@ -41,7 +43,7 @@ from runbook_engine.spec.params import REDACTED, redact_text, resolve_params
 #: own fields (the CSRF token, say) whatever a runbook names its parameters
 PREFIX = "p."
 
-Widget = Literal["text", "number", "select", "checkbox", "password", "textarea"]
+Widget = Literal["text", "number", "select", "checkbox", "password", "repeated"]
 
 
 def field_name(name: str) -> str:
@@ -85,6 +87,8 @@ class FieldSpec:
     maxlength: int | None = None
     #: the CLI's message for what was entered, when it was refused
     error: str | None = None
+    #: repeated fields (a list): the items shown, one field each, the last ones blank
+    items: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,7 +164,7 @@ _WIDGETS: dict[str, Widget] = {
     "boolean": "checkbox",
     "integer": "number",
     "number": "number",
-    "list": "textarea",
+    "list": "repeated",
 }
 
 
@@ -174,9 +178,11 @@ def build_fields(
     runbook: Runbook,
     entered: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
+    more: str | None = None,
 ) -> list[FieldSpec]:
     """The form's fields, in declaration order: filled with the defaults, or with what was
-    ``entered`` (when the form comes back with ``errors``). Secrets are never filled in."""
+    ``entered`` (when the form comes back with ``errors``). Secrets are never filled in.
+    ``more``: a list parameter whose "Add another" was pressed gets a second blank field."""
     out: list[FieldSpec] = []
     for name, param in runbook.parameters.items():
         widget = _widget(param)
@@ -215,6 +221,10 @@ def build_fields(
             )
         elif widget == "text":
             spec = replace(spec, minlength=param.min_length, maxlength=param.max_length)
+        elif widget == "repeated":
+            items = [item for item in shown.split("\n") if item.strip()]
+            blanks = 2 if more == name else 1
+            spec = replace(spec, value="", items=(*items, *([""] * blanks)))
         out.append(spec)
     return out
 
@@ -246,6 +256,12 @@ def _one(form: FormData, name: str) -> str | None:
     return value if isinstance(value, str) else None  # an uploaded file is no parameter
 
 
+def _lines(form: FormData, name: str) -> str | None:
+    """A list's repeated fields as one text, an item per line (``None``: no field sent)."""
+    values = [v for v in form.getlist(field_name(name)) if isinstance(v, str)]
+    return "\n".join(v.strip() for v in values if v.strip()) if values else None
+
+
 def _masked(message: str, *secrets: str | None) -> str:
     """``message`` without the secret text it quotes: the CLI shows a refused value to the
     terminal it was typed on, a page must not send a secret back to the browser."""
@@ -268,7 +284,8 @@ def parse_form(runbook: Runbook, form: FormData) -> Submitted:
     entered: dict[str, str] = {}
     errors: dict[str, str] = {}
     for name, param in runbook.parameters.items():
-        raw = _one(form, name)
+        repeated = param.type == "list" and not param.secret
+        raw = _lines(form, name) if repeated else _one(form, name)
         entered[name] = _entered(param, raw)
         value = _read(param, raw)
         if value is not None:

@@ -316,6 +316,7 @@ def _form_page(
     errors: dict[str, str] | None = None,
     error: str | None = None,
     status_code: int = 200,
+    more: str | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -323,7 +324,7 @@ def _form_page(
         status_code=status_code,
         loaded=loaded,
         runbook=loaded.runbook,
-        fields=build_fields(loaded.runbook, entered, errors),
+        fields=build_fields(loaded.runbook, entered, errors, more),
         error=error,
     )
 
@@ -341,6 +342,10 @@ def plan_page(request: Request, user: SignedIn, form: CheckedForm, name: str) ->
 
     loaded = _runnable(request, user, name)
     submitted = parse_form(loaded.runbook, form)
+    more = form.get("more")
+    if isinstance(more, str) and more in loaded.runbook.parameters:
+        # "Add another item" of a list: the form again, as entered, with one more field
+        return _form_page(request, loaded, entered=submitted.entered, more=more)
     if not submitted.ok:
         return _form_page(
             request,

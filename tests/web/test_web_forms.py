@@ -75,8 +75,8 @@ def test_each_type_has_its_widget(runbook: Runbook) -> None:
         "ratio": "number",
         "dry_run": "checkbox",
         "notify": "checkbox",
-        "hosts": "textarea",
-        "ports": "textarea",
+        "hosts": "repeated",
+        "ports": "repeated",
         "token": "password",
         "keys": "password",
     }
@@ -94,7 +94,7 @@ def test_defaults_fill_the_fields(runbook: Runbook) -> None:
     assert got["replicas"].value == "2"
     assert got["dry_run"].checked
     assert not got["notify"].checked
-    assert got["hosts"].value == "web1\nweb2"
+    assert got["hosts"].items == ("web1", "web2", "")  # a field per item, and one to add
     assert got["service"].value == ""
     assert got["service"].required
     assert not got["replicas"].required
@@ -300,3 +300,16 @@ def test_a_refused_secret_is_not_quoted_back() -> None:
     assert "'hunter2'" in cli  # the CLI quotes it, to the terminal it was typed on
     assert got.errors == {"token": cli.replace("'hunter2'", "'***'")}
     assert "hunter2" not in repr(build_fields(rb, got.entered, got.errors))
+
+
+def test_a_list_is_repeated_fields_and_add_another_gives_one_more(runbook: Runbook) -> None:
+    got = parse_form(runbook, form(**VALID, hosts=["web1", " ", "web3"]))
+    assert got.ok, got.errors
+    assert got.values["hosts"] == ["web1", "web3"]  # a blank field is no item
+    again = {f.name: f for f in build_fields(runbook, got.entered, more="hosts")}
+    assert again["hosts"].items == ("web1", "web3", "", "")
+    assert {f.name: f for f in build_fields(runbook, got.entered)}["hosts"].items == (
+        "web1",
+        "web3",
+        "",
+    )

@@ -276,7 +276,8 @@ def test_the_form_has_a_field_per_parameter(alice: httpx.Client) -> None:
         r' min="1" max="10" step="1"',
         html,
     )
-    assert '<textarea id="param-hosts" name="p.hosts" rows="4"' in html
+    assert '<input type="text" id="param-hosts" name="p.hosts" value="web1"' in html
+    assert 'name="more" value="hosts"' in html  # "Add another hosts item", no script needed
     assert '<input type="password" id="param-token" name="p.token" value=""' in html
     assert "only say what would change" in html
 
@@ -318,7 +319,7 @@ def test_wrong_values_come_back_with_the_clis_messages(
     assert "parameter 'replicas': expected at most 10, got 11" in html
     # what was typed comes back, the secret does not
     assert 'name="p.replicas" value="11"' in html
-    assert ">a\nb</textarea>" in html
+    assert 'name="p.hosts" value="a"' in html and 'name="p.hosts" value="b"' in html
     assert SECRET not in html
     assert '<input type="password" id="param-token" name="p.token" value=""' in html
     assert 'name="p.dry_run" value="true" aria-describedby' in html  # unticked: it was not sent
