@@ -48,7 +48,7 @@ WRITE_OPTION = "runbook_store_write"
 
 Dialect = Literal["sqlite", "postgresql"]
 
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 """The newest migration's revision: a store at it needs no upgrade. Bump it with
 every new migration (a test checks it against the migration scripts)."""
 

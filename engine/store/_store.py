@@ -16,6 +16,7 @@ from typing import Any, Self
 from sqlalchemy import (
     Engine,
     Row,
+    Select,
     Table,
     and_,
     case,
@@ -31,6 +32,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from runbook_engine.errors import CatalogError, LockHeld, StoreError, StoreWriteError
 from runbook_engine.store._changes import CHANNEL, ChangeFeed, PostgresFeed, SqliteFeed, TimerFeed
@@ -155,6 +159,22 @@ def _sqlite_binders(dialect: Any) -> tuple[Callable[[Any], Any], Callable[[Any],
 
 # Columns a RunRecord is built from (everything but the internal seq counter).
 _RUN_COLUMNS = list(runs.c)
+
+
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN`` of a statement, compiled by the same compiler so its parameters bind as
+    they do when it runs (the datetimes through ``UTCDateTime``)."""
+
+    inherit_cache = False
+
+    def __init__(self, stmt: Select[Any]) -> None:
+        self.stmt = stmt
+
+
+@compiles(_Explain)
+def _compile_explain(element: _Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    prefix = "EXPLAIN QUERY PLAN " if compiler.dialect.name == "sqlite" else "EXPLAIN "
+    return prefix + compiler.process(element.stmt, **kw)
 
 
 class Store(IdentityRecords):
@@ -770,6 +790,29 @@ class Store(IdentityRecords):
         """Runs, newest first, filtered by status (one or several), runbook, requester, and
         creation time (``since`` inclusive; a naive datetime is taken as UTC). ``before``
         (the creation time and id of the last run of a page) continues after that run."""
+        stmt = self.list_runs_query(
+            status=status,
+            runbook=runbook,
+            since=since,
+            limit=limit,
+            before=before,
+            requester=requester,
+        )
+        with self._read() as conn:
+            return [_run(row) for row in conn.execute(stmt)]
+
+    def list_runs_query(
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        runbook: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        before: tuple[datetime, str] | None = None,
+        requester: str | None = None,
+    ) -> Select[Any]:
+        """The statement ``list_runs`` runs, for looking at its plan (``EXPLAIN``): the
+        indexes of migration 0005 exist for these."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
         stmt = select(*_RUN_COLUMNS)
@@ -785,17 +828,21 @@ class Store(IdentityRecords):
             stmt = stmt.where(runs.c.requester == requester)
         if before is not None:
             at, last_id = as_utc(before[0]), before[1]
+            # the redundant ``created_at <= at`` is a range both databases seek the index
+            # to, so a later page starts at its cursor instead of skipping the pages before it
             stmt = stmt.where(
-                or_(
-                    runs.c.created_at < at,
-                    and_(runs.c.created_at == at, runs.c.id < last_id),
-                )
+                runs.c.created_at <= at,
+                or_(runs.c.created_at < at, runs.c.id < last_id),
             )
         # id breaks ties between runs created in the same microsecond, so the
         # order is stable from one call to the next.
-        stmt = stmt.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
+        return stmt.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
+
+    def explain(self, stmt: Select[Any]) -> list[str]:
+        """The database's plan for ``stmt``, one line per row: ``EXPLAIN QUERY PLAN`` on
+        SQLite (its ``detail`` column), ``EXPLAIN`` on PostgreSQL."""
         with self._read() as conn:
-            return [_run(row) for row in conn.execute(stmt)]
+            return [str(row[-1]) for row in conn.execute(_Explain(stmt))]
 
     # -- ownership ------------------------------------------------------------------
 

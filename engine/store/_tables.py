@@ -103,9 +103,12 @@ runs = Table(
     Column("last_seq", Integer, nullable=False),
     # The newest event written by the engine driving the run (see RunRecord.published_seq).
     Column("published_seq", Integer, nullable=False, server_default="0"),
-    Index("ix_runs_status", "status"),
-    Index("ix_runs_runbook", "runbook"),
-    Index("ix_runs_created_at", "created_at"),
+    # The runs list, newest first, alone or filtered (migration 0005 says why composite):
+    # each page is read in index order, (created_at, id) breaking ties as the cursor does.
+    Index("ix_runs_created_at_id", "created_at", "id"),
+    Index("ix_runs_runbook_created_at", "runbook", "created_at", "id"),
+    Index("ix_runs_status_created_at", "status", "created_at", "id"),
+    Index("ix_runs_requester_created_at", "requester", "created_at", "id"),
 )
 
 events = Table(

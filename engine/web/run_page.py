@@ -18,6 +18,7 @@ from runbook_engine.core.events import EventType
 from runbook_engine.core.statuses import NEEDS_ATTENTION, TERMINAL, WAITING_APPROVAL
 from runbook_engine.lease import is_driven
 from runbook_engine.service import LoadedRun
+from runbook_engine.web.errors import error_page
 from runbook_engine.web.logs import read_logs
 from runbook_engine.web.session import SignedIn
 from runbook_engine.web.templates import render
@@ -83,3 +84,37 @@ def run_page(
 def run_live(request: Request, user: SignedIn, run_id: str) -> Response:
     """The live fragment alone: the page swaps it in when the run's stream has news."""
     return render(request, "_run_live.html", **live_context(request, user, run_id))
+
+
+#: hosts per page of a step's hosts page
+HOSTS_PAGE = 250
+
+
+@router.get("/runs/{run_id}/steps/{step_id}/hosts")
+def step_hosts(
+    request: Request,
+    user: SignedIn,
+    run_id: str,
+    step_id: str,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    """Every host of one fan-out step, failed first, a page at a time: the timeline lists
+    only the first few (``timeline.HOSTS_PREVIEW``)."""
+    run = visible_run(context_of(request), request, user, run_id)
+    step = next((s for s in timeline_of(run).steps if s.id == step_id), None)
+    if step is None:
+        return error_page(request, 404, f"Run {run.record.id} has no step {step_id!r}.")
+    ordered = step.hosts_by_outcome
+    pages = max(1, -(-len(ordered) // HOSTS_PAGE))
+    page = min(page, pages)
+    first = (page - 1) * HOSTS_PAGE
+    return render(
+        request,
+        "run_hosts.html",
+        run=run.record,
+        step=step,
+        shown=ordered[first : first + HOSTS_PAGE],
+        first=first,
+        page=page,
+        pages=pages,
+    )

@@ -25,6 +25,9 @@ from runbook_engine.spec.models import (
     iter_steps,
 )
 
+#: hosts of a step listed in the timeline itself, failed first; all are on the step's hosts page
+HOSTS_PREVIEW = 20
+
 
 @dataclass(frozen=True)
 class HostResult:
@@ -77,6 +80,26 @@ class StepRow:
     approval: ApprovalInfo | None = None
     #: how the rollback treated the step: pending, running, succeeded, failed, skipped
     rollback: str | None = None
+
+    @property
+    def hosts_failed(self) -> int:
+        return sum(1 for h in self.hosts if not h.ok)
+
+    @property
+    def hosts_ok(self) -> int:
+        return len(self.hosts) - self.hosts_failed
+
+    @property
+    def hosts_by_outcome(self) -> tuple[HostResult, ...]:
+        """The hosts, failed ones first (each group in the action's order): what a reader
+        of a fan-out step looks for first."""
+        return tuple(h for h in self.hosts if not h.ok) + tuple(h for h in self.hosts if h.ok)
+
+    @property
+    def hosts_preview(self) -> tuple[HostResult, ...]:
+        """The hosts the timeline lists inline; the rest are on the step's hosts page, so a
+        run on a thousand hosts keeps its page (redrawn on every event) small."""
+        return self.hosts_by_outcome[:HOSTS_PREVIEW]
 
 
 @dataclass(frozen=True)

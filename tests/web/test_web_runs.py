@@ -10,7 +10,8 @@ import re
 import pytest
 
 from runbook_engine.auth.tokens import revoke_token
-from runbook_engine.web import run_stream
+from runbook_engine.store import NewEvent
+from runbook_engine.web import run_page, run_stream, timeline
 from runbook_engine.web import runs as runs_module
 from tests.web.conftest import ADMIN, ALICE, BOB, CAROL, DAVE, OUTSIDER, Console, csrf_of
 
@@ -308,3 +309,70 @@ def test_a_revoked_session_stops_receiving_a_stream(
         body = answer.read().decode()
     assert "event:" not in body  # the approval and what followed never reached it
     assert console.wait_status(run_id, "succeeded") == "succeeded"
+
+
+def _fanout_run(console: Console, hosts: list[dict[str, object]]) -> str:
+    """A finished run of ``hosts`` whose step ``fleet`` reported ``hosts`` as an ``ssh.*``
+    step does, written straight into the store (no fleet to run on)."""
+    model = console.store.get_run(console.start(ALICE, "hosts"))
+    assert model is not None
+    run_id = "f" + model.id[1:][::-1]
+    console.store.create_run(
+        run_id,
+        runbook=model.runbook,
+        version=model.version,
+        digest=model.digest,
+        params={},
+        requester=ALICE,
+    )
+    result = {"hosts": hosts, "summary": f"{len(hosts)} hosts"}
+    batch = [
+        NewEvent("run.started", {}),
+        NewEvent("step.started", {"step": "fleet", "attempt": 1, "action": "ssh.command"}, "fleet"),
+        NewEvent("step.succeeded", {"step": "fleet", "attempt": 1, "result": result}, "fleet"),
+        NewEvent("step.started", {"step": "after", "attempt": 1, "action": "log"}, "after"),
+        NewEvent("step.succeeded", {"step": "after", "attempt": 1}, "after"),
+        NewEvent("run.finished", {"status": "succeeded"}),
+    ]
+    console.store.append_events(run_id, batch, status="succeeded")
+    return run_id
+
+
+def test_a_step_on_many_hosts_shows_a_summary_and_its_failed_hosts_first(
+    console: Console,
+) -> None:
+    hosts: list[dict[str, object]] = [
+        {"host": f"web{n:03d}", "ok": n not in (7, 250), "exit_code": 1 if n in (7, 250) else 0}
+        for n in range(300)
+    ]
+    run_id = _fanout_run(console, hosts)
+    client = console.as_user(ALICE)
+    live = client.get(f"/runs/{run_id}/live").text
+    assert "300 hosts:" in live
+    assert '<span class="badge ok">298 ok</span>' in live
+    assert '<span class="badge bad">2 failed</span>' in live
+    shown = re.findall(r'<td data-label="Host"><a [^>]*>([^<]+)</a>', live)
+    assert len(shown) == timeline.HOSTS_PREVIEW < 300  # the fragment stays small
+    assert shown[:3] == ["web007", "web250", "web000"]  # the failed ones first
+    assert f'href="/runs/{run_id}/steps/fleet/hosts">All 300 hosts of fleet</a>' in live
+    # every host, a page at a time, failed first
+    first = client.get(f"/runs/{run_id}/steps/fleet/hosts")
+    assert first.status_code == 200
+    listed = re.findall(r'<td data-label="Host"><a [^>]*>([^<]+)</a>', first.text)
+    assert listed[:2] == ["web007", "web250"]
+    assert len(listed) == run_page.HOSTS_PAGE
+    assert 'href="?page=2" rel="next"' in first.text
+    rest = client.get(f"/runs/{run_id}/steps/fleet/hosts", params={"page": "2"}).text
+    listed += re.findall(r'<td data-label="Host"><a [^>]*>([^<]+)</a>', rest)
+    assert sorted(listed) == sorted(str(h["host"]) for h in hosts)
+    assert client.get(f"/runs/{run_id}/steps/nope/hosts").status_code == 404
+    assert console.as_user(OUTSIDER).get(f"/runs/{run_id}/steps/fleet/hosts").status_code == 404
+
+
+def test_a_step_on_few_hosts_lists_them_all(console: Console) -> None:
+    run_id = _fanout_run(
+        console, [{"host": "web1", "ok": True, "exit_code": 0}, {"host": "web2", "ok": False}]
+    )
+    live = console.as_user(ALICE).get(f"/runs/{run_id}/live").text
+    assert re.findall(r'<td data-label="Host"><a [^>]*>([^<]+)</a>', live) == ["web2", "web1"]
+    assert "/steps/fleet/hosts" not in live
