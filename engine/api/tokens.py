@@ -5,7 +5,7 @@ their own, admins everyone's. Every change is audited with who made it and how t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from fastapi import APIRouter, Request
 
@@ -15,23 +15,18 @@ from runbook_engine.api.problems import ApiProblem
 from runbook_engine.api.security import Caller, is_admin, permit
 from runbook_engine.auth.audit import REFUSED, Attempt
 from runbook_engine.auth.principal import Principal, name_key
-from runbook_engine.auth.tokens import create_token, revoke_token
+from runbook_engine.auth.tokens import create_token, parse_lifetime, revoke_token, token_state
 from runbook_engine.store import TokenRecord
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
 def token_view(token: TokenRecord) -> Token:
-    state = "active"
-    if token.revoked_at is not None:
-        state = "revoked"
-    elif token.expires_at is not None and token.expires_at <= datetime.now(UTC):
-        state = "expired"
     return Token(
         id=token.id,
         user=token.user,
         roles=None if token.roles is None else list(token.roles),
-        state=state,
+        state=token_state(token),
         created_at=token.created_at,
         expires_at=token.expires_at,
         revoked_at=token.revoked_at,
@@ -40,17 +35,10 @@ def token_view(token: TokenRecord) -> Token:
 
 
 def _lifetime(text: str | None) -> timedelta | None:
-    if not text or text.strip().lower() == "never":
-        return None
-    from runbook_engine.durations import parse_duration
-
     try:
-        seconds = parse_duration(text)
+        return parse_lifetime(text)
     except ValueError as exc:
         raise ApiProblem(422, "invalid-input", f"expires: {exc}", field="expires") from None
-    if seconds <= 0:
-        raise ApiProblem(422, "invalid-input", "expires: must be longer than nothing")
-    return timedelta(seconds=seconds)
 
 
 def _audit(request: Request, caller: Principal, attempt: Attempt) -> None:

@@ -18,6 +18,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from runbook_engine.auth.policy import ROLES
 from runbook_engine.auth.principal import Principal
@@ -105,3 +106,28 @@ def revoke_token(store: Store, token_id: str) -> None:
         known = {t.id for t in store.list_tokens()}
         state = "was revoked already" if token_id in known else "does not exist"
         raise RunbookError(f"token {token_id} {state}")
+
+
+TokenState = Literal["active", "expired", "revoked"]
+
+
+def token_state(token: TokenRecord, now: datetime | None = None) -> TokenState:
+    """Whether a token still works, as ``token list`` and the API show it."""
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= (now or datetime.now(UTC)):
+        return "expired"
+    return "active"
+
+
+def parse_lifetime(text: str | None) -> timedelta | None:
+    """A token's ``--expires`` (``30d``, ``12h``), or ``never`` / nothing (``None``: until
+    revoked). ``ValueError`` says what is wrong; each door words it as its own."""
+    if not text or text.strip().lower() == "never":
+        return None
+    from runbook_engine.durations import parse_duration
+
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise ValueError("must be longer than nothing")
+    return timedelta(seconds=seconds)

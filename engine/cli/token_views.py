@@ -5,7 +5,7 @@ it), so that tokens the server manages (``runbook_engine.cli.remote.admin``) pri
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -19,25 +19,12 @@ if TYPE_CHECKING:
 
 def lifetime(text: str | None) -> timedelta | None:
     """``--expires``: a duration, or ``never`` (``None``); a bad one is a usage error."""
-    if not text or text.strip().lower() == "never":
-        return None
-    from runbook_engine.durations import parse_duration
+    from runbook_engine.auth.tokens import parse_lifetime
 
     try:
-        seconds = parse_duration(text)
+        return parse_lifetime(text)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--expires") from None
-    if seconds <= 0:
-        raise click.BadParameter("must be longer than nothing", param_hint="--expires")
-    return timedelta(seconds=seconds)
-
-
-def _state(token: TokenRecord) -> str:
-    if token.revoked_at is not None:
-        return "revoked"
-    if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
-        return "expired"
-    return "active"
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -47,11 +34,13 @@ def _iso(when: datetime | None) -> str | None:
 def token_dict(token: TokenRecord) -> dict[str, Any]:
     """A token as listed: everything but its hash (of no use to a reader, and no business
     of theirs)."""
+    from runbook_engine.auth.tokens import token_state
+
     return {
         "id": token.id,
         "user": token.user,
         "roles": None if token.roles is None else list(token.roles),
-        "state": _state(token),
+        "state": token_state(token),
         "created_at": token.created_at.isoformat(),
         "expires_at": _iso(token.expires_at),
         "revoked_at": _iso(token.revoked_at),
