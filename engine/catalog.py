@@ -99,6 +99,11 @@ class Catalog:
         self.scan()
         return [v[max(v)] for _, v in sorted(self._versions.items())]
 
+    def versions(self, name: str) -> dict[int, LoadedRunbook]:
+        """Every version of ``name`` the files hold, by number."""
+        self.scan()
+        return dict(self._versions.get(name, {}))
+
     def names(self) -> list[str]:
         self.scan()
         return sorted(self._versions)

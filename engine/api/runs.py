@@ -91,7 +91,7 @@ def visible_run(ctx: ApiContext, request: Request, caller: Principal, run_id: st
     return ctx.engine.load_run(record)
 
 
-def _run_id(caller: Principal, key: str | None) -> str:
+def idempotent_run_id(caller: Principal, key: str | None) -> str:
     """A run id; with an ``Idempotency-Key``, the same one for the same caller and key, so a
     retried request finds the run its first try created instead of starting another."""
     if not key:
@@ -112,7 +112,7 @@ def start_run(
     returns the run the first one created (200)."""
     ctx = context_of(request)
     loaded = resolve(ctx, body.runbook)
-    run_id = _run_id(caller, idempotency_key)
+    run_id = idempotent_run_id(caller, idempotency_key)
     if idempotency_key:
         earlier = ctx.store.get_run(run_id)
         if earlier is not None:

@@ -128,22 +128,29 @@ def submit(ref: str, params: tuple[str, ...], wait: bool, output: str) -> None:
                 f"{', '.join('RUNBOOK_SECRET_' + n.upper() for n in secret)}",
                 err=True,
             )
-        if not wait:
-            if output == "json":
-                emit_json(
-                    {
-                        "run_id": run_id,
-                        "runbook": loaded.runbook.name,
-                        "version": loaded.runbook.version,
-                        "queued": True,
-                    }
-                )
-            else:
-                click.echo(run_id)
-            return
-        if output == "text":
-            click.echo(f"run {run_id} queued", err=True)
-        _wait(engine, store, run_id, loaded, output)
+        if submitted(run_id, loaded, output, wait=wait):
+            _wait(engine, store, run_id, loaded, output)
+
+
+def submitted(run_id: str, loaded: LoadedRunbook, output: str, *, wait: bool) -> bool:
+    """Say that ``run_id`` is queued, as ``submit`` says it locally and against a server;
+    True when the command goes on to wait for it."""
+    if not wait:
+        if output == "json":
+            emit_json(
+                {
+                    "run_id": run_id,
+                    "runbook": loaded.runbook.name,
+                    "version": loaded.runbook.version,
+                    "queued": True,
+                }
+            )
+        else:
+            click.echo(run_id)
+        return False
+    if output == "text":
+        click.echo(f"run {run_id} queued", err=True)
+    return True
 
 
 def _wait(engine: Engine, store: Store, run_id: str, loaded: LoadedRunbook, output: str) -> None:

@@ -33,7 +33,7 @@ from runbook_engine.api.context import ApiContext, context_of
 from runbook_engine.api.models import RunCreate
 from runbook_engine.api.problems import ApiProblem
 from runbook_engine.api.runbooks import resolve
-from runbook_engine.api.runs import _run_id, start_run
+from runbook_engine.api.runs import idempotent_run_id, start_run
 from runbook_engine.auth.policy import Action, allowed
 from runbook_engine.auth.principal import Principal
 from runbook_engine.errors import RunbookError, RunbookInvalid
@@ -130,7 +130,7 @@ def versions_of(ctx: ApiContext, name: str) -> list[VersionRow]:
     recorded: dict[int, datetime] = {}
     # the catalog has no public listing of one name's file versions; its scan is read here
     ctx.catalog.scan()
-    for number, loaded in ctx.catalog._versions.get(name, {}).items():
+    for number, loaded in ctx.catalog.versions(name).items():
         digests[number] = loaded.digest
         files[number] = loaded.file
     for stored in ctx.store.list_versions(name):
@@ -443,7 +443,7 @@ def start_page(
     plan = plans.get(plan_id, user)
     if plan is None or plan.name != loaded.runbook.name:
         # a second click on Start after the first started the run: that run, not an error
-        earlier = ctx.store.get_run(_run_id(user, plan_id))
+        earlier = ctx.store.get_run(idempotent_run_id(user, plan_id))
         if earlier is not None and earlier.requester.casefold() == user.key:
             return RedirectResponse(f"/runs/{earlier.id}", status_code=303)
         return _form_page(

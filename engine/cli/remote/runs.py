@@ -129,27 +129,14 @@ def start(
 def submit(ref: str, params: tuple[str, ...], *, wait: bool, output: str) -> None:
     """``runbook submit``: the server records and drives the run (it is its own queue)."""
     from runbook_engine.auth.local import acting_user
+    from runbook_engine.cli.worker_cmds import submitted
 
     acting_user()
     with ApiClient.from_env() as api:
         loaded = fetch_runbook(api, ref)
         created = _create(api, loaded, _inputs(loaded, params))
-        run_id = str(created["id"])
-        if not wait:
-            if output == "json":
-                emit_json(
-                    {
-                        "run_id": run_id,
-                        "runbook": loaded.runbook.name,
-                        "version": loaded.runbook.version,
-                        "queued": True,
-                    }
-                )
-            else:
-                click.echo(run_id)
+        if not submitted(str(created["id"]), loaded, output, wait=wait):
             return
-        if output == "text":
-            click.echo(f"run {run_id} queued", err=True)
         watcher = Watcher(run_info(created), _subscribers(output))
         detail = follow(api, watcher, wait_for_approval=True)
     finish(detail, output, message=watcher.reason)
