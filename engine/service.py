@@ -6,6 +6,7 @@ The CLI, the Slack app and workers all call these; none of them talks to the run
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import os
@@ -18,8 +19,11 @@ from typing import Any, Literal, ParamSpec, TypeVar
 from runbook_engine.auth.audit import REFUSED, Attempt, AuditHook, AuditTrail
 from runbook_engine.auth.principal import Principal
 from runbook_engine.catalog import Catalog
+from runbook_engine.children import ChildRuns
 from runbook_engine.core.apply import Layout, apply
-from runbook_engine.core.events import EventType
+from runbook_engine.core.children import CHILD_RUN_PREFIX
+from runbook_engine.core.decide import pending_rollback
+from runbook_engine.core.events import EventType, RollbackStarted
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import (
     CANCELLED,
@@ -27,6 +31,7 @@ from runbook_engine.core.statuses import (
     EXIT_LOCKED,
     NEEDS_ATTENTION,
     PENDING,
+    ROLLING_BACK,
     TERMINAL,
 )
 from runbook_engine.errors import (
@@ -50,12 +55,13 @@ from runbook_engine.permissions import (
 )
 from runbook_engine.plugin import Registry, default_registry
 from runbook_engine.runtime.bus import Bus, Event, RunInfo, Subscriber
+from runbook_engine.runtime.children import ChildOutcome, ChildRequest
 from runbook_engine.runtime.loading import Loaded, load
 from runbook_engine.runtime.runner import Runner
 from runbook_engine.secret_taint import watch
 from runbook_engine.secret_texts import SecretTexts, secret_params
 from runbook_engine.spec.loader import LoadedRunbook, load_text
-from runbook_engine.spec.models import ApprovalStep
+from runbook_engine.spec.models import ApprovalStep, CallStep, Runbook, iter_steps
 from runbook_engine.spec.params import (
     REDACTED,
     SecretMissing,
@@ -303,7 +309,9 @@ class Engine:
             self.store.save_version(*version, loaded.source, loaded.document)
             self._saved.add(version)
 
-    def _record_run(self, checked: Checked, run_id: str | None) -> RunRecord:
+    def _record_run(
+        self, checked: Checked, run_id: str | None, *, parent: dict[str, Any] | None = None
+    ) -> RunRecord:
         loaded, params, requester = checked.loaded, checked.params, checked.requester
         self._save_version(loaded)
         record = self.store.create_run(
@@ -315,6 +323,7 @@ class Engine:
             requester=requester,
             status=PENDING,
             trigger=dict(checked.trigger) if checked.trigger is not None else None,
+            parent=parent,
         )
         runbook = {"runbook": loaded.runbook.name, "version": loaded.runbook.version}
         self._audit(_attempt("start", record.id, checked.principal or requester, detail=runbook))
@@ -515,6 +524,98 @@ class Engine:
             alert=alert,
         )
 
+    # ------------------------------------------------------------------ child runs
+
+    def pin_calls(self, runbook: Runbook) -> dict[str, int]:
+        """The newest version of each runbook a call step without a version calls, saved in
+        the store so that whichever engine drives the run later finds it."""
+        pins: dict[str, int] = {}
+        for step, _ in iter_steps(runbook):
+            if isinstance(step, CallStep) and step.call.version is None:
+                try:
+                    loaded = self.catalog.resolve(step.call.runbook, self.store)
+                except RunbookError:
+                    continue  # nothing pinned: the step fails when reached, saying why
+                self._save_version(loaded)
+                pins[step.id] = loaded.runbook.version
+        return pins
+
+    def _child_version(self, name: str, version: int) -> LoadedRunbook:
+        stored = self.store.get_version(name, version)
+        if stored is not None:
+            return _load_stored(stored.source, f"<store {stored.name}@{stored.version}>")
+        return self.catalog.resolve(f"{name}@{version}", self.store)
+
+    def start_child(self, request: ChildRequest) -> dict[str, Any]:
+        """Check and record a call step's child run, started by the parent's requester (who
+        needs the child runbook's run permission, as for any start); its typed parameters."""
+        loaded = self._child_version(request.runbook, request.version)
+        checked = self.check(loaded, request.params, requester=request.requester, from_text=False)
+        secrets = [s for s in request.secrets if s]
+        for name, value in checked.params.items():
+            param = loaded.runbook.parameters.get(name)
+            if param is not None and not param.secret and any(s in str(value) for s in secrets):
+                raise ParameterError(
+                    name,
+                    f"would hold a secret of the calling run in the clear; declare it "
+                    f"`secret: true` in {loaded.runbook.name}",
+                )
+        self._record_run(
+            checked, request.run_id, parent={"run": request.parent, "step": request.step}
+        )
+        return checked.params
+
+    def drive_child(self, run_id: str, params: Mapping[str, Any] | None, *, wait: bool) -> str:
+        run = self.load_run(run_id)
+        return self._execute(run, params, wait).status
+
+    def child_outcome(self, record: RunRecord) -> ChildOutcome:
+        """Where a child run ended, with its steps' outputs (as its log keeps them)."""
+        run = self.load_run(record)
+        state = run.state
+        failure = state.failure or {}
+        message = str(failure.get("message") or "")
+        if message and failure.get("step"):
+            message = f"step {failure['step']}: {message}"
+        return ChildOutcome(
+            record.id,
+            state.status,
+            outputs={sid: dict(st.outputs) for sid, st in state.steps.items() if st.outputs},
+            message=message,
+            runbook=record.runbook,
+            version=record.version,
+        )
+
+    def reopen_for_rollback(self, record: RunRecord, *, parent: str) -> None:
+        """A child run that succeeded is rolled back with its parent: its completed steps are
+        undone in its own reverse order, recorded in its own log."""
+        run = self.load_run(record)
+        started = RollbackStarted(
+            reason="parent",
+            queue=pending_rollback(run.state),
+            failure={"message": f"rolled back with its parent run {parent}"},
+        )
+        self.store.append_event(record.id, started.TYPE, started.to_data(), status=ROLLING_BACK)
+
+    def parent_of(self, record: RunRecord) -> dict[str, Any] | None:
+        """The run and call step that started this child run (None for any other run)."""
+        if not record.id.startswith(CHILD_RUN_PREFIX):
+            return None
+        first = self.store.events(record.id, after_seq=0, limit=1)
+        found = first[0].data.get("parent") if first else None
+        return found if isinstance(found, dict) else None
+
+    def _continue_parent(self, record: RunRecord, wait_for_approval: bool) -> None:
+        """A child ended here while no engine drove its parent (it was let go while the child
+        waited for people): carry the parent on from where it waits, as after a decision."""
+        link = self.parent_of(record)
+        parent = self.store.get_run(str(link["run"])) if link else None
+        if parent is None or parent.status in TERMINAL or self.is_driven(parent):
+            return
+        # another engine may take the parent meanwhile: it goes back to the child itself
+        with contextlib.suppress(StoreError):
+            self._continue(parent.id, by="", wait_for_approval=wait_for_approval)
+
     def trigger_of(self, record: RunRecord) -> dict[str, Any] | None:
         """The alert that started the run, as its ``run.created`` event recorded it."""
         # only alert-started ids can have one: most runs are spared reading their first event
@@ -600,8 +701,11 @@ class Engine:
             start=run.log,
             synced=synced,
             alert=alert,
+            children=ChildRuns(self),
         )
         status = asyncio.run(runner.run(resumed=resumed))
+        if status in TERMINAL:
+            self._continue_parent(run.record, wait_for_approval)
         return RunOutcome(run.record.id, status, runner.state)
 
     def _log(self, loaded: LoadedRunbook, record: RunRecord) -> Loaded:

@@ -12,6 +12,7 @@ from typing import Any
 from runbook_engine.core.events import (
     ApprovalDecided,
     ApprovalRequested,
+    ChildStarted,
     EventType,
     RollbackResolved,
     RollbackStarted,
@@ -19,6 +20,7 @@ from runbook_engine.core.events import (
     RunCancelRequested,
     RunFinished,
     RunResolved,
+    RunStarted,
     StepError,
     StepFailed,
     StepInterrupted,
@@ -100,7 +102,8 @@ class Folded:
 
 
 def _run_started(state: RunState, ev: Folded) -> RunState:
-    return evolve(state, started_at=ev.ts, blocked=None)
+    calls = RunStarted.of(ev.data).calls
+    return evolve(state, started_at=ev.ts, blocked=None, calls=dict(calls) if calls else None)
 
 
 def _run_resumed(state: RunState, ev: Folded) -> RunState:
@@ -134,6 +137,24 @@ def _step_started(state: RunState, ev: Folded) -> RunState:
         next_attempt_at=None,
         action=started.action or st.action,
         params=dict(started.with_) if isinstance(started.with_, dict) else st.params,
+    )
+
+
+def _child_started(state: RunState, ev: Folded) -> RunState:
+    sid, started = ev.step, ChildStarted.of(ev.data)
+    st = state.step(sid)
+    if st.status == STEP_PENDING:
+        state = _visit(state, sid)
+    return state.with_step(
+        sid,
+        status=STEP_RUNNING,
+        attempt=max(st.attempt, 1),
+        started_at=ev.ts,
+        error=None,
+        next_attempt_at=None,
+        child=started.run,
+        action="call",
+        params={"runbook": started.runbook, "version": started.version, "run": started.run},
     )
 
 
@@ -310,6 +331,7 @@ FOLDS: dict[str, Fold] = {
     EventType.RUN_FAILURE: _run_failure,
     EventType.STEP_STARTED: _step_started,
     EventType.GROUP_STARTED: _group_started,
+    EventType.CHILD_STARTED: _child_started,
     EventType.STEP_SUCCEEDED: _step_succeeded,
     EventType.STEP_FAILED: _step_failed,
     EventType.STEP_RETRY: _step_retry,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runbook_engine.core.apply import Layout
+from runbook_engine.core.children import child_run_id
 from runbook_engine.core.events import (
     ApprovalRequested,
     EventType,
@@ -68,6 +69,7 @@ from runbook_engine.spec.models import (
     AnyStep,
     ApprovalStep,
     BranchStep,
+    CallStep,
     GotoStep,
     ParallelStep,
     Runbook,
@@ -118,7 +120,28 @@ class AwaitDecision:
     deadline: float | None
 
 
-Command = Record | Invoke | InvokeRollback | AwaitDecision
+@dataclass(frozen=True)
+class StartChild:
+    """Start a call step's child run (or go back to it, ``run_id`` already recorded)."""
+
+    step: str
+    run_id: str
+    runbook: str
+    version: int
+    params: dict[str, Any]
+    timeout: float | None
+
+
+@dataclass(frozen=True)
+class RollbackChild:
+    """Undo the child run of a completed call step, as a unit."""
+
+    index: int
+    step: str
+    run_id: str
+
+
+Command = Record | Invoke | InvokeRollback | AwaitDecision | StartChild | RollbackChild
 
 
 @dataclass(frozen=True)
@@ -133,6 +156,8 @@ class Env:
     random: float = 0.5  # a sample in [0, 1) for retry jitter
     #: the alert that started the run (``Alert.as_dict``); empty for any other run
     alert: Mapping[str, Any] = field(default_factory=dict)
+    #: the versions call steps without one will run (recorded when the run starts)
+    pins: Mapping[str, int] = field(default_factory=dict)
 
 
 class StepsView(Mapping[str, dict[str, Any]]):
@@ -198,7 +223,7 @@ def decide(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list[
     if state.status == PENDING:
         if state.cancel_requested:
             return [Record.of(RunFinished(status=CANCELLED))]
-        return [Record.of(RunStarted())]
+        return [Record.of(RunStarted(calls=dict(env.pins) or None))]
     if state.status == ROLLING_BACK:
         return _rollback(runbook, state, env)
 
@@ -226,6 +251,8 @@ def decide(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list[
         return _enter(runbook, step, st, state, env)
     if st.status == STEP_RETRY_WAIT and isinstance(step, ActionStep):
         return [_invoke(step, state, env, st.attempt + 1, st.next_attempt_at)]
+    if st.status == STEP_RETRY_WAIT and isinstance(step, CallStep):
+        return [_call(step, st, state, env)]  # back to the child after a crash
     if st.status == STEP_RUNNING and isinstance(step, ParallelStep):
         return _parallel(step, state, env)
     if st.status == STEP_WAITING and isinstance(step, ApprovalStep):
@@ -319,7 +346,28 @@ def _enter(
         ]
     if isinstance(step, ParallelStep):
         return [Record.of(GroupStarted(step=step.id))]
+    if isinstance(step, CallStep):
+        return [_call(step, st, state, env)]
     return []
+
+
+def _call(step: CallStep, st: StepState, state: RunState, env: Env) -> Command:
+    """Start the step's child run; an entry the log already gave a child goes back to it."""
+    call = step.call
+    version = call.version or (state.calls or {}).get(step.id)
+    if version is None:
+        return _failed(
+            step.id,
+            f"runbook {call.runbook!r} was not in the catalog when the run started, so no "
+            "version of it was recorded to call",
+            "call",
+        )
+    try:
+        params = render(call.with_, template_context(state, env), field=f"{step.id}.call.with")
+    except TemplateError as exc:
+        return _failed(step.id, str(exc), "template")
+    run_id = st.child or child_run_id(str(env.run.get("id", "")), step.id, st.visits + 1)
+    return StartChild(step.id, run_id, call.runbook, version, dict(params), step.timeout)
 
 
 def _invoke(
@@ -377,7 +425,9 @@ def _on_failure(step: AnyStep, st: StepState, state: RunState, env: Env) -> list
         return [_begin_rollback(state, "rejected", failure)]
     if error.force_rollback:
         return [_begin_rollback(state, "requested", failure)]
-    policy = step.on_failure if isinstance(step, ActionStep | ParallelStep) else "rollback"
+    policy = (
+        step.on_failure if isinstance(step, ActionStep | ParallelStep | CallStep) else "rollback"
+    )
     if policy == "continue":
         return [Record.of(StepContinued(step=step.id))]
     if policy == "abort":
@@ -385,10 +435,15 @@ def _on_failure(step: AnyStep, st: StepState, state: RunState, env: Env) -> list
     return [_begin_rollback(state, "failed", failure)]
 
 
-def _begin_rollback(state: RunState, reason: str, failure: dict[str, Any]) -> Record:
-    queue = [
+def pending_rollback(state: RunState) -> list[int]:
+    """The completed steps still to undo, in the order a rollback undoes them."""
+    return [
         i for i in reversed(range(len(state.completed))) if state.completed[i].rollback == PENDING
     ]
+
+
+def _begin_rollback(state: RunState, reason: str, failure: dict[str, Any]) -> Record:
+    queue = pending_rollback(state)
     return Record.of(RollbackStarted(reason=reason, queue=queue, failure=failure))
 
 
@@ -497,6 +552,8 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
             final = CANCELLED
         elif reason == "rejected":
             final = REJECTED
+        elif reason == "parent":
+            final = ROLLED_BACK  # undone with its parent: nothing of it is left in effect
         else:
             undone = any(c.rollback == "succeeded" for c in state.completed)
             final = ROLLED_BACK if undone else FAILED
@@ -504,6 +561,9 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
     index = state.rollback_queue[0]
     entry = state.completed[index]
     step = find_step(runbook, entry.step)
+    if isinstance(step, CallStep):
+        # the child run is undone as a unit, by its own rollback, in its own reverse order
+        return [RollbackChild(index, entry.step, str(entry.params.get("run", "")))]
     used = _params_used(step, entry, state, env)
     if isinstance(step, ActionStep) and step.rollback is not None:
         ctx = template_context(state, env, result=entry.result, params_used=used)
@@ -590,6 +650,10 @@ def recover(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list
         if st.status != STEP_RUNNING or sid in layout.children:
             continue  # groups are settled through their children
         step = find_step(runbook, sid)
+        if isinstance(step, CallStep):
+            # the child is a run of its own, with the id the log gave it: go back to it
+            out.append(Record.of(StepInterrupted(step=sid, rerun=True)))
+            continue
         assert isinstance(step, ActionStep)  # only action steps are ever "running"
         if env.idempotent(step.action):
             out.append(Record.of(StepInterrupted(step=sid, rerun=True)))
@@ -606,7 +670,8 @@ def recover(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list
         action = (
             step.rollback.action if isinstance(step, ActionStep) and step.rollback else entry.action
         )
-        if env.idempotent(action):
+        # undoing a child run again goes back to the same child's rollback
+        if isinstance(step, CallStep) or env.idempotent(action):
             out.append(Record.of(RollbackStepInterrupted(index=index, step=entry.step)))
         else:
             out.append(

@@ -28,6 +28,7 @@ __all__ = [
     "ApprovalDecided",
     "ApprovalRequested",
     "ApprovalTimedOut",
+    "ChildStarted",
     "EventType",
     "GroupStarted",
     "Payload",
@@ -88,6 +89,8 @@ class EventType(StrEnum):
     STEP_JUMPED = "step.jumped"
     STEP_INTERRUPTED = "step.interrupted"
     GROUP_STARTED = "group.started"
+    # a call step's child run
+    CHILD_STARTED = "child.started"
     # approvals
     APPROVAL_REQUESTED = "approval.requested"
     APPROVAL_DECIDED = "approval.decided"
@@ -224,11 +227,16 @@ class RunCreated(Payload):
     params: dict[str, Any] = field(default_factory=dict)
     #: a run an alert started: ``{"index": <trigger>, "alert": Alert.as_dict()}``
     trigger: dict[str, Any] | None = None
+    #: a child run of a call step: ``{"run": <parent run id>, "step": <the call step>}``
+    parent: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunStarted(Payload):
     TYPE = EventType.RUN_STARTED
+
+    #: the version each call step without one runs: the newest when the run started
+    calls: dict[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -412,6 +420,20 @@ class GroupStarted(Payload):
     step: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChildStarted(Payload):
+    """A call step starts (or, after a crash, goes back to) its child run. Recorded before
+    the child run is created, so that a crash in between finds the child by this id."""
+
+    TYPE = EventType.CHILD_STARTED
+
+    step: str
+    run: str
+    runbook: str
+    version: int
+    with_: dict[str, Any] = field(default_factory=dict)
+
+
 # approvals
 
 
@@ -561,6 +583,7 @@ PAYLOADS: dict[EventType, type[Payload]] = {
         StepJumped,
         StepInterrupted,
         GroupStarted,
+        ChildStarted,
         ApprovalRequested,
         ApprovalDecided,
         ApprovalTimedOut,

@@ -43,6 +43,8 @@ class StepState:
     # the last call made (from step.started): a step skipped after a crash is rolled back with it
     action: str | None = None
     params: dict[str, Any] | None = None
+    #: a call step: the child run it started (child.started)
+    child: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,8 @@ class RunState:
     attention: dict[str, Any] | None = None
     #: why the run cannot go on for now (``run.blocked``: secrets it needs); None once driven
     blocked: dict[str, Any] | None = None
+    #: the version each call step without one runs, pinned when the run started
+    calls: dict[str, int] | None = None
     started_at: float | None = None
     finished_at: float | None = None
     last_seq: int = 0
@@ -320,6 +324,7 @@ _RUN_SCALARS = (
     "failure",
     "attention",
     "blocked",
+    "calls",
     "started_at",
     "finished_at",
     "last_seq",

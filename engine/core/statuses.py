@@ -44,6 +44,8 @@ TRANSITIONS: Final[dict[str, dict[str, str]]] = {
         EventType.ROLLBACK_STARTED: ROLLING_BACK,
     },
     ROLLING_BACK: {EventType.RUN_NEEDS_ATTENTION: NEEDS_ATTENTION},
+    # a child run that succeeded is undone when the run that called it rolls back
+    SUCCEEDED: {EventType.ROLLBACK_STARTED: ROLLING_BACK},
 }
 
 

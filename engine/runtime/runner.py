@@ -16,7 +16,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -28,12 +28,15 @@ from runbook_engine.core.decide import (
     Invoke,
     InvokeRollback,
     Record,
+    RollbackChild,
+    StartChild,
     decide,
     recover,
     template_context,
 )
 from runbook_engine.core.events import (
     ApprovalTimedOut,
+    ChildStarted,
     Payload,
     RollbackStepFailed,
     RollbackStepStarted,
@@ -48,20 +51,22 @@ from runbook_engine.core.events import (
     StepSucceeded,
 )
 from runbook_engine.core.state import RunState
-from runbook_engine.core.statuses import NEEDS_ATTENTION, TERMINAL, WAITING_APPROVAL
+from runbook_engine.core.statuses import NEEDS_ATTENTION, PENDING, TERMINAL, WAITING_APPROVAL
 from runbook_engine.errors import StoreError, TemplateError
 from runbook_engine.lease import HEARTBEAT_EVERY
 from runbook_engine.plugin import Registry
 from runbook_engine.plugin.contract import ActionContext
+from runbook_engine.runtime import calls
 from runbook_engine.runtime.bus import Bus, Event, RunInfo
 from runbook_engine.runtime.cancel_probe import cancel_probe
+from runbook_engine.runtime.children import ChildOutcome, Children
 from runbook_engine.runtime.invoke import STOP_GRACE, LineBuffer, Outcome, call_action
 from runbook_engine.runtime.loading import Loaded, load
 from runbook_engine.runtime.recordable import recordable
 from runbook_engine.secret_taint import watch
 from runbook_engine.secret_texts import SecretTexts, derived_values, secret_params
 from runbook_engine.spec.loader import LoadedRunbook
-from runbook_engine.spec.models import ActionStep, iter_steps
+from runbook_engine.spec.models import ActionStep, CallStep, iter_steps
 from runbook_engine.spec.params import REDACTED, redact_text, secret_values
 from runbook_engine.store import EventRecord, NewEvent, Store
 from runbook_engine.template_limits import stop_when
@@ -122,8 +127,19 @@ class Runner:
         start: Loaded | None = None,
         synced: bool = False,
         alert: Mapping[str, Any] | None = None,
+        children: Children | None = None,
     ) -> None:
         self.store = store
+        #: starts and drives call steps' child runs (None: this runner cannot run call steps)
+        self.children = children
+        #: the versions of the call steps without one, pinned when the run starts
+        self._pins: dict[str, int] = {}
+        #: call steps' child runs in flight, and the parent's rollback of completed ones
+        self.calls: dict[asyncio.Task[ChildOutcome], StartChild | RollbackChild] = {}
+        self._call_started: dict[asyncio.Task[ChildOutcome], float] = {}  # monotonic
+        self._call_stopped: dict[asyncio.Task[ChildOutcome], float | None] = {}  # timeout hit
+        #: a child waits for people and this runner does not: the parent waits with it
+        self._child_waits: str | None = None
         self.alert: Mapping[str, Any] = alert or {}
         self.registry = registry
         self.runbook = loaded.runbook
@@ -191,6 +207,7 @@ class Runner:
             has_undo=lambda name: name in self.registry and self.registry.get(name).has_undo(),
             random=random.random(),
             alert=self.alert,
+            pins=self._pins,
         )
 
     def sync(self, *, quiet_until: int = 0) -> None:
@@ -362,6 +379,8 @@ class Runner:
             self._last_sync = time.monotonic()
         else:
             self.sync()
+        if self.state.status == PENDING and self.children is not None:
+            self._pins = self.children.pins(self.runbook)
         # what the templates derived from secrets before (another drive, another engine) is
         # derived again, before anything of this drive is recorded or printed
         self._learn(derived_values(self.runbook, template_context(self.state, self.env())))
@@ -386,6 +405,8 @@ class Runner:
                 if not task.done():
                     ctx.cancelled.set()
                     task.cancel()
+            for call in self.calls:
+                call.cancel()  # the child runs on: it is a run of its own
             self._close_resources()
             if not self.lost:  # the new owner's run now: write nothing more
                 self.flush_lines(force=True)
@@ -441,6 +462,13 @@ class Runner:
                 elif isinstance(cmd, InvokeRollback):
                     self._start_rollback(cmd)
                     acted = True
+                elif isinstance(cmd, StartChild):
+                    if cmd.step not in self._busy_steps():
+                        self._start_child(cmd)
+                        acted = True
+                elif isinstance(cmd, RollbackChild):
+                    self._roll_back_child(cmd)
+                    acted = True
                 elif isinstance(cmd, AwaitDecision):
                     if cmd.deadline is not None and time.time() >= cmd.deadline:
                         # also when not waiting: a run resumed after its deadline times out
@@ -455,7 +483,9 @@ class Runner:
                 continue
             if self.state.status == NEEDS_ATTENTION:
                 return NEEDS_ATTENTION
-            if not self.tasks and wake_at is None:
+            if self._child_waits is not None and not self.tasks and not self.calls:
+                return self._child_waits  # a child waits for people; its door continues it
+            if not self.tasks and not self.calls and wake_at is None:
                 cursor = self.state.cursor
                 self.record(
                     RunNeedsAttention(
@@ -478,6 +508,11 @@ class Runner:
         timeout: its failure is recorded so that the rollback can begin, and its thread is left
         to end on its own."""
         now = time.monotonic()
+        for call, started in list(self.calls.items()):
+            # a child run stops by its own cancel and rollback, however long that takes
+            if isinstance(started, StartChild) and call not in self._call_stopped:
+                self._call_stopped[call] = None
+                self._cancel_child(started.run_id, "its parent run was cancelled")
         for task, cmd in list(self.tasks.items()):
             if not isinstance(cmd, Invoke) or task.done():
                 continue
@@ -501,7 +536,8 @@ class Runner:
             )
 
     def _busy_steps(self) -> set[str]:
-        return {cmd.step for cmd in self.tasks.values() if isinstance(cmd, Invoke)}
+        busy = {cmd.step for cmd in self.tasks.values() if isinstance(cmd, Invoke)}
+        return busy | {cmd.step for cmd in self.calls.values() if isinstance(cmd, StartChild)}
 
     # ------------------------------------------------------------------ actions
 
@@ -565,17 +601,23 @@ class Runner:
         # actions without effects run, events are committed in groups, at least every
         # GROUP_COMMIT seconds: a crash loses at most that much of steps that may simply run
         # again, and a thousand log steps cost a few commits instead of a thousand.
-        grouped = bool(self.tasks) and all(task in self._no_effects for task in self.tasks)
+        grouped = (
+            bool(self.tasks)
+            and not self.calls
+            and all(task in self._no_effects for task in self.tasks)
+        )
         if not grouped or time.monotonic() - self._last_commit >= GROUP_COMMIT:
             self.flush_events()
-        if not self.tasks:
+        self._time_out_calls()
+        if not self.tasks and not self.calls:
             await asyncio.sleep(timeout)
             return
-        done, _ = await asyncio.wait(
-            set(self.tasks), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
+        waiting: set[asyncio.Task[Any]] = {*self.tasks, *self.calls}
+        done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         self.flush_lines(force=bool(done))
-        for task in done:
+        for call in [t for t in done if t in self.calls]:
+            self._end_call(call)
+        for task in [t for t in done if t in self.tasks]:
             cmd = self.tasks.pop(task)
             self._no_effects.discard(task)
             self.contexts.pop(task, None)
@@ -658,6 +700,125 @@ class Runner:
             error = outcome.error or StepError("failed")
             failed = RollbackStepFailed(index=index, step=step, duration=duration, error=error)
             self.record(recordable(failed), durable=False)
+
+    # ------------------------------------------------------------------ call steps
+
+    def _start_child(self, cmd: StartChild) -> None:
+        if self.children is None:
+            error = StepError("this engine cannot start child runs (call steps)", kind="call")
+            self.record(StepFailed(step=cmd.step, error=error), durable=False)
+            return
+        # the write-ahead rule: the child's id is durable before the child exists, so an
+        # engine that dies in between finds it again rather than starting a second child
+        self.record(
+            ChildStarted(
+                step=cmd.step,
+                run=cmd.run_id,
+                runbook=cmd.runbook,
+                version=cmd.version,
+                with_=cmd.params,
+            )
+        )
+        req = calls.request(
+            cmd, parent=self.run_id, requester=self.info.requester, secrets=self.secrets
+        )
+        children, wait = self.children, self.wait_for_approval
+        self._track_call(cmd, lambda: children.run(req, wait=wait))
+
+    def _roll_back_child(self, cmd: RollbackChild) -> None:
+        self.record(
+            RollbackStepStarted(
+                index=cmd.index, step=cmd.step, action="call", undo=True, with_={"run": cmd.run_id}
+            )
+        )
+        children, wait = self.children, self.wait_for_approval
+        if children is None:
+            error = StepError("this engine cannot roll back child runs", kind="call")
+            failed = RollbackStepFailed(index=cmd.index, step=cmd.step, error=error)
+            self.record(failed, durable=False)
+            return
+        self._track_call(cmd, lambda: children.roll_back(cmd.run_id, parent=self.run_id, wait=wait))
+
+    def _track_call(
+        self, cmd: StartChild | RollbackChild, work: Callable[[], ChildOutcome]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+
+        async def on_a_thread() -> ChildOutcome:
+            return await loop.run_in_executor(self.pool, work)
+
+        task = asyncio.create_task(on_a_thread())
+        self.calls[task] = cmd
+        self._call_started[task] = time.monotonic()
+
+    def _cancel_child(self, run_id: str, reason: str) -> None:
+        if self.children is not None:
+            self.children.cancel(run_id, parent=self.run_id, reason=reason)
+
+    def _time_out_calls(self) -> None:
+        now = time.monotonic()
+        for call, cmd in self.calls.items():
+            if not isinstance(cmd, StartChild) or cmd.timeout is None or call in self._call_stopped:
+                continue
+            if now - self._call_started[call] >= cmd.timeout:
+                self._call_stopped[call] = cmd.timeout
+                self._cancel_child(cmd.run_id, f"the call timed out after {cmd.timeout:g}s")
+
+    def _end_call(self, call: asyncio.Task[ChildOutcome]) -> None:
+        cmd = self.calls.pop(call)
+        duration = round(time.monotonic() - self._call_started.pop(call), 3)
+        timed_out = self._call_stopped.pop(call, None)
+        try:
+            outcome = call.result()
+        except Exception as exc:  # the driver broke: the step fails, the run goes on deciding
+            log.exception("the child run of step %s could not be driven", cmd.step)
+            outcome = ChildOutcome(cmd.run_id, "", message=f"{type(exc).__name__}: {exc}")
+        if isinstance(cmd, RollbackChild):
+            if outcome.status in TERMINAL:
+                self.record(recordable(calls.rollback_done(cmd, outcome, duration=duration)))
+            else:
+                self._child_waits = outcome.status
+            return
+        if outcome.status and outcome.status not in TERMINAL:
+            self._child_waits = outcome.status  # the step stays running; resumed, it goes back
+            return
+        attempt = self.state.step(cmd.step).attempt
+        if not calls.succeeded(outcome):
+            failed = calls.failure(
+                cmd, outcome, attempt=attempt, duration=duration, timed_out=timed_out
+            )
+            self.record(failed, durable=False)
+            return
+        step = self._steps[cmd.step]
+        result = calls.result(outcome)
+        outputs: dict[str, Any] = dict(outcome.outputs)
+        if isinstance(step, CallStep) and step.outputs:
+            ctx = template_context(self.state, self.env(), result=result)
+            try:
+                with watch() as derived:
+                    outputs = {
+                        k: render(v, ctx, field=f"{cmd.step}.outputs.{k}")
+                        for k, v in step.output_templates().items()
+                    }
+            except TemplateError as exc:
+                message = f"the child run succeeded but the step's outputs failed: {exc}"
+                error = StepError(message, kind="template")
+                self.record(
+                    StepFailed(step=cmd.step, attempt=attempt, duration=duration, error=error),
+                    durable=False,
+                )
+                return
+            self._learn(derived, secret=[outputs[k] for k in step.secret_outputs])
+        succeeded = StepSucceeded(
+            step=cmd.step,
+            attempt=attempt,
+            duration=duration,
+            action="call",
+            with_=calls.call_params(cmd),
+            result=result,
+            outputs=outputs,
+        )
+        self.record(recordable(succeeded), durable=False)
 
     # ------------------------------------------------------------------ approvals
 

@@ -35,6 +35,9 @@ class _Step:
         self.outputs = set(outputs) if isinstance(outputs, dict) else set()
         if "approval" in raw:
             self.outputs |= APPROVAL_OUTPUTS
+        # a call step without an ``outputs`` section passes on its child's, by child step id:
+        # another file's (checked with the child, by ``runbook validate``)
+        self.open_outputs = "call" in raw and not isinstance(outputs, dict)
 
 
 def _steps(data: dict[str, Any]) -> list[_Step]:
@@ -210,7 +213,12 @@ def check_document(marked: Marked, file: str) -> list[Problem]:
                         "can have run".replace(". before", " before"),
                     )
                     continue
-                if section == "outputs" and len(chain) > 2 and chain[2] not in target.outputs:
+                if (
+                    section == "outputs"
+                    and len(chain) > 2
+                    and not target.open_outputs
+                    and chain[2] not in target.outputs
+                ):
                     have = ", ".join(sorted(target.outputs)) or "none"
                     add(
                         path, f"step {target_id!r} has no output {chain[2]!r} (it declares: {have})"

@@ -10,23 +10,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from runbook_engine.errors import Problem
-from runbook_engine.spec.models import (
-    ActionStep,
-    ApprovalStep,
-    BranchStep,
-    GotoStep,
-    ParallelStep,
-    Runbook,
-)
+from runbook_engine.spec.models import STEP_KINDS_TEXT, STEP_MODELS, Runbook
 from runbook_engine.spec.yamlmarks import Marked, Path
 
-_TAGS: dict[str, type[BaseModel]] = {
-    "action": ActionStep,
-    "approval": ApprovalStep,
-    "goto": GotoStep,
-    "branch": BranchStep,
-    "parallel": ParallelStep,
-}
+_TAGS: dict[str, type[BaseModel]] = dict(STEP_MODELS)
 
 
 def format_path(path: Path) -> str:
@@ -166,10 +153,7 @@ def problems_from_validation(exc: ValidationError, marked: Marked, file: str) ->
         elif kind == "step_kind":
             present = [t for t in _TAGS if isinstance(err.get("input"), dict) and t in err["input"]]
             if len(present) > 1:
-                message = (
-                    "a step has exactly one of action, approval, goto, branch, parallel; "
-                    f"found {', '.join(present)}"
-                )
+                message = f"a step has exactly one of {STEP_KINDS_TEXT}; found {', '.join(present)}"
             elif not present and isinstance(err.get("input"), dict):
                 # most often a misspelt kind key ("acton"): point at it and suggest the fix
                 known = {k for cls in _TAGS.values() for k in _keys_of(cls)}

@@ -509,7 +509,56 @@ class ParallelStep(StepBase):
     on_failure: OnFailure = "rollback"
 
 
-STEP_KINDS = ("action", "approval", "goto", "branch", "parallel")
+class CallSpec(Model):
+    """Which runbook a ``call:`` step runs as a child run, and with which parameters."""
+
+    runbook: str = Field(pattern=NAME, description="the runbook to run as a child run")
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        description="the version; default: the newest at the parent's start (recorded)",
+    )
+    with_: dict[str, Any] = Field(
+        default_factory=dict, alias="with", description="the child's parameters (templates)"
+    )
+
+
+class CallStep(StepBase):
+    """Run another runbook as a child run: its own id and log, its outputs this step's, its
+    failure this step's failure, rolled back as a unit when this run rolls back."""
+
+    call: CallSpec
+    outputs: dict[str, OutputEntry] = Field(
+        default_factory=dict,
+        description="named values computed from `result` (run, status, outputs of the child)",
+    )
+    timeout: Duration | None = Field(
+        default=None, description="cancel the child run when it takes longer than this"
+    )
+    on_failure: OnFailure = "rollback"
+
+    def output_templates(self) -> dict[str, str]:
+        return {k: v.value for k, v in self.outputs.items()}
+
+    @property
+    def secret_outputs(self) -> frozenset[str]:
+        return frozenset(k for k, v in self.outputs.items() if v.secret)
+
+
+#: each kind of step by the key that makes a step of that kind: the loader's discriminator,
+#: the JSON Schema and the error messages all read this one table
+STEP_MODELS: dict[str, type[StepBase]] = {
+    "action": ActionStep,
+    "approval": ApprovalStep,
+    "goto": GotoStep,
+    "branch": BranchStep,
+    "parallel": ParallelStep,
+    "call": CallStep,
+}
+STEP_KINDS = tuple(STEP_MODELS)
+_KIND_OF = {cls: kind for kind, cls in STEP_MODELS.items()}
+#: "action, approval, ...": how messages list the kinds
+STEP_KINDS_TEXT = ", ".join(STEP_KINDS)
 
 
 def _step_kind(value: Any) -> str | None:
@@ -517,13 +566,7 @@ def _step_kind(value: Any) -> str | None:
         found = [k for k in STEP_KINDS if k in value]
         return found[0] if len(found) == 1 else None
     if isinstance(value, BaseModel):
-        return {
-            ActionStep: "action",
-            ApprovalStep: "approval",
-            GotoStep: "goto",
-            BranchStep: "branch",
-            ParallelStep: "parallel",
-        }.get(type(value))
+        return _KIND_OF.get(type(value))  # type: ignore[arg-type]
     return None
 
 
@@ -532,13 +575,12 @@ Step = Annotated[
     | Annotated[ApprovalStep, Tag("approval")]
     | Annotated[GotoStep, Tag("goto")]
     | Annotated[BranchStep, Tag("branch")]
-    | Annotated[ParallelStep, Tag("parallel")],
+    | Annotated[ParallelStep, Tag("parallel")]
+    | Annotated[CallStep, Tag("call")],
     Discriminator(
         _step_kind,
         custom_error_type="step_kind",
-        custom_error_message=(
-            "a step needs exactly one of: action, approval, goto, branch, parallel"
-        ),
+        custom_error_message=f"a step needs exactly one of: {STEP_KINDS_TEXT}",
     ),
 ]
 
@@ -575,7 +617,7 @@ class Runbook(Model):
         return value
 
 
-AnyStep = ActionStep | ApprovalStep | GotoStep | BranchStep | ParallelStep
+AnyStep = ActionStep | ApprovalStep | GotoStep | BranchStep | ParallelStep | CallStep
 
 
 def iter_steps(runbook: Runbook) -> list[tuple[AnyStep, ParallelStep | None]]:

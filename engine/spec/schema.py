@@ -12,25 +12,19 @@ import copy
 from functools import lru_cache
 from typing import Any
 
-from runbook_engine.spec.models import STEP_KINDS, Runbook
+from runbook_engine.spec.models import STEP_KINDS, STEP_KINDS_TEXT, STEP_MODELS, Runbook
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "https://runbook-engine.dev/schema/runbook-v1.json"
 TITLE = "Runbook (runbook/v1)"
 DESCRIPTION = (
-    "A Runbook Engine runbook: typed parameters and steps (action, approval, goto, branch, "
-    "parallel) with retries, rollbacks and approvals. Checks the document's shape only; "
+    f"A Runbook Engine runbook: typed parameters and steps ({STEP_KINDS_TEXT}) with retries, "
+    "rollbacks and approvals. Checks the document's shape only; "
     "`runbook validate` also checks step references, templates and parameter defaults."
 )
 
 #: the $defs entry of each step kind, keyed by the field that selects the kind
-_STEP_DEFS = {
-    "action": "ActionStep",
-    "approval": "ApprovalStep",
-    "goto": "GotoStep",
-    "branch": "BranchStep",
-    "parallel": "ParallelStep",
-}
+_STEP_DEFS = {kind: cls.__name__ for kind, cls in STEP_MODELS.items()}
 
 
 def json_schema() -> dict[str, Any]:
@@ -48,7 +42,7 @@ def _schema() -> dict[str, Any]:
     step_refs = [{"$ref": f"#/$defs/{_STEP_DEFS[kind]}"} for kind in STEP_KINDS]
     generated["properties"]["steps"]["items"] = {
         "oneOf": step_refs,
-        "description": "a step: exactly one of action, approval, goto, branch, parallel",
+        "description": f"a step: exactly one of {STEP_KINDS_TEXT}",
     }
     for kind, name in _STEP_DEFS.items():
         step = defs[name]

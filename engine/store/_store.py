@@ -417,9 +417,11 @@ class Store(IdentityRecords):
         state: JSONDict | None = None,
         status: str = "pending",
         trigger: JSONDict | None = None,
+        parent: JSONDict | None = None,
     ) -> RunRecord:
         """Create a run and its first event (seq 1, ``run.created``) in one transaction.
-        ``trigger``: the alert that started the run, recorded in that event.
+        ``trigger``: the alert that started the run, recorded in that event; ``parent``: the
+        run and call step a child run was started by, recorded there too.
 
         Raises ``StoreError`` if a run with this id already exists.
         """
@@ -458,7 +460,8 @@ class Store(IdentityRecords):
                     type="run.created",
                     step_id=None,
                     data={"params": params, "requester": requester}
-                    | ({} if trigger is None else {"trigger": trigger}),
+                    | ({} if trigger is None else {"trigger": trigger})
+                    | ({} if parent is None else {"parent": parent}),
                 )
             )
             if self._dialect == "postgresql":

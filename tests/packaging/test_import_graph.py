@@ -47,6 +47,7 @@ RANK = {
     "report": 5,
     "telemetry": 5,
     "metrics": 5,
+    "children": 4.9,  # call steps' child runs: the parent's side, on the engine's primitives
     "service": 5,
     "slack": 6,
     "api": 6.5,  # the HTTP API: the server mounts it; it drives runs through a Driver protocol

@@ -18,6 +18,7 @@ from runbook_engine.spec import (
     load_file,
     load_text,
 )
+from runbook_engine.spec.models import STEP_KINDS_TEXT
 
 from ._samples import FILE, FULL, MINIMAL, load, one_problem, problems
 
@@ -441,12 +442,8 @@ def test_missing_required_field_in_nested_models(step: str, path: str, field: st
 def test_step_without_a_kind_and_step_with_two_kinds() -> None:
     found = problems(MINIMAL + "  - id: b\n  - id: c\n    action: log\n    goto: end\n")
     assert [(p.path, p.line, p.column) for p in found] == [("steps[1]", 8, 5), ("steps[2]", 9, 5)]
-    assert found[0].message == (
-        "a step needs exactly one of: action, approval, goto, branch, parallel"
-    )
-    assert found[1].message == (
-        "a step has exactly one of action, approval, goto, branch, parallel; found action, goto"
-    )
+    assert found[0].message == (f"a step needs exactly one of: {STEP_KINDS_TEXT}")
+    assert found[1].message == (f"a step has exactly one of {STEP_KINDS_TEXT}; found action, goto")
 
 
 @pytest.mark.parametrize(
