@@ -100,30 +100,30 @@ class ChildRuns:
         )
 
     def _follow(self, run_id: str, params: Mapping[str, Any] | None, *, wait: bool) -> ChildOutcome:
-        """Until the child ends: drive it whenever nobody does, else watch it. ``wait=False``:
-        return as soon as it waits for people (its door continues it, and then its parent)."""
+        """Until the child ends: drive it whenever nobody does, else watch it. Returns early
+        when the child needs a human's choice or secrets, and, with ``wait=False``, when it
+        waits for an approval (its door continues it, and then its parent)."""
         while True:
             record = self.store.get_run(run_id)
             if record is None:
                 return ChildOutcome(run_id, "", message="the child run disappeared")
             if record.status in TERMINAL:
                 return self.engine.child_outcome(record)
-            people = record.status == NEEDS_ATTENTION or isinstance(
-                (record.state or {}).get("blocked"), dict
-            )
-            if people and not wait:
+            blocked = isinstance((record.state or {}).get("blocked"), dict)
+            if (record.status == NEEDS_ATTENTION or blocked) and not is_driven(record):
+                # a human acts on the child itself (runbook resume CHILD): that continues it,
+                # and then the parent
                 return ChildOutcome(run_id, record.status)
-            if not people and not is_driven(record):
+            if not is_driven(record):
                 try:
                     status = self.engine.drive_child(run_id, params, wait=wait)
                 except StoreError:
                     pass  # another engine claimed it first: watch it
                 except ParameterError:
-                    if not wait:  # its secrets must be given again: runbook resume CHILD
-                        return ChildOutcome(run_id, record.status)
+                    pass  # blocked on secrets: said in its log, seen on the next look
                 else:
-                    if status not in TERMINAL and not wait:
-                        return ChildOutcome(run_id, status)
                     if status in TERMINAL:
                         continue
+                    if not wait:
+                        return ChildOutcome(run_id, status)
             time.sleep(POLL)

@@ -102,6 +102,8 @@ class RunOutcome:
     status: str
     state: RunState
     message: str = ""
+    #: the child run this run waits on (for an approval, or a human's choice), if it does
+    waiting_on: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -706,6 +708,10 @@ class Engine:
         status = asyncio.run(runner.run(resumed=resumed))
         if status in TERMINAL:
             self._continue_parent(run.record, wait_for_approval)
+        child = runner.waiting_child
+        if child is not None:
+            message = f"waits on its child run {child.run_id}, which is {child.status}"
+            return RunOutcome(run.record.id, status, runner.state, message, child.run_id)
         return RunOutcome(run.record.id, status, runner.state)
 
     def _log(self, loaded: LoadedRunbook, record: RunRecord) -> Loaded:

@@ -37,6 +37,7 @@ def _finish(outcome: RunOutcome, output: str, order: list[str]) -> None:
                 "status": outcome.status,
                 "exit_code": outcome.exit_code,
                 "message": outcome.message,
+                "waiting_on": outcome.waiting_on,
                 "failure": state.failure,
                 "attention": state.attention,
                 "steps": {
@@ -71,10 +72,15 @@ def _finish(outcome: RunOutcome, output: str, order: list[str]) -> None:
     console.print(line)
     if outcome.status == WAITING_APPROVAL:
         console.print(
-            f"approve with: runbook approve {outcome.run_id}   "
+            f"approve with: runbook approve {outcome.waiting_on or outcome.run_id}   "
             f"(or reject with --reason; then the run continues)"
         )
-    if outcome.status == NEEDS_ATTENTION:
+    if outcome.status == NEEDS_ATTENTION and outcome.waiting_on:
+        console.print(
+            f"see: runbook show {outcome.waiting_on}; then runbook resume "
+            f"{outcome.waiting_on} --retry | --skip | --rollback (this run goes on after)"
+        )
+    elif outcome.status == NEEDS_ATTENTION:
         choices = " | ".join(f"--{c}" for c in (state.attention or {}).get("choices", []))
         console.print(f"decide with: runbook resume {outcome.run_id} {choices}")
     sys.exit(outcome.exit_code)

@@ -138,8 +138,9 @@ class Runner:
         self.calls: dict[asyncio.Task[ChildOutcome], StartChild | RollbackChild] = {}
         self._call_started: dict[asyncio.Task[ChildOutcome], float] = {}  # monotonic
         self._call_stopped: dict[asyncio.Task[ChildOutcome], float | None] = {}  # timeout hit
-        #: a child waits for people and this runner does not: the parent waits with it
-        self._child_waits: str | None = None
+        #: a child run waits for people (and this runner does not wait for it, or people must
+        #: act on the child itself): the parent waits with it, and says which child
+        self.waiting_child: ChildOutcome | None = None
         self.alert: Mapping[str, Any] = alert or {}
         self.registry = registry
         self.runbook = loaded.runbook
@@ -483,8 +484,9 @@ class Runner:
                 continue
             if self.state.status == NEEDS_ATTENTION:
                 return NEEDS_ATTENTION
-            if self._child_waits is not None and not self.tasks and not self.calls:
-                return self._child_waits  # a child waits for people; its door continues it
+            if self.waiting_child is not None and not self.tasks and not self.calls:
+                # a child waits for people; whoever acts on it continues it, then this run
+                return self.waiting_child.status
             if not self.tasks and not self.calls and wake_at is None:
                 cursor = self.state.cursor
                 self.record(
@@ -777,10 +779,10 @@ class Runner:
             if outcome.status in TERMINAL:
                 self.record(recordable(calls.rollback_done(cmd, outcome, duration=duration)))
             else:
-                self._child_waits = outcome.status
+                self.waiting_child = outcome
             return
         if outcome.status and outcome.status not in TERMINAL:
-            self._child_waits = outcome.status  # the step stays running; resumed, it goes back
+            self.waiting_child = outcome  # the step stays running; resumed, it goes back
             return
         attempt = self.state.step(cmd.step).attempt
         if not calls.succeeded(outcome):
