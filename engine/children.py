@@ -13,11 +13,13 @@ runner calls ``ChildRuns`` from a thread of its pool, as it calls an action.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from runbook_engine.core.events import EventType
-from runbook_engine.core.statuses import NEEDS_ATTENTION, SUCCEEDED, TERMINAL
+from runbook_engine.core.state import RunState
+from runbook_engine.core.statuses import NEEDS_ATTENTION, SUCCEEDED, TERMINAL, WAITING_APPROVAL
 from runbook_engine.errors import ParameterError, RunbookError, StoreError
 from runbook_engine.lease import is_driven
 from runbook_engine.runtime.children import ChildOutcome, ChildRequest
@@ -26,6 +28,59 @@ from runbook_engine.store import RunRecord, Store
 
 #: how often a parent looks at a child that another engine drives or that waits for people
 POLL = 0.25
+#: statuses in which a run waits for people to decide, not for a human's repair
+WAITING = frozenset({WAITING_APPROVAL})
+#: how deep calls may nest: a run of depth 10 is a cycle that validate could not see
+MAX_DEPTH = 10
+
+
+def child_steps(state: RunState) -> list[tuple[str, str]]:
+    """The call steps of a run that started a child, with the child's id, in step order."""
+    return [(sid, st.child) for sid, st in state.steps.items() if st.child]
+
+
+@dataclass(frozen=True)
+class RunNode:
+    """A run and the child runs its call steps started, as ``runbook show`` draws them."""
+
+    run: str
+    runbook: str
+    version: int
+    status: str
+    step: str | None = None  # the parent's call step that started it
+    children: tuple[RunNode, ...] = ()
+
+    def lines(self, prefix: str = "") -> list[str]:
+        """The tree as text: this run, then each child under it."""
+        head = f"{self.step}: " if self.step else ""
+        out = [f"{head}{self.run}  {self.runbook}@{self.version}  {self.status}"]
+        for i, child in enumerate(self.children):
+            last = i == len(self.children) - 1
+            branch, rest = ("└─ ", "   ") if last else ("├─ ", "│  ")
+            sub = child.lines()
+            out.append(prefix + branch + sub[0])
+            out.extend(prefix + rest + line for line in sub[1:])
+        return out
+
+
+def run_tree(
+    record: RunRecord,
+    state_of: Callable[[RunRecord], RunState],
+    get_run: Callable[[str], RunRecord | None],
+    *,
+    step: str | None = None,
+    depth: int = 0,
+) -> RunNode:
+    """``record`` and its child runs, their children, ... (``MAX_DEPTH`` levels at most)."""
+    children: list[RunNode] = []
+    if depth < MAX_DEPTH:
+        for sid, child_id in child_steps(state_of(record)):
+            child = get_run(child_id)
+            if child is None:
+                children.append(RunNode(child_id, "?", 0, "not created yet", sid))
+                continue
+            children.append(run_tree(child, state_of, get_run, step=sid, depth=depth + 1))
+    return RunNode(record.id, record.runbook, record.version, record.status, step, tuple(children))
 
 
 class ChildEngine(Protocol):
@@ -114,6 +169,8 @@ class ChildRuns:
                 # a human acts on the child itself (runbook resume CHILD): that continues it,
                 # and then the parent
                 return ChildOutcome(run_id, record.status)
+            if record.status in WAITING and not wait:
+                return ChildOutcome(run_id, record.status)  # its door continues it
             if not is_driven(record):
                 try:
                     status = self.engine.drive_child(run_id, params, wait=wait)

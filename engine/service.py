@@ -19,7 +19,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 from runbook_engine.auth.audit import REFUSED, Attempt, AuditHook, AuditTrail
 from runbook_engine.auth.principal import Principal
 from runbook_engine.catalog import Catalog
-from runbook_engine.children import ChildRuns
+from runbook_engine.children import MAX_DEPTH, ChildRuns, RunNode, run_tree
 from runbook_engine.core.apply import Layout, apply
 from runbook_engine.core.children import CHILD_RUN_PREFIX
 from runbook_engine.core.decide import pending_rollback
@@ -201,6 +201,9 @@ class Engine:
     hand_off: HandOff | None = None
     #: told of every start, decision, cancel and resume asked for, allowed or refused
     audit: AuditHook | None = None
+    #: told the typed parameters of the child runs this engine starts, so that a server keeps
+    #: their secrets in memory for when the child is continued (after an approval, say)
+    keep_secrets: Callable[[str, Runbook, Mapping[str, Any]], None] | None = None
     _versions: dict[tuple[str, int, str], LoadedRunbook] = field(
         default_factory=dict, init=False, repr=False
     )
@@ -551,6 +554,7 @@ class Engine:
     def start_child(self, request: ChildRequest) -> dict[str, Any]:
         """Check and record a call step's child run, started by the parent's requester (who
         needs the child runbook's run permission, as for any start); its typed parameters."""
+        self._check_ancestry(request)
         loaded = self._child_version(request.runbook, request.version)
         checked = self.check(loaded, request.params, requester=request.requester, from_text=False)
         secrets = [s for s in request.secrets if s]
@@ -562,10 +566,29 @@ class Engine:
                     f"would hold a secret of the calling run in the clear; declare it "
                     f"`secret: true` in {loaded.runbook.name}",
                 )
-        self._record_run(
-            checked, request.run_id, parent={"run": request.parent, "step": request.step}
-        )
+        link = {"run": request.parent, "step": request.step}
+        self._record_run(checked, request.run_id, parent=link)
+        if self.keep_secrets is not None:
+            self.keep_secrets(request.run_id, loaded.runbook, checked.params)
         return checked.params
+
+    def _check_ancestry(self, request: ChildRequest) -> None:
+        """Refuse a call that would nest too deep or call a runbook already calling it (a
+        cycle ``runbook validate`` reports; this guards runbooks that were never validated)."""
+        chain = [request.runbook]
+        record = self.store.get_run(request.parent)
+        while record is not None:
+            chain.append(record.runbook)
+            if record.runbook == request.runbook:
+                raise RunbookError(f"call cycle: {' -> '.join(reversed(chain))}")
+            if len(chain) > MAX_DEPTH:
+                raise RunbookError(f"calls nest deeper than {MAX_DEPTH} runs")
+            link = self.parent_of(record)
+            record = self.store.get_run(str(link["run"])) if link else None
+
+    def run_tree(self, record: RunRecord) -> RunNode:
+        """The run and the child runs its call steps started, theirs, and so on."""
+        return run_tree(record, lambda r: self.load_run(r).state, self.store.get_run)
 
     def drive_child(self, run_id: str, params: Mapping[str, Any] | None, *, wait: bool) -> str:
         run = self.load_run(run_id)

@@ -102,11 +102,27 @@ class Run(BaseModel):
     )
 
 
+class ChildLink(BaseModel):
+    """A child run a call step started."""
+
+    step: str = Field(description="the call step (a loop item's id for a looped call)")
+    run: str
+    runbook: str
+    version: int
+    status: str
+
+
 class RunDetail(Run):
     state: dict[str, Any] | None = None
     order: list[str] = Field(default_factory=list, description="the runbook's step ids in order")
     waiting_on: str | None = Field(default=None, description="the approval step it waits on")
     message: str = ""
+    parent: dict[str, Any] | None = Field(
+        default=None, description="the run and call step that started this child run"
+    )
+    children: list[ChildLink] = Field(
+        default_factory=list, description="the child runs its call steps started"
+    )
 
 
 class Event(BaseModel):

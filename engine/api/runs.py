@@ -21,6 +21,7 @@ from runbook_engine.api.context import ApiContext, context_of
 from runbook_engine.api.models import (
     Cancelled,
     CancelRequest,
+    ChildLink,
     Decision,
     DecisionRequest,
     Event,
@@ -36,7 +37,9 @@ from runbook_engine.api.problems import ApiProblem
 from runbook_engine.api.runbooks import resolve
 from runbook_engine.api.security import Caller, may
 from runbook_engine.auth.principal import Principal
+from runbook_engine.children import child_steps
 from runbook_engine.core.approvals import waiting_step
+from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import EXIT_CODES, NEEDS_ATTENTION, TERMINAL
 from runbook_engine.errors import ApprovalError, RunNotFound
 from runbook_engine.service import LoadedRun, new_run_id
@@ -216,7 +219,26 @@ def show_run(request: Request, caller: Caller, run_id: str) -> RunDetail:
         state=state.to_dict(),
         order=[s.id for s, _ in iter_steps(run.loaded.runbook)],
         waiting_on=waiting,
+        parent=ctx.engine.parent_of(run.record),
+        children=_children(ctx, state),
     )
+
+
+def _children(ctx: ApiContext, state: RunState) -> list[ChildLink]:
+    out: list[ChildLink] = []
+    for step, child_id in child_steps(state):
+        child = ctx.store.get_run(child_id)
+        if child is not None:
+            out.append(
+                ChildLink(
+                    step=step,
+                    run=child.id,
+                    runbook=child.runbook,
+                    version=child.version,
+                    status=child.status,
+                )
+            )
+    return out
 
 
 @router.get("/{run_id}/events", response_model=Page[Event], summary="Page through a run's events")

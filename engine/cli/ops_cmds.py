@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from runbook_engine.errors import CatalogError, RunbookError, RunNotFound
 from runbook_engine.terminal import printable
 
 if TYPE_CHECKING:
+    from runbook_engine.children import RunNode
     from runbook_engine.store import EventRecord, RunRecord, Store
 
 
@@ -142,10 +144,11 @@ def show(ref: str, output: str) -> None:
         assert store is not None  # a run was found in it
         events = store.events(record.id)
         state = _state_of(store, record) if output == "json" else None
+        tree = _tree(store, record)
     finally:
         if store is not None:
             store.close()
-    show_run(record, events, output, state)
+    show_run(record, events, output, state, tree)
 
 
 def _show_runbook(ref: str, output: str, store: Store | None) -> None:
@@ -176,6 +179,24 @@ def _show_runbook(ref: str, output: str, store: Store | None) -> None:
     click.echo(printable(loaded.source, newlines=True), nl=False)
 
 
+def _tree(store: Store, record: RunRecord) -> RunNode:
+    """The run and the child runs of its call steps, read from the store."""
+    from runbook_engine.children import run_tree
+    from runbook_engine.core.apply import Layout
+    from runbook_engine.core.state import RunState
+    from runbook_engine.runtime.loading import load_state
+    from runbook_engine.spec.loader import load_text
+
+    def state_of(run: RunRecord) -> RunState:
+        stored = store.get_version(run.runbook, run.version)
+        if stored is None:
+            return RunState()
+        loaded = load_text(stored.source, f"<store {stored.name}@{stored.version}>")
+        return load_state(store, Layout.of(loaded.runbook), run)
+
+    return run_tree(record, state_of, store.get_run)
+
+
 def _state_of(store: Store, record: RunRecord) -> dict[str, Any] | None:
     """The run's state as the engine sees it (checkpoint and newer events, results included)."""
     from runbook_engine.core.apply import Layout
@@ -190,7 +211,11 @@ def _state_of(store: Store, record: RunRecord) -> dict[str, Any] | None:
 
 
 def show_run(
-    record: RunRecord, events: list[EventRecord], output: str, state: dict[str, Any] | None
+    record: RunRecord,
+    events: list[EventRecord],
+    output: str,
+    state: dict[str, Any] | None,
+    tree: RunNode | None = None,
 ) -> None:
     from runbook_engine.cli.progress import describe
     from runbook_engine.runtime.bus import Event
@@ -207,6 +232,8 @@ def show_run(
                 "requester": record.requester,
                 "owner": record.owner,
                 "created_at": record.created_at.isoformat(),
+                "parent": (events[0].data or {}).get("parent") if events else None,
+                "children": [asdict(c) for c in tree.children] if tree else [],
                 "state": state,
                 "events": [
                     {
@@ -235,6 +262,13 @@ def show_run(
         labels = ", ".join(f"{k}={v}" for k, v in (alert.get("labels") or {}).items())
         where = f"{alert.get('source')} {alert.get('fingerprint')} at {alert.get('starts_at')}"
         click.echo(printable(f"  alert: {where}  {labels}  {alert.get('generator_url') or ''}"))
+    parent = (events[0].data or {}).get("parent") if events else None
+    if isinstance(parent, dict):
+        click.echo(printable(f"  called by run {parent.get('run')} (step {parent.get('step')})"))
+    if tree is not None and tree.children:
+        click.echo("  runs:")
+        for line in tree.lines():
+            click.echo(printable(f"    {line}"))
     start = events[0].ts if events else record.created_at
     for e in events:
         if e.type == EventType.STEP_OUTPUT:

@@ -90,7 +90,9 @@ class Server:
         # Slack and the API hand the engine principals, which carry their own proof; a bare
         # name here is the server's own (schedules), or a Slack user id from an older caller
         trail = AuditTrail(self.store, via=slack_via, source="slack")
-        self.engine = Engine(store=self.store, subscribers=subscribers, audit=trail)
+        self.engine = Engine(
+            store=self.store, subscribers=subscribers, audit=trail, keep_secrets=self.vault.keep
+        )
         self.executor = RunExecutor(self.engine, self.vault)
         try:
             if settings is not None and self.notifier is not None:

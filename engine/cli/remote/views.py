@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +14,9 @@ from runbook_engine.cli.remote.records import event_record, parse_time, run_path
 from runbook_engine.client.transport import ApiClient, RemoteInputError, RemoteNotFound
 from runbook_engine.errors import CatalogError
 from runbook_engine.terminal import printable
+
+if TYPE_CHECKING:
+    from runbook_engine.children import RunNode
 
 #: the largest page the API gives: fewer round trips for a long list
 PAGE = 500
@@ -55,9 +58,34 @@ def show(ref: str, output: str) -> None:
             event_record(detail["id"], e)
             for e in api.pages(run_path(detail["id"], "events"), limit=PAGE)
         ]
+        tree = _tree(api, detail)
     from runbook_engine.cli.ops_cmds import show_run
 
-    show_run(run_record(detail), events, output, detail.get("state"))
+    show_run(run_record(detail), events, output, detail.get("state"), tree)
+
+
+def _tree(
+    api: ApiClient, detail: Mapping[str, Any], step: str | None = None, depth: int = 0
+) -> RunNode:
+    """The run and its child runs, as the server shows each (one request per child)."""
+    from runbook_engine.children import MAX_DEPTH, RunNode
+
+    children = []
+    links = detail.get("children") or [] if depth < MAX_DEPTH else []
+    for link in links:
+        try:
+            child = api.get(run_path(str(link["run"])))
+        except RemoteNotFound:  # a child of a runbook the caller may not view
+            continue
+        children.append(_tree(api, child, str(link["step"]), depth + 1))
+    return RunNode(
+        str(detail["id"]),
+        str(detail["runbook"]),
+        int(detail["version"]),
+        str(detail["status"]),
+        step,
+        tuple(children),
+    )
 
 
 def _show_runbook(api: ApiClient, ref: str, output: str) -> None:
