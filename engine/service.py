@@ -39,6 +39,7 @@ from runbook_engine.errors import (
     LockHeld,
     ParameterError,
     RunbookError,
+    RunbookInvalid,
     RunNotFound,
     StoreError,
 )
@@ -220,6 +221,27 @@ class Engine:
         from runbook_engine.preflight import check_loaded, run_context
 
         check_loaded(loaded, self.registry, run_context()).raise_errors()
+        self._check_calls(loaded)
+
+    def _check_calls(self, loaded: LoadedRunbook) -> None:
+        """The runbooks its call steps name exist, fit what they are given, call no cycle."""
+        from runbook_engine.preflight.composition import call_steps, check_calls
+        from runbook_engine.preflight.findings import locate
+        from runbook_engine.spec.yamlmarks import load_marked
+
+        if next(call_steps(loaded.runbook), None) is None:
+            return
+
+        def lookup(name: str, version: int | None) -> Runbook | None:
+            ref = name if version is None else f"{name}@{version}"
+            try:
+                return self.catalog.resolve(ref, self.store).runbook
+            except RunbookError:
+                return None
+
+        findings = check_calls(loaded.runbook, lookup)
+        if findings:
+            raise RunbookInvalid(locate(findings, load_marked(loaded.source), loaded.file))
 
     def _audit(self, attempt: Attempt) -> None:
         if self.audit is not None:

@@ -6,7 +6,7 @@ import difflib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +15,9 @@ from runbook_engine.cli._common import emit_json, output_option, resolve_refs, u
 from runbook_engine.cli.catalog_views import runbook_row, show_diff, show_plan, show_runbooks
 from runbook_engine.core.statuses import EXIT_INVALID
 from runbook_engine.errors import Problem
+
+if TYPE_CHECKING:
+    from runbook_engine.spec.loader import LoadedRunbook
 
 
 def _expand(paths: tuple[str, ...]) -> list[Path]:
@@ -25,6 +28,40 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
             out.extend(sorted(x for x in p.iterdir() if x.suffix in (".yaml", ".yml")))
         else:
             out.append(p)
+    return out
+
+
+def _check_calls(
+    checked: list[tuple[LoadedRunbook, int]], results: list[dict[str, Any]]
+) -> list[Problem]:
+    """The calls of the valid files, against the files validated and the catalog: runbooks
+    that do not exist, parameters that do not fit, cycles. Files with problems turn invalid."""
+    from runbook_engine.catalog import Catalog
+    from runbook_engine.preflight.composition import catalog_lookup, check_calls
+    from runbook_engine.preflight.findings import locate
+    from runbook_engine.spec.yamlmarks import load_marked
+
+    catalog = Catalog()
+    given: dict[str, dict[int, LoadedRunbook]] = {}
+    for loaded, _ in checked:
+        given.setdefault(loaded.runbook.name, {})[loaded.runbook.version] = loaded
+
+    def versions(name: str) -> dict[int, LoadedRunbook]:
+        return {**catalog.versions(name), **given.get(name, {})}
+
+    lookup = catalog_lookup(versions)
+    out: list[Problem] = []
+    for loaded, place in checked:
+        findings = check_calls(loaded.runbook, lookup)
+        if not findings:
+            continue
+        found = locate(findings, load_marked(loaded.source), loaded.file)
+        out.extend(found)
+        results[place] = {
+            "file": results[place]["file"],
+            "valid": False,
+            "problems": [p.as_dict() for p in found],
+        }
     return out
 
 
@@ -51,6 +88,7 @@ def validate(paths: tuple[str, ...], inventory: str | None, strict: bool, output
     problems: list[Problem] = []
     warnings: list[Problem] = []
     seen: dict[tuple[str, int], tuple[str, str]] = {}
+    checked: list[tuple[LoadedRunbook, int]] = []  # valid files, with their place in results
     for path in _expand(paths):
         loaded, report = check_file(path, registry, ctx)
         errors = [*report.errors, *(report.warnings if strict else [])]
@@ -82,6 +120,7 @@ def validate(paths: tuple[str, ...], inventory: str | None, strict: bool, output
             results.append({"file": str(path), "valid": False, "problems": [problem.as_dict()]})
             continue
         seen[key] = (str(path), loaded.digest)
+        checked.append((loaded, len(results)))
         results.append(
             {
                 "file": str(path),
@@ -92,6 +131,7 @@ def validate(paths: tuple[str, ...], inventory: str | None, strict: bool, output
                 **listed,
             }
         )
+    problems.extend(_check_calls(checked, results))
     if output == "json":
         emit_json({"valid": not problems, "files": results})
     else:

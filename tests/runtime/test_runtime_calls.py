@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from runbook_engine.catalog import Catalog
+from runbook_engine.errors import RunbookInvalid
 from runbook_engine.identity import Directory
 from runbook_engine.plugin import Registry
 from runbook_engine.service import Engine
@@ -249,24 +250,7 @@ def test_a_child_the_requester_may_not_run_fails_the_step_saying_why(
     assert "could not start" in message and "alice" in message
 
 
-def test_a_bad_child_parameter_names_it(engine: Engine, store: Store, books: Path) -> None:
-    write(
-        books,
-        "parent",
-        """
-        steps:
-          - id: call
-            call: {runbook: restart-one, with: {hots: web-1}}
-        """,
-    )
-    run_id, status = start(engine, "parent")
-    assert status == "failed"
-    _, _, state = engine.state_of(run_id)
-    message = (state.step("call").error or {})["message"]
-    assert "could not start" in message and "hots" in message
-
-
-def test_a_secret_passed_to_a_plain_child_parameter_is_refused(
+def test_a_call_that_cannot_fit_is_refused_before_the_run_with_its_line(
     engine: Engine, store: Store, books: Path
 ) -> None:
     write(
@@ -277,17 +261,56 @@ def test_a_secret_passed_to_a_plain_child_parameter_is_refused(
           token: {type: string, secret: true}
         steps:
           - id: call
-            call: {runbook: restart-one, with: {host: "{{ params.token }}"}}
+            call: {runbook: restart-one, with: {hots: web-1, host: "{{ params.token }}"}}
+          - id: other
+            call: {runbook: restart-two}
         """,
     )
     rescan(engine)
-    loaded = engine.catalog.resolve("parent")
-    out = engine.start(loaded, {"token": "s3cr3t-value"}, requester="alice")
-    assert out.status == "failed"
-    _, _, state = engine.state_of(out.run_id)
+    with pytest.raises(RunbookInvalid) as caught:
+        engine.start(engine.catalog.resolve("parent"), {"token": "s3cr3t"}, requester="alice")
+    shown = {(p.line, p.path): p.message for p in caught.value.problems}
+    assert (
+        "runbook 'restart-one' has no parameter 'hots' (it has: host)"
+        in shown[(9, "steps[0].call.with.hots")]
+    )
+    assert "passes the secret parameter 'token'" in shown[(9, "steps[0].call.with.host")]
+    assert (
+        "calls runbook 'restart-two', which the catalog does not have"
+        in shown[(11, "steps[1].call.runbook")]
+    )
+    assert store.list_runs() == []
+
+
+def test_a_value_that_renders_wrong_fails_the_step_naming_the_parameter(
+    engine: Engine, store: Store, books: Path
+) -> None:
+    write(
+        books,
+        "counted",
+        """
+        parameters:
+          count: {type: integer, maximum: 3}
+        steps:
+          - {id: a, action: log, with: {message: "count {{ params.count }}"}}
+        """,
+    )
+    write(
+        books,
+        "parent",
+        """
+        steps:
+          - {id: prep, action: test.undoable, with: {name: prep}}
+          - id: call
+            call: {runbook: counted, with: {count: "{{ 2 + 5 }}"}}
+        """,
+    )
+    run_id, status = start(engine, "parent")
+    assert status == "rolled_back"
+    _, _, state = engine.state_of(run_id)
     message = (state.step("call").error or {})["message"]
-    assert "would hold a secret" in message and "host" in message
-    assert all("s3cr3t-value" not in str(e.data) for e in store.events(out.run_id))
+    assert "could not start" in message and "parameter 'count'" in message
+    assert store.list_runs(runbook="counted") == []
 
 
 def test_cancelling_the_parent_cancels_the_child(engine: Engine, store: Store, books: Path) -> None:
