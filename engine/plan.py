@@ -23,6 +23,7 @@ from runbook_engine.spec.models import (
     AnyStep,
     ApprovalStep,
     BranchStep,
+    CallStep,
     GotoStep,
     ParallelStep,
 )
@@ -117,6 +118,16 @@ def _step(step: AnyStep, ctx: dict[str, Any], registry: Registry | None = None) 
             max_concurrency=step.max_concurrency,
             steps=[_step(child, ctx, registry) for child in step.parallel],
         )
+    elif isinstance(step, CallStep):
+        version = step.call.version
+        out.update(
+            kind="call",
+            runbook=f"{step.call.runbook}@{version if version is not None else 'newest'}",
+            **{"with": _render(step.call.with_, ctx, f"{step.id}.call.with")},
+            on_failure=step.on_failure,
+        )
+        if step.timeout is not None:
+            out["timeout"] = step.timeout
     return out
 
 

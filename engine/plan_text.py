@@ -37,6 +37,8 @@ def print_steps(name: str, version: int, digest: str, steps: list[dict[str, Any]
             head = f"{indent}{n}. {s['id']} [{s['kind']}]"
             if s["kind"] == "action":
                 head += f" {s['action']}"
+            elif s["kind"] == "call":
+                head += f" {s['runbook']} (a child run)"
             console.print(escape(printable(head)))
             for key in _SHOWN:
                 if s.get(key) not in (None, [], {}):

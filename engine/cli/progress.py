@@ -15,6 +15,7 @@ from runbook_engine.core.events import (
     ApprovalDecided,
     ApprovalRequested,
     ApprovalTimedOut,
+    ChildStarted,
     EventType,
     GroupStarted,
     RollbackStarted,
@@ -95,6 +96,8 @@ def describe(event: Event) -> str | None:
             return f"{p.step}: failure ignored (on_failure: continue)"
         case GroupStarted():
             return f"{p.step}: parallel group"
+        case ChildStarted():
+            return f"{p.step}: child run {p.run} ({p.runbook}@{p.version})"
         case ApprovalRequested():
             who = ", ".join(p.approvers) or "anyone but the requester"
             return (

@@ -561,6 +561,11 @@ _KIND_OF = {cls: kind for kind, cls in STEP_MODELS.items()}
 STEP_KINDS_TEXT = ", ".join(STEP_KINDS)
 
 
+def kind_of(step: StepBase) -> str:
+    """The kind key of a step: ``action``, ``approval``, ``call``..."""
+    return _KIND_OF[type(step)]
+
+
 def _step_kind(value: Any) -> str | None:
     if isinstance(value, dict):
         found = [k for k in STEP_KINDS if k in value]

@@ -55,6 +55,8 @@ def live_context(request: Request, user: Principal, run_id: str) -> dict[str, An
         "timeline": timeline,
         "resumable": _resumable(request, run),
         "hosts": hosts,
+        # a child run of a call step: the run and step that started it
+        "parent": context_of(request).engine.parent_of(run.record),
     }
 
 

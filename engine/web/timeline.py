@@ -18,11 +18,10 @@ from runbook_engine.spec.models import (
     ActionStep,
     AnyStep,
     ApprovalStep,
-    BranchStep,
-    GotoStep,
     ParallelStep,
     Runbook,
     iter_steps,
+    kind_of,
 )
 
 #: hosts of a step listed in the timeline itself, failed first; all are on the step's hosts page
@@ -63,7 +62,7 @@ class ApprovalInfo:
 class StepRow:
     id: str
     title: str  # the step's name, else its id
-    kind: str  # action | approval | goto | branch | parallel
+    kind: str  # the step's kind key: action, approval, goto, branch, parallel, call
     status: str
     action: str = ""
     group: str | None = None  # the parallel group it runs in
@@ -80,6 +79,8 @@ class StepRow:
     approval: ApprovalInfo | None = None
     #: how the rollback treated the step: pending, running, succeeded, failed, skipped
     rollback: str | None = None
+    #: a call step: the child run it started
+    child: str | None = None
 
     @property
     def hosts_failed(self) -> int:
@@ -173,18 +174,6 @@ def _host_results(step: StepState) -> tuple[HostResult, ...]:
     return ()
 
 
-def _kind(step: AnyStep) -> str:
-    if isinstance(step, ApprovalStep):
-        return "approval"
-    if isinstance(step, ParallelStep):
-        return "parallel"
-    if isinstance(step, GotoStep):
-        return "goto"
-    if isinstance(step, BranchStep):
-        return "branch"
-    return "action"
-
-
 def _approval(step: ApprovalStep, state: RunState, done: StepState) -> ApprovalInfo:
     decisions = tuple(
         DecisionRow(d.user, d.decision, d.at, d.reason) for d in state.approvals.get(step.id, ())
@@ -206,7 +195,7 @@ def _row(step: AnyStep, group: ParallelStep | None, state: RunState, undo: str |
     return StepRow(
         id=step.id,
         title=step.name or step.id,
-        kind=_kind(step),
+        kind=kind_of(step),
         status=done.status,
         action=step.action if isinstance(step, ActionStep) else (done.action or ""),
         group=group.id if group is not None else None,
@@ -222,6 +211,7 @@ def _row(step: AnyStep, group: ParallelStep | None, state: RunState, undo: str |
         hosts=_host_results(done),
         approval=_approval(step, state, done) if isinstance(step, ApprovalStep) else None,
         rollback=undo,
+        child=done.child,
     )
 
 
