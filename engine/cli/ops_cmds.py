@@ -189,6 +189,12 @@ def _state_of(store: Store, record: RunRecord) -> dict[str, Any] | None:
     return load_state(store, Layout.of(loaded.runbook), record).to_dict()
 
 
+def _rerun_link(events: list[EventRecord]) -> dict[str, Any] | None:
+    """What a re-run's ``run.created`` says of its original (``None``: not a re-run)."""
+    link = (events[0].data or {}).get("rerun_of") if events else None
+    return link if isinstance(link, dict) else None
+
+
 def show_run(
     record: RunRecord, events: list[EventRecord], output: str, state: dict[str, Any] | None
 ) -> None:
@@ -207,6 +213,7 @@ def show_run(
                 "requester": record.requester,
                 "owner": record.owner,
                 "created_at": record.created_at.isoformat(),
+                "rerun_of": _rerun_link(events),
                 "state": state,
                 "events": [
                     {
@@ -235,6 +242,11 @@ def show_run(
         labels = ", ".join(f"{k}={v}" for k, v in (alert.get("labels") or {}).items())
         where = f"{alert.get('source')} {alert.get('fingerprint')} at {alert.get('starts_at')}"
         click.echo(printable(f"  alert: {where}  {labels}  {alert.get('generator_url') or ''}"))
+    link = _rerun_link(events)
+    if link is not None:  # a re-run (runbook rerun): which run, from where, which hosts
+        from runbook_engine.runtime.rerun import link_text
+
+        click.echo(printable(f"  {link_text(link)}"))
     start = events[0].ts if events else record.created_at
     for e in events:
         if e.type == EventType.STEP_OUTPUT:

@@ -26,6 +26,7 @@ from runbook_engine.core.events import (
     RunNeedsAttention,
     RunResumed,
     RunWaitingForLock,
+    StepCarried,
     StepContinued,
     StepFailed,
     StepJumped,
@@ -95,6 +96,9 @@ def describe(event: Event) -> str | None:
             return f"{p.step}: failure ignored (on_failure: continue)"
         case GroupStarted():
             return f"{p.step}: parallel group"
+        case StepCarried():
+            undone = "; it was rolled back there" if p.rolled_back else ""
+            return f"{p.step}: carried over from run {p.from_run} ({p.status}{undone})"
         case ApprovalRequested():
             who = ", ".join(p.approvers) or "anyone but the requester"
             return (

@@ -122,9 +122,12 @@ class Runner:
         start: Loaded | None = None,
         synced: bool = False,
         alert: Mapping[str, Any] | None = None,
+        limits: Mapping[str, list[str]] | None = None,
     ) -> None:
         self.store = store
         self.alert: Mapping[str, Any] = alert or {}
+        #: a re-run of the failed hosts: the fan-out step limited to them (runtime/rerun.py)
+        self.limits: Mapping[str, list[str]] = limits or {}
         self.registry = registry
         self.runbook = loaded.runbook
         self.layout = start.layout if start is not None else Layout.of(loaded.runbook)
@@ -191,6 +194,7 @@ class Runner:
             has_undo=lambda name: name in self.registry and self.registry.get(name).has_undo(),
             random=random.random(),
             alert=self.alert,
+            limits=self.limits,
         )
 
     def sync(self, *, quiet_until: int = 0) -> None:

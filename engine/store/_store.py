@@ -417,9 +417,13 @@ class Store(IdentityRecords):
         state: JSONDict | None = None,
         status: str = "pending",
         trigger: JSONDict | None = None,
+        rerun_of: JSONDict | None = None,
+        then: Sequence[NewEvent] = (),
     ) -> RunRecord:
         """Create a run and its first event (seq 1, ``run.created``) in one transaction.
-        ``trigger``: the alert that started the run, recorded in that event.
+        ``trigger``: the alert that started the run, recorded in that event; ``rerun_of``: the
+        run it re-runs (``runbook rerun``), too. ``then``: events that follow it (seq 2...) in
+        the same transaction (a re-run's carried steps: never a run without them).
 
         Raises ``StoreError`` if a run with this id already exists.
         """
@@ -443,7 +447,7 @@ class Store(IdentityRecords):
                         "heartbeat_at": None,
                         "created_at": now,
                         "updated_at": now,
-                        "last_seq": 1,
+                        "last_seq": 1 + len(then),
                     },
                     ("id",),
                 ).returning(*_RUN_COLUMNS)
@@ -458,9 +462,25 @@ class Store(IdentityRecords):
                     type="run.created",
                     step_id=None,
                     data={"params": params, "requester": requester}
-                    | ({} if trigger is None else {"trigger": trigger}),
+                    | ({} if trigger is None else {"trigger": trigger})
+                    | ({} if rerun_of is None else {"rerun_of": rerun_of}),
                 )
             )
+            if then:
+                conn.execute(
+                    insert(events),
+                    [
+                        {
+                            "run_id": run_id,
+                            "seq": 2 + i,
+                            "ts": event.ts or now,
+                            "type": event.type,
+                            "step_id": event.step_id,
+                            "data": event.data,
+                        }
+                        for i, event in enumerate(then)
+                    ],
+                )
             if self._dialect == "postgresql":
                 self._announce(conn, run_id)
         return _run(created)
@@ -503,7 +523,8 @@ class Store(IdentityRecords):
                     "type": "run.created",
                     "step_id": None,
                     "data": {"params": n.params, "requester": n.requester}
-                    | ({} if n.trigger is None else {"trigger": n.trigger}),
+                    | ({} if n.trigger is None else {"trigger": n.trigger})
+                    | ({} if n.rerun_of is None else {"rerun_of": n.rerun_of}),
                 }
                 for n in new
                 if n.run_id in created
