@@ -70,7 +70,7 @@ def test_refusals_are_problems_and_record_nothing(api: Api) -> None:
     unknown = client.post(f"/runs/{original}/rerun", json={"from": "chek"})
     assert unknown.status_code == 400
     problem = unknown.json()
-    assert problem["type"].endswith("refused")
+    assert problem["type"].endswith("/input-refused")
     assert "no such top-level step; its steps: prep, work, check, after" in problem["detail"]
     hosts = client.post(f"/runs/{original}/rerun", json={"failed_hosts": True})
     assert hosts.status_code == 400
