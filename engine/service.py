@@ -707,6 +707,10 @@ class Engine:
         found = first[0].data.get("rerun_of") if first else None
         return found if isinstance(found, dict) else None
 
+    def reruns_of(self, record: RunRecord) -> list[str]:
+        """The re-runs of a run, oldest first (the other way of ``rerun_of``)."""
+        return self.store.reruns_of(record.id, prefix=RERUN_PREFIX)
+
     def trigger_of(self, record: RunRecord) -> dict[str, Any] | None:
         """The alert that started the run, as its ``run.created`` event recorded it."""
         # only alert-started ids can have one: most runs are spared reading their first event

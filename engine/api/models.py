@@ -112,6 +112,9 @@ class RunDetail(Run):
     order: list[str] = Field(default_factory=list, description="the runbook's step ids in order")
     waiting_on: str | None = Field(default=None, description="the approval step it waits on")
     message: str = ""
+    reruns: list[str] = Field(
+        default_factory=list, description="the runs that re-run this one, oldest first"
+    )
 
 
 class Event(BaseModel):

@@ -222,6 +222,7 @@ def show_run(request: Request, caller: Caller, run_id: str) -> RunDetail:
         state=state.to_dict(),
         order=[s.id for s, _ in iter_steps(run.loaded.runbook)],
         waiting_on=waiting,
+        reruns=ctx.engine.reruns_of(run.record),
     )
 
 

@@ -142,10 +142,13 @@ def show(ref: str, output: str) -> None:
         assert store is not None  # a run was found in it
         events = store.events(record.id)
         state = _state_of(store, record) if output == "json" else None
+        from runbook_engine.service import RERUN_PREFIX
+
+        reruns = store.reruns_of(record.id, prefix=RERUN_PREFIX)
     finally:
         if store is not None:
             store.close()
-    show_run(record, events, output, state)
+    show_run(record, events, output, state, reruns)
 
 
 def _show_runbook(ref: str, output: str, store: Store | None) -> None:
@@ -196,7 +199,11 @@ def _rerun_link(events: list[EventRecord]) -> dict[str, Any] | None:
 
 
 def show_run(
-    record: RunRecord, events: list[EventRecord], output: str, state: dict[str, Any] | None
+    record: RunRecord,
+    events: list[EventRecord],
+    output: str,
+    state: dict[str, Any] | None,
+    reruns: list[str] | None = None,
 ) -> None:
     from runbook_engine.cli.progress import describe
     from runbook_engine.runtime.bus import Event
@@ -214,6 +221,7 @@ def show_run(
                 "owner": record.owner,
                 "created_at": record.created_at.isoformat(),
                 "rerun_of": _rerun_link(events),
+                "reruns": reruns or [],
                 "state": state,
                 "events": [
                     {
@@ -247,6 +255,8 @@ def show_run(
         from runbook_engine.runtime.rerun import link_text
 
         click.echo(printable(f"  {link_text(link)}"))
+    if reruns:  # the other way: the runs that re-ran this one
+        click.echo(f"  re-run as {', '.join(reruns)}")
     start = events[0].ts if events else record.created_at
     for e in events:
         if e.type == EventType.STEP_OUTPUT:

@@ -757,6 +757,24 @@ class Store(IdentityRecords):
         with self._read() as conn:
             return {row.seq: (row.data or {}).get("result") for row in conn.execute(stmt)}
 
+    def reruns_of(self, run_id: str, *, prefix: str) -> list[str]:
+        """The runs whose ``run.created`` names ``run_id`` as the run they re-run
+        (``rerun_of.run``), oldest first. Only ids starting with ``prefix`` (re-runs' ids,
+        the service's choice) are looked at: a range of the events' key, not every run."""
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        stmt = (
+            select(events.c.run_id)
+            .where(
+                events.c.run_id >= prefix,
+                events.c.run_id < end,
+                events.c.seq == 1,
+                events.c.data["rerun_of"]["run"].as_string() == run_id,
+            )
+            .order_by(events.c.ts, events.c.run_id)
+        )
+        with self._read() as conn:
+            return [str(row.run_id) for row in conn.execute(stmt)]
+
     def events(
         self, run_id: str, after_seq: int = 0, limit: int | None = None
     ) -> list[EventRecord]:

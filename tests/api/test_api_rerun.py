@@ -47,6 +47,7 @@ def test_rerun_from_a_step_answers_201_and_carries_the_steps_before_it(api: Api)
     assert done["state"]["completed"][0]["step"] == "check"  # carried: never rolled back
     plain = api.run(original)
     assert plain["rerun_of"] is None
+    assert plain["reruns"] == [run["id"]]  # the link the other way
 
 
 def test_an_idempotency_key_finds_the_first_rerun(api: Api) -> None:

@@ -86,6 +86,9 @@ def test_rerun_runs_the_same_version_with_the_same_parameters(workdir: Path) -> 
     assert shown["rerun_of"] == {"run": original, "from": None, "failed_hosts": False}
     text = invoke("show", new).output
     assert f"re-run of {original}" in text
+    # and the other way
+    assert f"re-run as {new}" in invoke("show", original).output
+    assert json.loads(invoke("show", original, "-o", "json").output)["reruns"] == [new]
     with Store.open(str(workdir / "runbook.db")) as store:
         [entry] = [e for e in store.audit_since() if e.action == "rerun"]
     assert (entry.target, entry.outcome, entry.principal) == (new, "ok", "alice")

@@ -57,7 +57,7 @@ def show(ref: str, output: str) -> None:
         ]
     from runbook_engine.cli.ops_cmds import show_run
 
-    show_run(run_record(detail), events, output, detail.get("state"))
+    show_run(run_record(detail), events, output, detail.get("state"), detail.get("reruns"))
 
 
 def _show_runbook(api: ApiClient, ref: str, output: str) -> None:
