@@ -68,6 +68,8 @@ SHOW_KEYS = {
     "created_at",
     "state",
     "events",
+    "rerun_of",
+    "reruns",
 }
 
 
