@@ -111,7 +111,7 @@ def rerun(
         engine = make_engine(store, progress=output == "text", json_logs=False)
         original = engine.load_run(run_id)
         given = secret_inputs(original.loaded.runbook, parse_assignments(params))
-        ask = yes is False and sys.stdin.isatty() and output == "text"
+        confirming = not yes and sys.stdin.isatty() and output == "text"
         made = engine.create_rerun(
             original,
             by=acting_user(),
@@ -119,7 +119,7 @@ def rerun(
             failed_hosts=failed_hosts,
             given=given,
             ask=ask_secrets,
-            confirm=_confirm if ask else None,
+            confirm=_confirm if confirming else None,
         )
         if output == "text":
             from runbook_engine.runtime.rerun import link_text
