@@ -4,7 +4,9 @@ another engine (a crash-resume), and the steps before it are not run again."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,3 +123,32 @@ def test_no_failed_host_is_refused_and_nothing_is_recorded(ssh: SshEnv, engine: 
     with pytest.raises(RerunRefused, match="no host failed or was left out in step 'deploy'"):
         engine.rerun(outcome.run_id, by="alice", failed_hosts=True, from_step="deploy")
     assert len(engine.store.list_runs(limit=50)) == before
+
+
+def test_the_cli_reruns_the_failed_hosts_and_says_which(ssh: SshEnv, workdir: Path) -> None:
+    from click.testing import CliRunner
+
+    from runbook_engine.cli import main
+
+    marks = ssh.scratch
+    (workdir / "runbooks").mkdir()
+    (workdir / "runbooks" / "ssh-rerun.yaml").write_text(DEPLOY)
+    h03 = addresses(3)[2]
+    (marks / f"fail-{h03}").touch()
+
+    def invoke(*args: str) -> Any:
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+    first = invoke("run", "ssh-rerun", "-p", f"marks={marks}", "--yes", "-o", "json")
+    assert first.exit_code == 1, first.output
+    original = json.loads(first.output)["run_id"]
+    (marks / f"fail-{h03}").unlink()
+    again = invoke("rerun", original, "--failed-hosts")
+    assert again.exit_code == 0, again.output
+    assert f"re-run of {original} (from deploy, failed hosts only: h03, h05, h06)" in again.output
+    new = json.loads(invoke("runs", "-o", "json").output)[0]["id"]
+    shown = invoke("show", new).output
+    assert "failed hosts only: h03, h05, h06" in shown
+    assert {host: len(lines) for host, lines in ran(marks).items()} == {
+        a: (2 if a == h03 else 1) for a in addresses(6)
+    }
