@@ -152,3 +152,13 @@ def test_the_cli_reruns_the_failed_hosts_and_says_which(ssh: SshEnv, workdir: Pa
     assert {host: len(lines) for host, lines in ran(marks).items()} == {
         a: (2 if a == h03 else 1) for a in addresses(6)
     }
+
+
+def test_limit_runs_on_the_hosts_it_names_and_refuses_others(ssh: SshEnv) -> None:
+    from runbook_engine.actions.ssh import SshCommandAction
+    from runbook_engine.errors import ActionInputError
+
+    result = ssh.run(SshCommandAction(), hosts="fleet", limit=["h04", "h02"], command="true")
+    assert result["ok"] == ["h02", "h04"]  # in the pattern's order
+    with pytest.raises(ActionInputError, match="limit names h09, which hosts does not select"):
+        ssh.run(SshCommandAction(), hosts="h01,h02", limit=["h09"], command="true")
