@@ -138,6 +138,8 @@ class ActionError(RunbookError):
     stderr: str | None = None
     #: every host's result when a fan-out failed because hosts did
     hosts: list[dict[str, Any]] | None = None
+    #: the hosts a fan-out that stopped early never started
+    not_started: list[str] | None = None
 
     def __init__(
         self,

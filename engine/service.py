@@ -58,6 +58,7 @@ from runbook_engine.plugin import Registry, default_registry
 from runbook_engine.runtime.bus import Bus, Event, RunInfo, Subscriber
 from runbook_engine.runtime.children import ChildOutcome, ChildRequest
 from runbook_engine.runtime.loading import Loaded, load
+from runbook_engine.runtime.rerun import RerunPlan, RerunRefused, limits_of, plan_rerun
 from runbook_engine.runtime.runner import Runner
 from runbook_engine.secret_taint import watch
 from runbook_engine.secret_texts import SecretTexts, secret_params
@@ -71,7 +72,7 @@ from runbook_engine.spec.params import (
     resolve_params,
     secret_values,
 )
-from runbook_engine.store import EventRecord, NewRun, RunRecord, Store
+from runbook_engine.store import EventRecord, NewEvent, NewRun, RunRecord, Store
 from runbook_engine.templating import render
 from runbook_engine.triggers.dedupe import PREFIX as ALERT_RUN_PREFIX
 
@@ -121,6 +122,29 @@ def _alert_in(trigger: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
+
+
+#: the first letter of a re-run's id (never a hex digit): only those runs' first event is read
+#: for the link to their original (``Engine.rerun_of``)
+RERUN_PREFIX = "r"
+
+
+def rerun_run_id(key: str | None = None) -> str:
+    """A re-run's id; with ``key`` (a door's idempotency key), the same one for the same key."""
+    if key is None:
+        return RERUN_PREFIX + uuid.uuid4().hex[:11]
+    return RERUN_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:11]
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """A re-run recorded (``Engine.create_rerun``): its row, the version it runs, its typed
+    parameters (secrets included: to drive it with) and what it took over from its original."""
+
+    record: RunRecord
+    loaded: LoadedRunbook
+    params: dict[str, Any]
+    plan: RerunPlan
 
 
 @dataclass(frozen=True)
@@ -516,6 +540,7 @@ class Engine:
         # still pending: the lock was never taken, or its taker died waiting for it (after
         # run.waiting_for_lock); taking it again is a no-op for the run that holds it
         alert = _alert_in(self.trigger_of(record))
+        limits = limits_of(self.rerun_of(record))
         if state.status == PENDING:
             with watch() as derived:  # a key derived from a secret is as secret
                 lock_key = self._lock_key(
@@ -549,6 +574,7 @@ class Engine:
             resumed=state.status != PENDING,
             synced=in_sync,
             alert=alert,
+            limits=limits,
         )
 
     # ------------------------------------------------------------------ child runs
@@ -663,6 +689,176 @@ class Engine:
         with contextlib.suppress(StoreError):
             self._continue(parent.id, by="", wait_for_approval=wait_for_approval)
 
+    # ------------------------------------------------------------------ re-runs
+
+    def _fans_out(self, action: str) -> bool:
+        """Does ``action`` run on hosts and honour a ``limit`` of them (``ssh.*``)?"""
+        if action not in self.registry:
+            return False
+        fields = self.registry.get(action).Params.model_fields
+        return "hosts" in fields and "limit" in fields
+
+    def create_rerun(
+        self,
+        run: str | RunRecord | LoadedRun,
+        *,
+        by: Who,
+        from_step: str | None = None,
+        failed_hosts: bool = False,
+        given: Mapping[str, Any] | None = None,
+        from_text: bool = True,
+        ask: AskSecrets | None = None,
+        extra_groups: Iterable[str] = (),
+        run_id: str | None = None,
+        confirm: Callable[[Checked, RerunPlan], None] | None = None,
+    ) -> Rerun:
+        """Record a new run of exactly the version ``run`` ran, with its parameters (``given``
+        overriding any; secret ones, never stored, from ``given``, ``RUNBOOK_SECRET_<NAME>``
+        or ``ask``), linked to it (``rerun_of`` in its ``run.created``). ``from_step``: the
+        steps before it are carried over as the original recorded them (``step.carried``,
+        in the same transaction) and the run starts there. ``failed_hosts``: the first
+        fan-out step from the start on runs only on the hosts that failed or never ran there
+        (without ``from_step``, the run starts at the step the original failed at).
+
+        Checked like any start (permission ``run``, parameters, preflight, lock template) and
+        audited as ``rerun``; nothing is recorded when anything is refused (``confirm``, told
+        what would be recorded, refuses by raising). Not driven yet."""
+        original = self.load_run(run)
+        record, loaded = original.record, original.loaded
+        attempt = _attempt(
+            "rerun",
+            record.id,
+            by,
+            detail={"from": from_step, "failed_hosts": failed_hosts},
+        )
+        self._checked(attempt, self.check_run_permission, loaded, by, extra_groups)
+        if record.status not in TERMINAL:
+            raise RerunRefused(
+                f"run {record.id} is {record.status}: only a finished run is re-run "
+                f"(continue this one with runbook resume {record.id})"
+            )
+        plan = plan_rerun(
+            record.id,
+            loaded.runbook,
+            original.state,
+            from_step=from_step,
+            failed_hosts=failed_hosts,
+            fans_out=self._fans_out,
+        )
+        params = self._rerun_params(record, loaded, given or {}, from_text, ask)
+        checked = self.check(
+            loaded, params, requester=by, from_text=False, extra_groups=extra_groups
+        )
+        if run_id is not None and not run_id.startswith(RERUN_PREFIX):
+            raise ValueError(f"a re-run's id starts with {RERUN_PREFIX!r}: {run_id!r}")
+        if confirm is not None:
+            confirm(checked, plan)
+        self._save_version(loaded)
+        created = self.store.create_run(
+            run_id or rerun_run_id(),
+            runbook=loaded.runbook.name,
+            version=loaded.runbook.version,
+            digest=loaded.digest,
+            params=redact_params(loaded.runbook, checked.params),
+            requester=checked.requester,
+            status=PENDING,
+            rerun_of=plan.link,
+            then=[NewEvent(c.TYPE, c.to_data(), c.step) for c in plan.carried],
+        )
+        detail = {
+            "runbook": loaded.runbook.name,
+            "version": loaded.runbook.version,
+            "rerun_of": record.id,
+            "from": plan.start,
+            "failed_hosts": failed_hosts,
+        }
+        self._audit(replace(attempt, target=created.id, detail=detail))
+        return Rerun(created, loaded, checked.params, plan)
+
+    def rerun(
+        self,
+        run: str | RunRecord | LoadedRun,
+        *,
+        by: Who,
+        from_step: str | None = None,
+        failed_hosts: bool = False,
+        given: Mapping[str, Any] | None = None,
+        from_text: bool = True,
+        ask: AskSecrets | None = None,
+        extra_groups: Iterable[str] = (),
+        wait_for_approval: bool = True,
+    ) -> RunOutcome:
+        """``create_rerun``, then drive the new run in this process."""
+        made = self.create_rerun(
+            run,
+            by=by,
+            from_step=from_step,
+            failed_hosts=failed_hosts,
+            given=given,
+            from_text=from_text,
+            ask=ask,
+            extra_groups=extra_groups,
+        )
+        again = LoadedRun(made.record, made.loaded, self._log(made.loaded, made.record))
+        return self._execute(again, made.params, wait_for_approval)
+
+    def _rerun_params(
+        self,
+        record: RunRecord,
+        loaded: LoadedRunbook,
+        given: Mapping[str, Any],
+        from_text: bool,
+        ask: AskSecrets | None,
+    ) -> dict[str, Any]:
+        """The original's parameters as recorded, ``given`` over them, and the secret ones
+        (stored masked) from ``given``, the environment or ``ask``: typed."""
+        runbook = loaded.runbook
+        # a value left out is None there: left out again, the default (or None) fills it in
+        params = {
+            name: value
+            for name, value in record.params.items()
+            if name in runbook.parameters and value is not None and value != REDACTED
+        }
+        params.update(resolve_params(runbook, given, from_text=from_text, partial=True))
+        masked = [
+            name
+            for name, param in runbook.parameters.items()
+            if param.secret and record.params.get(name) == REDACTED
+        ]
+
+        def missing_now() -> list[str]:
+            return [name for name in masked if name not in params]
+
+        for name in missing_now():
+            env = os.environ.get(f"RUNBOOK_SECRET_{name.upper()}")
+            if env is not None:
+                params[name] = resolve_params(runbook, {name: env}, partial=True)[name]
+        missing = missing_now()
+        if missing and ask is not None:
+            params.update(resolve_params(runbook, ask(missing), partial=True))
+            missing = missing_now()
+        if missing:
+            name = missing[0]
+            raise ParameterError(
+                name,
+                f"is secret, so run {record.id} never stored it: give it again with "
+                f"-p {name}=- (asked), -p {name}=@FILE or RUNBOOK_SECRET_{name.upper()}",
+            )
+        return params
+
+    def rerun_of(self, record: RunRecord) -> dict[str, Any] | None:
+        """The run a re-run re-runs, as its ``run.created`` event recorded it (``None``: the
+        run is no re-run)."""
+        if not record.id.startswith(RERUN_PREFIX):
+            return None  # only a re-run's id starts so: other runs are spared the read
+        first = self.store.events(record.id, after_seq=0, limit=1)
+        found = first[0].data.get("rerun_of") if first else None
+        return found if isinstance(found, dict) else None
+
+    def reruns_of(self, record: RunRecord) -> list[str]:
+        """The re-runs of a run, oldest first (the other way of ``rerun_of``)."""
+        return self.store.reruns_of(record.id, prefix=RERUN_PREFIX)
+
     def trigger_of(self, record: RunRecord) -> dict[str, Any] | None:
         """The alert that started the run, as its ``run.created`` event recorded it."""
         # only alert-started ids can have one: most runs are spared reading their first event
@@ -734,6 +930,7 @@ class Engine:
         resumed: bool,
         synced: bool = False,
         alert: Mapping[str, Any] | None = None,
+        limits: Mapping[str, list[str]] | None = None,
     ) -> RunOutcome:
         runner = Runner(
             store=self.store,
@@ -749,6 +946,7 @@ class Engine:
             synced=synced,
             alert=alert,
             children=ChildRuns(self),
+            limits=limits,
         )
         status = asyncio.run(runner.run(resumed=resumed))
         if status in TERMINAL:

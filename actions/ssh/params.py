@@ -56,6 +56,9 @@ class FanoutParams(ActionParams):
 
     #: a host pattern (``web``, ``web[01:20],!web07``, ``10.0.0.5``) or a list of them
     hosts: str | list[str] = Field(min_length=1)
+    #: only these of the hosts ``hosts`` selects, by name (``runbook rerun --failed-hosts``
+    #: sets it to the hosts that failed or never ran); a name it does not select is an error
+    limit: list[str] | None = Field(default=None, min_length=1)
     #: hosts worked on at once
     forks: int = Field(default=DEFAULT_FORKS, ge=1, le=MAX_FORKS)
     #: rolling rollout: hosts per batch (count or ``"25%"``); a batch starts when the previous

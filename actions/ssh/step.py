@@ -82,6 +82,8 @@ def open_fleet(params: FanoutParams, ctx: ActionContext) -> Fleet:
         ec2_address=params.ec2_address,
         run_id=ctx.run_id,
     )
+    if params.limit is not None:
+        targets = _limited(targets, params.limit)
     pool = pool_for(ctx)
     _check_keys(pool, params)
     if len(targets) > pool.max_open:
@@ -106,6 +108,20 @@ def open_fleet(params: FanoutParams, ctx: ActionContext) -> Fleet:
         started=started,
         wakeup=CancelWakeup(ctx.cancelled),
     )
+
+
+def _limited(targets: list[Target], limit: list[str]) -> list[Target]:
+    """The targets ``limit`` names, in the pattern's order; a name the pattern does not select
+    is the step's mistake (a re-run's host that left the inventory, a typo)."""
+    names = {t.name for t in targets}
+    unknown = [name for name in limit if name not in names]
+    if unknown:
+        raise ActionInputError(
+            f"limit names {listing(unknown)}, which hosts does not select "
+            f"({hosts(len(targets))} selected)"
+        )
+    wanted = set(limit)
+    return [t for t in targets if t.name in wanted]
 
 
 def _check_keys(pool: ConnectionPool, params: FanoutParams) -> None:
@@ -181,8 +197,11 @@ def finish(
     if stopped:
         error = stop_error(fleet.ctx, fleet.started, what)
         error.hosts = hosts  # recorded by the runtime with the error
+        error.not_started = skipped or None
         raise error
-    raise _hosts_failed(report, summary, tolerated, extra)
+    failure = _hosts_failed(report, summary, tolerated, extra)
+    failure.not_started = skipped or None  # what a re-run of the failed hosts also runs on
+    raise failure
 
 
 def _hosts_failed(report: Report, summary: str, tolerated: int, extra: str) -> HostsFailed:

@@ -51,6 +51,19 @@ class Driver(Protocol):
 
     def driving(self) -> set[str]: ...
 
+    def rerun(
+        self,
+        original: str,
+        *,
+        by: Who,
+        run_id: str,
+        from_step: str | None = None,
+        failed_hosts: bool = False,
+        given: Mapping[str, Any] | None = None,
+        from_text: bool = False,
+        extra_groups: Iterable[str] = (),
+    ) -> str: ...
+
 
 @dataclass
 class ApiContext:

@@ -100,6 +100,11 @@ class Run(BaseModel):
         default=None,
         description="the alert that started the run (shown with a single run), if one did",
     )
+    rerun_of: dict[str, Any] | None = Field(
+        default=None,
+        description="the run this one re-runs (`run`, `from`, `failed_hosts`, and `step` and "
+        "`hosts` for a re-run of failed hosts), shown with a single run, if it is a re-run",
+    )
 
 
 class ChildLink(BaseModel):
@@ -122,6 +127,9 @@ class RunDetail(Run):
     )
     children: list[ChildLink] = Field(
         default_factory=list, description="the child runs its call steps started"
+    )
+    reruns: list[str] = Field(
+        default_factory=list, description="the runs that re-run this one, oldest first"
     )
 
 
@@ -158,6 +166,24 @@ class ResumeRequest(Strict):
     choice: Literal["retry", "skip", "rollback"] | None = None
     params: dict[str, Any] = Field(
         default_factory=dict, description="secret parameters, given again (never stored)"
+    )
+    params_from_text: bool = False
+
+
+class RerunRequest(Strict):
+    from_: str | None = Field(
+        default=None,
+        alias="from",
+        description="start at this top-level step; the steps before it are carried over",
+    )
+    failed_hosts: bool = Field(
+        default=False,
+        description="the first SSH step from the start on runs only on the hosts that failed "
+        "or never ran there; without `from`, the re-run starts at the step the run failed at",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="parameters to change, and the secret ones given again (never stored)",
     )
     params_from_text: bool = False
 

@@ -19,6 +19,7 @@ from runbook_engine.auth.authenticate import AuthError
 from runbook_engine.errors import (
     ApprovalError,
     CatalogError,
+    InputRefused,
     LockHeld,
     ParameterError,
     RunbookError,
@@ -121,6 +122,8 @@ def classify(exc: RunbookError) -> tuple[int, str, dict[str, Any]]:
         return 503, "store-unavailable", {}
     if isinstance(exc, StoreError):
         return 409, "conflict", {}
+    if isinstance(exc, InputRefused):  # asked as it cannot be done (a re-run): exit 2
+        return 400, "input-refused", {}
     return 400, "refused", {}
 
 

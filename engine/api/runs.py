@@ -26,6 +26,7 @@ from runbook_engine.api.models import (
     DecisionRequest,
     Event,
     Page,
+    RerunRequest,
     Resumed,
     ResumeRequest,
     Run,
@@ -42,7 +43,7 @@ from runbook_engine.core.approvals import waiting_step
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import EXIT_CODES, NEEDS_ATTENTION, TERMINAL
 from runbook_engine.errors import ApprovalError, RunNotFound
-from runbook_engine.service import LoadedRun, new_run_id
+from runbook_engine.service import LoadedRun, new_run_id, rerun_run_id
 from runbook_engine.spec.loader import LoadedRunbook
 from runbook_engine.spec.models import iter_steps
 from runbook_engine.store import EventRecord, RunRecord
@@ -50,7 +51,11 @@ from runbook_engine.store import EventRecord, RunRecord
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 
-def run_view(record: RunRecord, trigger: dict[str, Any] | None = None) -> Run:
+def run_view(
+    record: RunRecord,
+    trigger: dict[str, Any] | None = None,
+    rerun_of: dict[str, Any] | None = None,
+) -> Run:
     blocked = (record.state or {}).get("blocked")
     return Run(
         id=record.id,
@@ -66,6 +71,7 @@ def run_view(record: RunRecord, trigger: dict[str, Any] | None = None) -> Run:
         exit_code=EXIT_CODES.get(record.status),
         blocked=blocked if isinstance(blocked, dict) and record.status not in TERMINAL else None,
         trigger=trigger,
+        rerun_of=rerun_of,
     )
 
 
@@ -213,7 +219,7 @@ def show_run(request: Request, caller: Caller, run_id: str) -> RunDetail:
     waiting: str | None = None
     with contextlib.suppress(ApprovalError):  # not waiting: no step to name
         waiting = waiting_step(run.loaded.runbook, state).id
-    view = run_view(run.record, ctx.engine.trigger_of(run.record))
+    view = run_view(run.record, ctx.engine.trigger_of(run.record), ctx.engine.rerun_of(run.record))
     return RunDetail(
         **view.model_dump(),
         state=state.to_dict(),
@@ -221,6 +227,7 @@ def show_run(request: Request, caller: Caller, run_id: str) -> RunDetail:
         waiting_on=waiting,
         parent=ctx.engine.parent_of(run.record),
         children=_children(ctx, state),
+        reruns=ctx.engine.reruns_of(run.record),
     )
 
 
@@ -364,3 +371,43 @@ def resume(
     if not ctx.executor.resume(record.id, by=caller.name, choice=choice):
         raise ApiProblem(503, "stopping", "the server is stopping; the run resumes when it is back")
     return Resumed(run_id=record.id, status=record.status)
+
+
+@router.post("/{run_id}/rerun", status_code=201, response_model=Run, summary="Re-run a run")
+def rerun_run(
+    request: Request,
+    response: Response,
+    caller: Caller,
+    run_id: str,
+    body: RerunRequest,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Run:
+    """A new run of exactly the version the run ran, with its parameters (``params`` change
+    some, and give the secret ones again: they were never stored), linked to it (``rerun_of``).
+    ``from``: the steps before it are carried over with the outputs the run recorded;
+    ``failed_hosts``: the first SSH step from the start on runs on the hosts that failed or
+    never ran. Checked like a start (permission ``run``); a re-run that cannot be made as asked
+    is a problem (400), with nothing recorded. With ``Idempotency-Key``, a repeated request
+    returns the re-run the first one created (200)."""
+    ctx = context_of(request)
+    record, _ = visible_record(ctx, request, caller, run_id)
+    new_id = rerun_run_id(f"api:{caller.key}:{idempotency_key}" if idempotency_key else None)
+    if idempotency_key:
+        earlier = ctx.store.get_run(new_id)
+        if earlier is not None:
+            response.status_code = 200
+            return run_view(earlier, rerun_of=ctx.engine.rerun_of(earlier))
+    ctx.executor.rerun(
+        record.id,
+        by=caller,
+        run_id=new_id,
+        from_step=body.from_,
+        failed_hosts=body.failed_hosts,
+        given=body.params,
+        from_text=body.params_from_text,
+    )
+    created = ctx.store.get_run(new_id)
+    if created is None:  # recorded a moment ago: only a store that lost it gets here
+        raise RunNotFound(new_id)
+    response.headers["Location"] = f"{request.url.path.rsplit('/', 2)[0]}/{new_id}"
+    return run_view(created, rerun_of=ctx.engine.rerun_of(created))

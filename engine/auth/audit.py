@@ -1,4 +1,4 @@
-"""The audit trail: every mutating request (start, decide, cancel, resume, and token changes),
+"""The audit trail: every mutating request (start, rerun, decide, cancel, resume, token changes),
 allowed or refused, with who asked, how they proved it and from where.
 
 ``Engine`` tells its ``audit`` hook of each attempt (an ``Attempt``: what the engine knows,
@@ -27,7 +27,7 @@ REFUSED = "refused"
 
 @dataclass(frozen=True)
 class Attempt:
-    """What an engine was asked to do: ``action`` (start, approve, reject, cancel, resume)
+    """What an engine was asked to do: ``action`` (start, rerun, approve, reject, cancel, resume)
     on ``target`` (a run id, or a runbook when the start was refused) by ``user``;
     ``principal`` when the door authenticated one (its proof and address are recorded)."""
 

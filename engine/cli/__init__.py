@@ -15,6 +15,7 @@ from runbook_engine.cli.audit_cmd import audit
 from runbook_engine.cli.catalog_cmds import diff, list_, plan, schema, validate
 from runbook_engine.cli.hosts_cmd import hosts
 from runbook_engine.cli.ops_cmds import logs, runs, show
+from runbook_engine.cli.rerun_cmd import rerun
 from runbook_engine.cli.run_cmds import approve, cancel, reject, resume, run
 from runbook_engine.cli.schedule_cmds import report, schedules
 from runbook_engine.cli.serve_cmd import serve
@@ -65,6 +66,7 @@ for command in (
     token,
     audit,
     whoami,
+    rerun,
 ):
     main.add_command(command)
 

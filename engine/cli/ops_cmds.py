@@ -145,10 +145,13 @@ def show(ref: str, output: str) -> None:
         events = store.events(record.id)
         state = _state_of(store, record) if output == "json" else None
         tree = _tree(store, record)
+        from runbook_engine.service import RERUN_PREFIX
+
+        reruns = store.reruns_of(record.id, prefix=RERUN_PREFIX)
     finally:
         if store is not None:
             store.close()
-    show_run(record, events, output, state, tree)
+    show_run(record, events, output, state, reruns, tree)
 
 
 def _show_runbook(ref: str, output: str, store: Store | None) -> None:
@@ -210,11 +213,18 @@ def _state_of(store: Store, record: RunRecord) -> dict[str, Any] | None:
     return load_state(store, Layout.of(loaded.runbook), record).to_dict()
 
 
+def _rerun_link(events: list[EventRecord]) -> dict[str, Any] | None:
+    """What a re-run's ``run.created`` says of its original (``None``: not a re-run)."""
+    link = (events[0].data or {}).get("rerun_of") if events else None
+    return link if isinstance(link, dict) else None
+
+
 def show_run(
     record: RunRecord,
     events: list[EventRecord],
     output: str,
     state: dict[str, Any] | None,
+    reruns: list[str] | None = None,
     tree: RunNode | None = None,
 ) -> None:
     from runbook_engine.cli.progress import describe
@@ -234,6 +244,8 @@ def show_run(
                 "created_at": record.created_at.isoformat(),
                 "parent": (events[0].data or {}).get("parent") if events else None,
                 "children": [asdict(c) for c in tree.children] if tree else [],
+                "rerun_of": _rerun_link(events),
+                "reruns": reruns or [],
                 "state": state,
                 "events": [
                     {
@@ -269,6 +281,13 @@ def show_run(
         click.echo("  runs:")
         for line in tree.lines():
             click.echo(printable(f"    {line}"))
+    link = _rerun_link(events)
+    if link is not None:  # a re-run (runbook rerun): which run, from where, which hosts
+        from runbook_engine.runtime.rerun import link_text
+
+        click.echo(printable(f"  {link_text(link)}"))
+    if reruns:  # the other way: the runs that re-ran this one
+        click.echo(f"  re-run as {', '.join(reruns)}")
     start = events[0].ts if events else record.created_at
     for e in events:
         if e.type == EventType.STEP_OUTPUT:

@@ -27,6 +27,7 @@ from runbook_engine.core.events import (
     RunNeedsAttention,
     RunResumed,
     RunWaitingForLock,
+    StepCarried,
     StepContinued,
     StepFailed,
     StepJumped,
@@ -98,6 +99,9 @@ def describe(event: Event) -> str | None:
             return f"{p.step}: parallel group"
         case ChildStarted():
             return f"{p.step}: child run {p.run} ({p.runbook}@{p.version})"
+        case StepCarried():
+            undone = "; it was rolled back there" if p.rolled_back else ""
+            return f"{p.step}: carried over from run {p.from_run} ({p.status}{undone})"
         case ApprovalRequested():
             who = ", ".join(p.approvers) or "anyone but the requester"
             return (

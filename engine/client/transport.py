@@ -82,6 +82,8 @@ def _error(status: int, problem: Mapping[str, Any]) -> RunbookError:
         return TemplateError(detail)
     if kind == "store-unavailable":
         return RemoteStoreWriteError(detail)
+    if kind == "input-refused":
+        return RemoteInputError(detail)  # as the local command exits: 2
     if kind == "refused":
         # the engine refused for a reason of its own (no more precise class): exit 1, as on a
         # local store

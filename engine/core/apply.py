@@ -21,6 +21,7 @@ from runbook_engine.core.events import (
     RunFinished,
     RunResolved,
     RunStarted,
+    StepCarried,
     StepError,
     StepFailed,
     StepInterrupted,
@@ -200,6 +201,23 @@ def _step_succeeded(state: RunState, ev: Folded) -> RunState:
     return _advance(state, ev.layout, sid)
 
 
+def _step_carried(state: RunState, ev: Folded) -> RunState:
+    """A re-run's step taken over from its original as it was there; it moves the cursor like
+    a step done, and is not a completed step (a re-run never undoes its original's work). A
+    carried failure had its failure ignored (it is behind the start)."""
+    carried = StepCarried.of(ev.data)
+    result = carried.result
+    state = state.with_step(
+        ev.step,
+        status=carried.status,
+        outputs=dict(carried.outputs or {}),
+        result=result,
+        result_seq=ev.seq if result is not None else None,
+        continued=carried.status == STEP_FAILED,
+    )
+    return _advance(state, ev.layout, ev.step)
+
+
 def _step_failed(state: RunState, ev: Folded) -> RunState:
     # the state keeps the error as recorded, keys a plugin added included (templates read it)
     return state.with_step(
@@ -332,6 +350,7 @@ FOLDS: dict[str, Fold] = {
     EventType.STEP_STARTED: _step_started,
     EventType.GROUP_STARTED: _group_started,
     EventType.CHILD_STARTED: _child_started,
+    EventType.STEP_CARRIED: _step_carried,
     EventType.STEP_SUCCEEDED: _step_succeeded,
     EventType.STEP_FAILED: _step_failed,
     EventType.STEP_RETRY: _step_retry,

@@ -158,6 +158,8 @@ class Env:
     alert: Mapping[str, Any] = field(default_factory=dict)
     #: the versions call steps without one will run (recorded when the run starts)
     pins: Mapping[str, int] = field(default_factory=dict)
+    #: a re-run of the failed hosts: step id -> the hosts its fan-out is limited to
+    limits: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 class StepsView(Mapping[str, dict[str, Any]]):
@@ -379,6 +381,9 @@ def _invoke(
         )
     except TemplateError as exc:
         return _failed(step.id, str(exc), "template")
+    limit = env.limits.get(step.id)
+    if limit is not None and isinstance(params, dict):
+        params = {**params, "limit": list(limit)}  # the action honours it (ssh.*: FanoutParams)
     return Invoke(step.id, step.action, params, attempt, step.timeout, not_before)
 
 
@@ -538,7 +543,11 @@ def _params_used(step: AnyStep, entry: Completed, state: RunState, env: Env) -> 
         )
     except TemplateError:
         return entry.params
-    return again if isinstance(again, dict) else entry.params
+    if not isinstance(again, dict):
+        return entry.params
+    if "limit" in entry.params and step.id in env.limits:  # a re-run's limit, not in ``with``
+        again = {**again, "limit": entry.params["limit"]}
+    return again
 
 
 def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:

@@ -51,6 +51,7 @@ __all__ = [
     "RunWaitingForLock",
     "SlackApproval",
     "SlackMessage",
+    "StepCarried",
     "StepContinued",
     "StepError",
     "StepFailed",
@@ -91,6 +92,8 @@ class EventType(StrEnum):
     GROUP_STARTED = "group.started"
     # a call step's child run
     CHILD_STARTED = "child.started"
+    #: a re-run's step taken over from its original run, as recorded there (runtime/rerun.py)
+    STEP_CARRIED = "step.carried"
     # approvals
     APPROVAL_REQUESTED = "approval.requested"
     APPROVAL_DECIDED = "approval.decided"
@@ -128,6 +131,8 @@ class StepError:
     stderr: str | None = None
     #: a fan-out's per-host results, failed hosts included, as the action reported them
     hosts: Any = None
+    #: a fan-out that stopped early: the hosts it never started (they have no result)
+    not_started: list[str] | None = None
 
     def to_data(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -145,6 +150,8 @@ class StepError:
             out["stderr"] = self.stderr
         if self.hosts is not None:
             out["hosts"] = self.hosts
+        if self.not_started is not None:
+            out["not_started"] = self.not_started
         return out
 
     @classmethod
@@ -165,6 +172,9 @@ class StepError:
             force_rollback=bool(data.get("force_rollback")),
             stderr=str(data["stderr"]) if data.get("stderr") is not None else None,
             hosts=data.get("hosts"),
+            not_started=[str(h) for h in data["not_started"]]
+            if isinstance(data.get("not_started"), list)
+            else None,
         )
 
 
@@ -229,6 +239,9 @@ class RunCreated(Payload):
     trigger: dict[str, Any] | None = None
     #: a child run of a call step: ``{"run": <parent run id>, "step": <the call step>}``
     parent: dict[str, Any] | None = None
+    #: a re-run: ``{"run": ID, "from": STEP or None, "failed_hosts": bool}``, with ``step``
+    #: and ``hosts`` when ``failed_hosts`` restricts a fan-out step (runtime/rerun.py)
+    rerun_of: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -434,6 +447,22 @@ class ChildStarted(Payload):
     with_: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepCarried(Payload):
+    """A step a re-run does not run: its status, outputs and result as its original run
+    (``from_run``) recorded them. Written before the re-run starts; never rolled back."""
+
+    TYPE = EventType.STEP_CARRIED
+
+    step: str
+    status: str
+    from_run: str
+    outputs: dict[str, Any] | None = None
+    result: Any = None
+    #: the original rolled the step back: its outputs are carried, its effect is not redone
+    rolled_back: bool | None = None
+
+
 # approvals
 
 
@@ -584,6 +613,7 @@ PAYLOADS: dict[EventType, type[Payload]] = {
         StepInterrupted,
         GroupStarted,
         ChildStarted,
+        StepCarried,
         ApprovalRequested,
         ApprovalDecided,
         ApprovalTimedOut,

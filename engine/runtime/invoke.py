@@ -70,6 +70,7 @@ def step_error(exc: BaseException) -> StepError:
             retry_after=exc.retry_after or None,
             stderr=json_safe(exc.stderr) if exc.stderr is not None else None,
             hosts=json_safe(exc.hosts) if exc.hosts is not None else None,
+            not_started=[str(h) for h in exc.not_started] if exc.not_started else None,
         )
     # an unexpected exception in plugin code: recorded, never retried blindly
     return StepError(f"{type(exc).__name__}: {exc}", kind="crash")

@@ -128,6 +128,7 @@ class Runner:
         synced: bool = False,
         alert: Mapping[str, Any] | None = None,
         children: Children | None = None,
+        limits: Mapping[str, list[str]] | None = None,
     ) -> None:
         self.store = store
         #: starts and drives call steps' child runs (None: this runner cannot run call steps)
@@ -142,6 +143,8 @@ class Runner:
         #: act on the child itself): the parent waits with it, and says which child
         self.waiting_child: ChildOutcome | None = None
         self.alert: Mapping[str, Any] = alert or {}
+        #: a re-run of the failed hosts: the fan-out step limited to them (runtime/rerun.py)
+        self.limits: Mapping[str, list[str]] = limits or {}
         self.registry = registry
         self.runbook = loaded.runbook
         self.layout = start.layout if start is not None else Layout.of(loaded.runbook)
@@ -209,6 +212,7 @@ class Runner:
             random=random.random(),
             alert=self.alert,
             pins=self._pins,
+            limits=self.limits,
         )
 
     def sync(self, *, quiet_until: int = 0) -> None:

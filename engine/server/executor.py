@@ -59,6 +59,57 @@ class RunExecutor:
         """Record a run now (every check happens here: permission, parameters, a repeated
         request with the same ``run_id`` — all raise) and drive it in the background.
         ``done`` hears how the first drive ended."""
+
+        def record() -> dict[str, Any]:
+            _, params = self.engine.create(
+                loaded,
+                given,
+                requester=requester,
+                extra_groups=extra_groups,
+                run_id=run_id,
+                from_text=from_text,
+            )
+            self.vault.keep(run_id, loaded.runbook, params)
+            return params
+
+        return self._record_and_launch(run_id, record, done)
+
+    def rerun(
+        self,
+        original: str,
+        *,
+        by: Who,
+        run_id: str,
+        from_step: str | None = None,
+        failed_hosts: bool = False,
+        given: Mapping[str, Any] | None = None,
+        from_text: bool = False,
+        extra_groups: Iterable[str] = (),
+        done: Done | None = None,
+    ) -> str:
+        """``start`` for a re-run of ``original`` (``Engine.create_rerun``: checked, recorded
+        as ``run_id``, linked) driven in the background."""
+
+        def record() -> dict[str, Any]:
+            made = self.engine.create_rerun(
+                original,
+                by=by,
+                from_step=from_step,
+                failed_hosts=failed_hosts,
+                given=given,
+                from_text=from_text,
+                extra_groups=extra_groups,
+                run_id=run_id,
+            )
+            self.vault.keep(run_id, made.loaded.runbook, made.params)
+            return made.params
+
+        return self._record_and_launch(run_id, record, done)
+
+    def _record_and_launch(
+        self, run_id: str, record: Callable[[], dict[str, Any]], done: Done | None
+    ) -> str:
+        """Hold ``run_id``, ``record`` it (its typed parameters come back), drive it."""
         with self._lock:
             if self._closed:
                 raise RunbookError("the server is stopping; ask again in a minute")
@@ -68,20 +119,12 @@ class RunExecutor:
             if held:
                 self._held.add(run_id)
         try:
-            run_id, params = self.engine.create(
-                loaded,
-                given,
-                requester=requester,
-                extra_groups=extra_groups,
-                run_id=run_id,
-                from_text=from_text,
-            )
+            params = record()
         except BaseException:
             if held:
                 with self._lock:
                     self._held.discard(run_id)
             raise
-        self.vault.keep(run_id, loaded.runbook, params)
         if not self._launch(run_id, functools.partial(self._execute, run_id, params), done):
             with self._lock:
                 closed = self._closed

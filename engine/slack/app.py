@@ -19,6 +19,7 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk import WebClient
 
 from runbook_engine.slack.interactions import Asker, Interactions
+from runbook_engine.slack.messages import RERUN
 from runbook_engine.slack.modals import (
     REJECT_VIEW,
     RUN_VIEW,
@@ -105,6 +106,12 @@ def build_app(
         ack()
         value = str(body["actions"][0]["value"])
         _later(jobs, interactions.reject_clicked, _action_asker(body), value)
+
+    @app.action(RERUN)
+    def on_rerun(ack: Ack, body: Body) -> None:
+        ack()
+        value = str(body["actions"][0]["value"])
+        _later(jobs, interactions.rerun_clicked, _action_asker(body), value)
 
     @app.view(RUN_VIEW)
     def on_run_form(ack: Ack, body: Body) -> None:

@@ -38,7 +38,7 @@ from runbook_engine.errors import (
     StoreError,
 )
 from runbook_engine.server.executor import RunExecutor
-from runbook_engine.service import Engine, RunOutcome
+from runbook_engine.service import Engine, RunOutcome, rerun_run_id
 from runbook_engine.slack.client import webhook
 from runbook_engine.slack.commands import HELP, Command, CommandError, parse
 from runbook_engine.slack.escaping import escape
@@ -175,7 +175,10 @@ class Interactions:
             record, loaded, state = self.engine.state_of(cmd.args[0])
             trigger = self.engine.trigger_of(record) or {}
             alert = trigger.get("alert") if isinstance(trigger.get("alert"), dict) else None
-            view = RunView.of(record.id, loaded, record.requester, record.params, state, alert)
+            link = self.engine.rerun_of(record)
+            view = RunView.of(
+                record.id, loaded, record.requester, record.params, state, alert, link
+            )
             text, blocks = run_message(view, time.time())
             reply(text, blocks)
             return
@@ -240,6 +243,54 @@ class Interactions:
             self.decide(asker.user, run_id, approve=False, reason=reason, step=step)
         except RunbookError as exc:
             reply(f":no_entry: {escape(exc)}")
+
+    def rerun_clicked(self, asker: Asker, value: str) -> None:
+        """ "Re-run from here" on a failed run's message: a re-run from the step it failed at
+        (``Engine.create_rerun``, checked and audited as from any door), its message posted
+        where the button was. Secret parameters are never asked for in Slack: the answer says
+        how to re-run with the CLI."""
+        reply = Replier(self.client, asker, prefer_ephemeral=True)
+        run_id, step = parse_button_value(value)
+        trigger = asker.trigger_id or f"{asker.user}:{time.time_ns()}"
+        new_id = rerun_run_id(f"slack:{trigger}")  # a retried click finds the same re-run
+        try:
+            original = self.engine.run_record(run_id)
+            loaded = self.engine.loaded_for(original)
+            who = self._run_principal(loaded, asker.user)
+            self.notifier.route(new_id, asker.channel)
+            self.executor.rerun(original.id, by=who, run_id=new_id, from_step=step)
+        except ParameterError as exc:
+            param = loaded.runbook.parameters.get(exc.name)
+            if param is None or not param.secret:
+                reply(f":warning: {escape(exc)}")
+                return
+            secret = [n for n, p in loaded.runbook.parameters.items() if p.secret]
+            given = " ".join(f"-p {n}=-" for n in secret)
+            reply(
+                f":lock: *{escape(loaded.runbook.name)}* has secret parameters "
+                f"({escape(', '.join(secret))}), which were never stored and which Slack never "
+                f"asks for. Re-run it from a terminal: "
+                f"`runbook rerun {original.id} --from {escape(step)} {given}`"
+            )
+            return
+        except StoreError as exc:
+            if "already exists" not in str(exc):
+                reply(f":warning: {escape(exc)}")
+                return
+            log.info("re-run %s was already made by this click", new_id)
+            return
+        except ApprovalError as exc:
+            reply(f":no_entry: {escape(exc)}")
+            return
+        except RunbookError as exc:
+            reply(f":warning: {escape(exc)}")
+            return
+        rb = loaded.runbook
+        where = channel_ref(rb.notify.channel if rb.notify else asker.channel)
+        reply(
+            f":repeat: Re-running run `{original.id}` from `{escape(step)}` as run `{new_id}` "
+            f"— progress in {where}."
+        )
 
     def form_errors(self, request: RunRequest, given: Mapping[str, str]) -> dict[str, str]:
         """Problems with a submitted run form, by input block, shown inside the modal."""

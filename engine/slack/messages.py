@@ -51,11 +51,17 @@ from runbook_engine.core.statuses import (
 )
 from runbook_engine.durations import format_duration
 from runbook_engine.runtime.bus import Event
+from runbook_engine.runtime.rerun import link_text
 from runbook_engine.slack.escaping import escape
 from runbook_engine.spec.loader import LoadedRunbook
 from runbook_engine.spec.models import ApprovalStep, iter_steps
 
 Block = dict[str, Any]
+
+#: the action id of the "Re-run from here" button (``runbook rerun RUN --from STEP``)
+RERUN = "runbook_rerun"
+#: a run message offers a re-run from the failed step when its run ended so
+RERUN_STATUSES = frozenset({FAILED, ROLLED_BACK, ROLLBACK_FAILED})
 
 #: Slack refuses a section text over 3000 characters; leave room for the ellipsis
 SECTION_LIMIT = 2900
@@ -100,6 +106,8 @@ class RunView:
     steps: tuple[tuple[str, int, bool], ...] = field(default=())  # (id, depth, is_approval)
     #: the alert that started the run (``Alert.as_dict``), if an alert did
     alert: Mapping[str, Any] | None = None
+    #: the run this one re-runs (``rerun_of`` of its ``run.created``), if it is a re-run
+    rerun_of: Mapping[str, Any] | None = None
 
     @classmethod
     def of(
@@ -110,13 +118,30 @@ class RunView:
         params: Mapping[str, Any],
         state: RunState,
         alert: Mapping[str, Any] | None = None,
+        rerun_of: Mapping[str, Any] | None = None,
     ) -> RunView:
         steps = tuple(
             (step.id, 0 if group is None else 1, isinstance(step, ApprovalStep))
             for step, group in iter_steps(loaded.runbook)
         )
         rb = loaded.runbook
-        return cls(run_id, rb.name, rb.version, requester, dict(params), state, steps, alert)
+        return cls(
+            run_id, rb.name, rb.version, requester, dict(params), state, steps, alert, rerun_of
+        )
+
+    def rerun_start(self) -> str | None:
+        """The top-level step a "Re-run from here" re-runs from: the one the run failed at
+        (the group, for a step inside one); None when the run did not fail at a step."""
+        if self.state.status not in RERUN_STATUSES or not self.state.failure:
+            return None
+        failed = str(self.state.failure.get("step") or "")
+        top: str | None = None
+        for sid, depth, _ in self.steps:
+            if depth == 0:
+                top = sid
+            if sid == failed:
+                return top
+        return None
 
 
 def alert_line(alert: Mapping[str, Any]) -> str:
@@ -220,6 +245,9 @@ def run_message(view: RunView, now: float) -> tuple[str, list[Block]]:
     if view.alert:
         line = alert_line(view.alert)
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
+    if view.rerun_of:
+        line = clip(escape(link_text(view.rerun_of)), 2000)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
     lines = [
         _step_line(sid, depth, state.step(sid), state, approval)
         for sid, depth, approval in view.steps
@@ -235,6 +263,16 @@ def run_message(view: RunView, now: float) -> tuple[str, list[Block]]:
         choices = " | ".join(f"--{c}" for c in (state.attention or {}).get("choices", []))
         hint = f"A person must decide: `runbook resume {view.run_id} {choices}`"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": hint}})
+    start = view.rerun_start()
+    if start is not None:
+        value = json.dumps({"run": view.run_id, "step": start}, separators=(",", ":"))
+        button = {
+            "type": "button",
+            "action_id": RERUN,
+            "text": {"type": "plain_text", "text": "Re-run from here"},
+            "value": value,
+        }
+        blocks.append({"type": "actions", "elements": [button]})
     fallback = f"{view.runbook}@{view.version} run {view.run_id}: {state.status}"
     return fallback, blocks
 

@@ -86,9 +86,12 @@ class _Context:
     anchor: Anchor | None = None
     prompts: dict[int, _PromptAnchor] = field(default_factory=dict)  # by request seq
     alert: dict[str, Any] | None = None  # the alert that started the run, if one did
+    rerun_of: dict[str, Any] | None = None  # the run it re-runs, if it is a re-run
 
     def view(self, run_id: str, state: RunState) -> RunView:
-        return RunView.of(run_id, self.loaded, self.requester, self.params, state, self.alert)
+        return RunView.of(
+            run_id, self.loaded, self.requester, self.params, state, self.alert, self.rerun_of
+        )
 
     def template_of(self, step_id: str) -> str:
         """An approval step's message as the runbook writes it: its own mentions stay live."""
@@ -335,6 +338,8 @@ class SlackNotifier:
         )
         events = self.store.events(run_id)
         ctx.alert = _alert_of(events)
+        link = (events[0].data or {}).get("rerun_of") if events else None
+        ctx.rerun_of = link if isinstance(link, dict) else None
         self._adopt_anchors(run_id, ctx, events)
         self._contexts[run_id] = ctx
         return ctx

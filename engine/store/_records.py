@@ -121,6 +121,8 @@ class NewRun:
     status: str = "pending"
     trigger: JSONDict | None = None
     owner: str | None = None
+    #: the run this one re-runs (``runbook rerun``), recorded in its ``run.created``
+    rerun_of: JSONDict | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -418,10 +418,14 @@ class Store(IdentityRecords):
         status: str = "pending",
         trigger: JSONDict | None = None,
         parent: JSONDict | None = None,
+        rerun_of: JSONDict | None = None,
+        then: Sequence[NewEvent] = (),
     ) -> RunRecord:
         """Create a run and its first event (seq 1, ``run.created``) in one transaction.
         ``trigger``: the alert that started the run, recorded in that event; ``parent``: the
-        run and call step a child run was started by, recorded there too.
+        run and call step a child run was started by, and ``rerun_of``: the run it re-runs
+        (``runbook rerun``), there too. ``then``: events that follow it (seq 2...) in the
+        same transaction (a re-run's carried steps: never a run without them).
 
         Raises ``StoreError`` if a run with this id already exists.
         """
@@ -445,7 +449,7 @@ class Store(IdentityRecords):
                         "heartbeat_at": None,
                         "created_at": now,
                         "updated_at": now,
-                        "last_seq": 1,
+                        "last_seq": 1 + len(then),
                     },
                     ("id",),
                 ).returning(*_RUN_COLUMNS)
@@ -461,9 +465,25 @@ class Store(IdentityRecords):
                     step_id=None,
                     data={"params": params, "requester": requester}
                     | ({} if trigger is None else {"trigger": trigger})
-                    | ({} if parent is None else {"parent": parent}),
+                    | ({} if parent is None else {"parent": parent})
+                    | ({} if rerun_of is None else {"rerun_of": rerun_of}),
                 )
             )
+            if then:
+                conn.execute(
+                    insert(events),
+                    [
+                        {
+                            "run_id": run_id,
+                            "seq": 2 + i,
+                            "ts": event.ts or now,
+                            "type": event.type,
+                            "step_id": event.step_id,
+                            "data": event.data,
+                        }
+                        for i, event in enumerate(then)
+                    ],
+                )
             if self._dialect == "postgresql":
                 self._announce(conn, run_id)
         return _run(created)
@@ -506,7 +526,8 @@ class Store(IdentityRecords):
                     "type": "run.created",
                     "step_id": None,
                     "data": {"params": n.params, "requester": n.requester}
-                    | ({} if n.trigger is None else {"trigger": n.trigger}),
+                    | ({} if n.trigger is None else {"trigger": n.trigger})
+                    | ({} if n.rerun_of is None else {"rerun_of": n.rerun_of}),
                 }
                 for n in new
                 if n.run_id in created
@@ -738,6 +759,24 @@ class Store(IdentityRecords):
         )
         with self._read() as conn:
             return {row.seq: (row.data or {}).get("result") for row in conn.execute(stmt)}
+
+    def reruns_of(self, run_id: str, *, prefix: str) -> list[str]:
+        """The runs whose ``run.created`` names ``run_id`` as the run they re-run
+        (``rerun_of.run``), oldest first. Only ids starting with ``prefix`` (re-runs' ids,
+        the service's choice) are looked at: a range of the events' key, not every run."""
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        stmt = (
+            select(events.c.run_id)
+            .where(
+                events.c.run_id >= prefix,
+                events.c.run_id < end,
+                events.c.seq == 1,
+                events.c.data["rerun_of"]["run"].as_string() == run_id,
+            )
+            .order_by(events.c.ts, events.c.run_id)
+        )
+        with self._read() as conn:
+            return [str(row.run_id) for row in conn.execute(stmt)]
 
     def events(
         self, run_id: str, after_seq: int = 0, limit: int | None = None

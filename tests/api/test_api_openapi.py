@@ -27,6 +27,7 @@ PATHS = {
     "/tokens/{token_id}": {"delete"},
     "/me": {"get"},
     "/audit": {"get"},
+    "/runs/{run_id}/rerun": {"post"},
 }
 
 

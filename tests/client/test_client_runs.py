@@ -126,6 +126,7 @@ def test_run_ends_with_the_local_exit_codes(remote_factory: Factory) -> None:
         "status",
         "exit_code",
         "message",
+        "waiting_on",
         "failure",
         "attention",
         "steps",

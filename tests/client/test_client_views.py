@@ -68,6 +68,10 @@ SHOW_KEYS = {
     "created_at",
     "state",
     "events",
+    "rerun_of",
+    "reruns",
+    "parent",
+    "children",
 }
 
 

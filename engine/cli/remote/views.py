@@ -61,7 +61,7 @@ def show(ref: str, output: str) -> None:
         tree = _tree(api, detail)
     from runbook_engine.cli.ops_cmds import show_run
 
-    show_run(run_record(detail), events, output, detail.get("state"), tree)
+    show_run(run_record(detail), events, output, detail.get("state"), detail.get("reruns"), tree)
 
 
 def _tree(
