@@ -440,7 +440,80 @@ OutputEntry = Annotated[
 ]
 
 
-class ActionStep(StepBase):
+#: names a loop's ``as`` may not take: what the templates' context already holds
+LOOP_RESERVED = frozenset(
+    {
+        "params",
+        "steps",
+        "run",
+        "alert",
+        "result",
+        "params_used",
+        "loop",
+        "range",
+        "dict",
+        "lipsum",
+        "cycler",
+        "joiner",
+        "namespace",
+        "true",
+        "false",
+        "none",
+        "True",
+        "False",
+        "None",
+    }
+)
+LOOP_FIELDS = ("for_each", "as_", "max_concurrency", "on_item_failure")
+
+
+class Looped(Model):
+    """``for_each``: run the step once per item of a list (the loop fields of action steps,
+    and of any other kind of step that can loop)."""
+
+    for_each: str | None = Field(
+        default=None,
+        description="a template that gives a list; the step runs once per item",
+    )
+    as_: str = Field(
+        default="item",
+        alias="as",
+        pattern=r"^[a-z_][a-z0-9_]*$",
+        description="the item's name in the step's templates (with, outputs, rollback)",
+    )
+    max_concurrency: int = Field(
+        default=1, ge=1, description="items at once (1: one after the other)"
+    )
+    on_item_failure: Literal["stop", "continue"] = Field(
+        default="stop",
+        description="after an item fails: start no more (stop), or run the others (continue)",
+    )
+
+    @field_validator("as_")
+    @classmethod
+    def _not_shadowing(cls, value: str) -> str:
+        if value in LOOP_RESERVED:
+            raise ValueError(
+                f"`as: {value}` would hide {value!r}, which templates already have; "
+                "choose another name"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _loop_fields_need_for_each(self) -> Looped:
+        if self.for_each is None:
+            given = [f for f in LOOP_FIELDS[1:] if f in self.model_fields_set]
+            if given:
+                names = ", ".join("as" if f == "as_" else f for f in given)
+                raise ValueError(f"{names} only applies to a step with `for_each`")
+        return self
+
+    @property
+    def looped(self) -> bool:
+        return self.for_each is not None
+
+
+class ActionStep(StepBase, Looped):
     """Call an action plugin."""
 
     action: str = Field(description="the plugin name, e.g. ssh.command, aws.call, log")
@@ -507,6 +580,17 @@ class ParallelStep(StepBase):
     parallel: list[ActionStep] = Field(min_length=1)
     max_concurrency: int | None = Field(default=None, ge=1)
     on_failure: OnFailure = "rollback"
+
+    @field_validator("parallel")
+    @classmethod
+    def _children_do_not_loop(cls, value: list[ActionStep]) -> list[ActionStep]:
+        for child in value:
+            if child.looped:
+                raise ValueError(
+                    f"step {child.id!r}: a step of a parallel group cannot use for_each; "
+                    "make the loop a step of its own (max_concurrency runs items at once)"
+                )
+        return value
 
 
 STEP_KINDS = ("action", "approval", "goto", "branch", "parallel")

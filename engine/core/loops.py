@@ -1,0 +1,169 @@
+"""``for_each``: a step run once per item of a list, as sub-steps ``step[index]``.
+
+Entering a looped step renders its list and records ``loop.started`` with the items. Each item
+is then run by *the command that runs one item* (``run_item``: for an action step, an
+``Invoke`` of its action with the step's ``with`` rendered for that item), with its own
+attempts (the step's ``retry``) and time-out, at most ``max_concurrency`` at once. An item that
+fails for good is recorded (``loop.item_failed``); with ``on_item_failure: stop`` no item starts
+after that, and the step fails once the running ones end; with ``continue`` the others still
+run and the step fails at the end. The step's own ``on_failure`` then applies.
+
+Every decision reads the loop's counters (``LoopState``) and the few items in flight, never the
+whole list; the list is walked once, when the step ends (its outputs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from runbook_engine.core.decide import (
+    Command,
+    Env,
+    Invoke,
+    Record,
+    _can_retry,
+    _failed,
+    _retry,
+    template_context,
+)
+from runbook_engine.core.events import (
+    LoopItemFailed,
+    LoopStarted,
+    StepError,
+    StepFailed,
+    StepSucceeded,
+)
+from runbook_engine.core.items import item_id, split_item
+from runbook_engine.core.loop_state import LoopState, loop_outputs
+from runbook_engine.core.state import RunState
+from runbook_engine.errors import TemplateError
+from runbook_engine.spec.models import ActionStep
+from runbook_engine.templating import render
+
+__all__ = ["decide_loop", "enter_loop", "item_vars"]
+
+#: how many failed items a loop step's failure names (the rest are counted)
+NAMED_FAILURES = 10
+
+#: runs item ``index`` of a loop: (index, attempt, not_before) -> the command
+RunItem = Callable[[int, int, float | None], Command]
+
+
+def item_vars(step: ActionStep, state: RunState, sid: str) -> dict[str, Any]:
+    """What the templates of item ``sid`` see besides the run's context: the item under the
+    step's ``as`` name, and ``loop`` (``index``, ``length``, ``first``, ``last``)."""
+    _, index = split_item(sid)
+    loop = state.loops.get(step.id)
+    if index is None or loop is None or index >= len(loop.items):
+        return {}
+    length = len(loop.items)
+    return {
+        step.as_: loop.items[index],
+        "loop": {
+            "index": index,
+            "length": length,
+            "first": index == 0,
+            "last": index == length - 1,
+        },
+    }
+
+
+def enter_loop(step: ActionStep, state: RunState, env: Env) -> Record:
+    """Render the step's list: ``loop.started`` with its items, or the step's failure."""
+    assert step.for_each is not None
+    field = f"{step.id}.for_each"
+    try:
+        items = render(step.for_each, template_context(state, env), field=field)
+    except TemplateError as exc:
+        return _failed(step.id, str(exc), "template")
+    if not isinstance(items, list | tuple):
+        shown = repr(items)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        return _failed(
+            step.id,
+            f"{field}: expected a list, got {type(items).__name__} {shown}",
+            "template",
+        )
+    return Record.of(LoopStarted(step=step.id, items=list(items)))
+
+
+def _run_action_item(step: ActionStep, state: RunState, env: Env) -> RunItem:
+    def run(index: int, attempt: int, not_before: float | None) -> Command:
+        sid = item_id(step.id, index)
+        ctx = template_context(state, env, **item_vars(step, state, sid))
+        try:
+            params = render(step.with_, ctx, field=f"{sid}.with", timeout=step.timeout)
+        except TemplateError as exc:
+            return _failed(sid, str(exc), "template")
+        return Invoke(sid, step.action, params, attempt, step.timeout, not_before)
+
+    return run
+
+
+def decide_loop(step: Any, state: RunState, env: Env) -> list[Command]:
+    """What a running loop step does next."""
+    assert isinstance(step, ActionStep)
+    return _decide(step, state, env, _run_action_item(step, state, env))
+
+
+def _decide(step: ActionStep, state: RunState, env: Env, run_item: RunItem) -> list[Command]:
+    loop = state.loops[step.id]
+    # an item that just failed: try it again, or count it failed
+    records: list[Command] = []
+    for index in sorted(loop.unjudged):
+        sid = item_id(step.id, index)
+        ist = state.step(sid)
+        if _can_retry(step, ist, state, item=True):
+            records.append(_retry(step, ist, env, sid))
+        else:
+            records.append(Record.of(LoopItemFailed(step=sid)))
+    if records:
+        return records
+    commands: list[Command] = []
+    for index in sorted(loop.waiting):
+        ist = state.step(item_id(step.id, index))
+        commands.append(run_item(index, ist.attempt + 1, ist.next_attempt_at))
+    stopping = loop.failed > 0 and step.on_item_failure == "stop"
+    if not stopping and not state.cancel_requested:
+        free = step.max_concurrency - loop.in_flight
+        for index in range(loop.next, min(len(loop.items), loop.next + max(free, 0))):
+            commands.append(run_item(index, 1, None))
+    failures: list[Command] = [c for c in commands if isinstance(c, Record)]
+    if failures:
+        return failures[:1]  # an item's template failed: recorded alone, decided again
+    if commands or loop.in_flight:
+        return commands
+    if loop.next < len(loop.items) and not stopping:
+        return []  # cancelled: the run rolls back
+    return [_finished(step, loop, state)]
+
+
+def _finished(step: ActionStep, loop: LoopState, state: RunState) -> Record:
+    outputs = loop_outputs(step.id, list(step.outputs), loop, state.steps)
+    if loop.failed == 0:
+        return Record.of(StepSucceeded(step=step.id, outputs=outputs))
+    failed: list[str] = []
+    messages: list[str] = []
+    force = False
+    for index in range(loop.next):
+        sid = item_id(step.id, index)
+        ist = state.step(sid)
+        if ist.status != "failed":
+            continue
+        error = StepError.of(ist.error) or StepError("failed")
+        force = force or error.force_rollback
+        if len(failed) < NAMED_FAILURES:
+            failed.append(sid)
+            messages.append(f"{sid}: {error.message}")
+    more = loop.failed - len(failed)
+    named = "; ".join(messages) + (f"; and {more} more" if more > 0 else "")
+    not_run = len(loop.items) - loop.next
+    tail = f" ({not_run} not started: on_item_failure is stop)" if not_run else ""
+    error = StepError(
+        f"{loop.failed} of {len(loop.items)} items failed{tail}: {named}",
+        kind="loop",
+        # a human chose to roll back an interrupted item: the step's policy cannot undo that
+        force_rollback=force,
+    )
+    return Record.of(StepFailed(step=step.id, error=error, outputs=outputs))
