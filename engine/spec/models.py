@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     Tag,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -464,7 +465,6 @@ LOOP_RESERVED = frozenset(
         "None",
     }
 )
-LOOP_FIELDS = ("for_each", "as_", "max_concurrency", "on_item_failure")
 
 
 class Looped(Model):
@@ -478,8 +478,8 @@ class Looped(Model):
     as_: str = Field(
         default="item",
         alias="as",
-        pattern=r"^[a-z_][a-z0-9_]*$",
         description="the item's name in the step's templates (with, outputs, rollback)",
+        json_schema_extra={"pattern": r"^[a-z_][a-z0-9_]*$"},
     )
     max_concurrency: int = Field(
         default=1, ge=1, description="items at once (1: one after the other)"
@@ -491,7 +491,12 @@ class Looped(Model):
 
     @field_validator("as_")
     @classmethod
-    def _not_shadowing(cls, value: str) -> str:
+    def _a_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", value):
+            raise ValueError(
+                f"`as: {value}` is not a name templates can use: lowercase letters, digits "
+                "and underscores, not starting with a digit"
+            )
         if value in LOOP_RESERVED:
             raise ValueError(
                 f"`as: {value}` would hide {value!r}, which templates already have; "
@@ -499,21 +504,21 @@ class Looped(Model):
             )
         return value
 
-    @model_validator(mode="after")
-    def _loop_fields_need_for_each(self) -> Looped:
-        if self.for_each is None:
-            given = [f for f in LOOP_FIELDS[1:] if f in self.model_fields_set]
-            if given:
-                names = ", ".join("as" if f == "as_" else f for f in given)
-                raise ValueError(f"{names} only applies to a step with `for_each`")
-        return self
+    @field_validator("as_", "max_concurrency", "on_item_failure")
+    @classmethod
+    def _needs_for_each(cls, value: Any, info: ValidationInfo) -> Any:
+        # ``for_each`` comes first; absent from the data when it was itself invalid
+        if info.data.get("for_each", "") is None:
+            name = "as" if info.field_name == "as_" else info.field_name
+            raise ValueError(f"`{name}` only applies to a step with `for_each`")
+        return value
 
     @property
     def looped(self) -> bool:
         return self.for_each is not None
 
 
-class ActionStep(StepBase, Looped):
+class ActionStep(Looped, StepBase):
     """Call an action plugin."""
 
     action: str = Field(description="the plugin name, e.g. ssh.command, aws.call, log")
