@@ -44,7 +44,9 @@ steps:
     on_item_failure: {policy}
     with: {host: "{{ host }}", n: "{{ loop.index }}"}
     outputs: {up: "{{ result.up }}", where: "{{ host }}"}
-    rollback: {action: test.undo, with: {host: "{{ host }}", was: "{{ result.up if result else none }}"}}
+    rollback:
+      action: test.undo
+      with: {host: "{{ host }}", was: "{{ result.up if result else none }}"}
   - id: after
     action: log
     with: {message: "{{ steps.restart.outputs.where | join(',') }}"}

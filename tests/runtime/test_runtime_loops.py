@@ -30,7 +30,8 @@ steps:
   - id: check
     action: shell.command
     with:
-      command: "echo {{ steps.restart.outputs.said | join(',') | quote }} >> {{ params.out | quote }}"
+      command: >-
+        echo {{ steps.restart.outputs.said | join(',') | quote }} >> {{ params.out | quote }}
   - id: boom
     action: fail
     if: "{{ params.hosts | length > 3 }}"
