@@ -107,6 +107,11 @@ class RunDetail(Run):
     order: list[str] = Field(default_factory=list, description="the runbook's step ids in order")
     waiting_on: str | None = Field(default=None, description="the approval step it waits on")
     message: str = ""
+    loops: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="each for_each step entered: items, succeeded, skipped, failed, running, "
+        "not_started, failed_items (the first 10 failed item ids, `step[index]`)",
+    )
 
 
 class Event(BaseModel):

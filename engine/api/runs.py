@@ -37,6 +37,7 @@ from runbook_engine.api.runbooks import resolve
 from runbook_engine.api.security import Caller, may
 from runbook_engine.auth.principal import Principal
 from runbook_engine.core.approvals import waiting_step
+from runbook_engine.core.loop_state import loop_summary
 from runbook_engine.core.statuses import EXIT_CODES, NEEDS_ATTENTION, TERMINAL
 from runbook_engine.errors import ApprovalError, RunNotFound
 from runbook_engine.service import LoadedRun, new_run_id
@@ -216,6 +217,7 @@ def show_run(request: Request, caller: Caller, run_id: str) -> RunDetail:
         state=state.to_dict(),
         order=[s.id for s, _ in iter_steps(run.loaded.runbook)],
         waiting_on=waiting,
+        loops={sid: loop_summary(sid, loop, state.steps) for sid, loop in state.loops.items()},
     )
 
 

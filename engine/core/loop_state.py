@@ -15,7 +15,14 @@ from typing import Any
 
 from runbook_engine.core.items import item_id, split_item
 
-__all__ = ["LoopState", "loop_outputs", "loop_result", "tracked"]
+__all__ = [
+    "LoopState",
+    "describe_summary",
+    "loop_outputs",
+    "loop_result",
+    "loop_summary",
+    "tracked",
+]
 
 # item statuses (the step statuses of state.py, which imports this module)
 _RUNNING = "running"
@@ -146,3 +153,55 @@ def loop_outputs(
         for name in names:
             out[name].append(got.get(name))
     return out
+
+
+#: how many failed items a summary of a loop names
+SUMMARY_FAILED = 10
+
+
+def loop_summary(
+    step: str, loop: LoopState, steps: Mapping[str, Any], *, named: int = SUMMARY_FAILED
+) -> dict[str, Any]:
+    """What views show of a loop step instead of its items one by one: how many there are,
+    how many succeeded, failed, run and wait, and the ids of the first ``named`` failed ones.
+    Walks the items once (a view's cost, not a decision's)."""
+    failed: list[str] = []
+    skipped = 0
+    for index in range(loop.next):
+        sid = item_id(step, index)
+        st = steps.get(sid)
+        if st is None:
+            continue
+        if st.status == _FAILED and len(failed) < named:
+            failed.append(sid)
+        elif st.status == "skipped":
+            skipped += 1
+    total = len(loop.items)
+    running = len(loop.running) + len(loop.waiting) + len(loop.unjudged)
+    return {
+        "items": total,
+        "succeeded": loop.done - skipped,
+        "skipped": skipped,
+        "failed": loop.failed + len(loop.unjudged),
+        "running": running,
+        "not_started": total - loop.next,
+        "failed_items": failed,
+    }
+
+
+def describe_summary(summary: Mapping[str, Any]) -> str:
+    """``10 items: 7 succeeded, 2 failed (each[3], each[7]), 1 not started``."""
+    parts = [f"{summary['succeeded']:,} succeeded"]
+    if summary["failed"]:
+        names = ", ".join(summary["failed_items"])
+        more = summary["failed"] - len(summary["failed_items"])
+        names += f" and {more:,} more" if more > 0 else ""
+        parts.append(f"{summary['failed']:,} failed ({names})")
+    for key, label in (
+        ("skipped", "skipped"),
+        ("running", "running"),
+        ("not_started", "not started"),
+    ):
+        if summary[key]:
+            parts.append(f"{summary[key]:,} {label}")
+    return f"{summary['items']:,} items: " + ", ".join(parts)
