@@ -568,7 +568,7 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
     if isinstance(step, ActionStep) and step.looped:
         from runbook_engine.core import loops
 
-        extra = loops.item_vars(step, state, entry.step)  # the item it undoes
+        extra = loops.item_vars(step, state, entry.step, env)  # the item it undoes
     used = _params_used(step, entry, state, env, extra)
     if isinstance(step, ActionStep) and step.rollback is not None:
         ctx = template_context(state, env, result=entry.result, params_used=used, **extra)

@@ -39,7 +39,8 @@ from runbook_engine.core.loop_state import LoopState, loop_outputs
 from runbook_engine.core.state import RunState
 from runbook_engine.errors import TemplateError
 from runbook_engine.spec.models import ActionStep
-from runbook_engine.templating import render
+from runbook_engine.spec.params import REDACTED
+from runbook_engine.templating import render, strings_in
 
 __all__ = ["decide_loop", "enter_loop", "item_vars"]
 
@@ -50,16 +51,25 @@ NAMED_FAILURES = 10
 RunItem = Callable[[int, int, float | None], Command]
 
 
-def item_vars(step: ActionStep, state: RunState, sid: str) -> dict[str, Any]:
+def item_vars(
+    step: ActionStep, state: RunState, sid: str, env: Env | None = None
+) -> dict[str, Any]:
     """What the templates of item ``sid`` see besides the run's context: the item under the
-    step's ``as`` name, and ``loop`` (``index``, ``length``, ``first``, ``last``)."""
+    step's ``as`` name, and ``loop`` (``index``, ``length``, ``first``, ``last``).
+
+    The items are as ``loop.started`` recorded them, secrets masked; an item where a mask
+    shows is taken from the list rendered again with the run's real parameters (``env``), so
+    that its call gets the secret (masked again when recorded), as a rollback's does."""
     _, index = split_item(sid)
     loop = state.loops.get(step.id)
     if index is None or loop is None or index >= len(loop.items):
         return {}
     length = len(loop.items)
+    value = loop.items[index]
+    if env is not None and any(REDACTED in text for text in strings_in(value)):
+        value = _unmasked(step, state, env, index, length, value)
     return {
-        step.as_: loop.items[index],
+        step.as_: value,
         "loop": {
             "index": index,
             "length": length,
@@ -67,6 +77,19 @@ def item_vars(step: ActionStep, state: RunState, sid: str) -> dict[str, Any]:
             "last": index == length - 1,
         },
     }
+
+
+def _unmasked(
+    step: ActionStep, state: RunState, env: Env, index: int, length: int, value: Any
+) -> Any:
+    assert step.for_each is not None
+    try:
+        again = render(step.for_each, template_context(state, env), field=f"{step.id}.for_each")
+    except TemplateError:
+        return value
+    if isinstance(again, list | tuple) and len(again) == length:
+        return again[index]
+    return value  # the list changed since the loop began: keep what was recorded
 
 
 def enter_loop(step: ActionStep, state: RunState, env: Env) -> Record:
@@ -91,7 +114,7 @@ def enter_loop(step: ActionStep, state: RunState, env: Env) -> Record:
 def _run_action_item(step: ActionStep, state: RunState, env: Env) -> RunItem:
     def run(index: int, attempt: int, not_before: float | None) -> Command:
         sid = item_id(step.id, index)
-        ctx = template_context(state, env, **item_vars(step, state, sid))
+        ctx = template_context(state, env, **item_vars(step, state, sid, env))
         try:
             params = render(step.with_, ctx, field=f"{sid}.with", timeout=step.timeout)
         except TemplateError as exc:

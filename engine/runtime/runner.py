@@ -619,8 +619,9 @@ class Runner:
         step = self._steps[split_item(cmd.step)[0]]  # a loop item's: its step's
         outputs: dict[str, Any] = {}
         if isinstance(step, ActionStep) and step.outputs:
-            extra = item_vars(step, self.state, cmd.step) if step.looped else {}
-            ctx = template_context(self.state, self.env(), result=outcome.result, **extra)
+            env = self.env()
+            extra = item_vars(step, self.state, cmd.step, env) if step.looped else {}
+            ctx = template_context(self.state, env, result=outcome.result, **extra)
             try:
                 with watch() as derived:
                     outputs = {

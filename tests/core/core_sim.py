@@ -156,7 +156,7 @@ class Sim:
         step = find_step(self.rb, cmd.step)
         outputs: dict[str, Any] = {}
         if isinstance(step, ActionStep) and step.outputs:
-            extra = item_vars(step, self.state, cmd.step) if step.looped else {}
+            extra = item_vars(step, self.state, cmd.step, self.env()) if step.looped else {}
             ctx = template_context(self.state, self.env(), result=result, **extra)
             outputs = {k: render(v, ctx) for k, v in step.output_templates().items()}
         self.record(

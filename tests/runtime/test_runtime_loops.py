@@ -168,3 +168,34 @@ def test_a_loaded_run_has_its_loop_state_and_item_results(
     assert state.step("each[299]").result == out.state.step("each[299]").result
     found = store.checkpoint(out.run_id)
     assert found is not None and "loops" in found[1]
+
+
+def test_a_loop_over_a_secret_list_gets_the_real_items_and_records_them_masked(
+    engine: Engine, store: Store, tmp_path: Path
+) -> None:
+    out_file = tmp_path / "out"
+    loaded = runbook(
+        """
+        parameters:
+          tokens: {type: list, secret: true}
+          out: {type: string}
+        steps:
+          - id: each
+            action: shell.command
+            for_each: "{{ params.tokens }}"
+            as: token
+            with: {command: "echo {{ token | quote }} >> {{ params.out | quote }}"}
+            rollback:
+              action: shell.command
+              with: {command: "echo undo-{{ token | quote }} >> {{ params.out | quote }}"}
+          - {id: boom, action: fail, with: {message: boom}}
+        """
+    )
+    secrets = ["s3cr3t-one", "s3cr3t-two"]
+    out = engine.start(loaded, {"tokens": secrets, "out": str(out_file)}, requester="alice")
+    assert out.status == "rolled_back"
+    assert lines(out_file) == [*secrets, "undo-s3cr3t-two", "undo-s3cr3t-one"]
+    logged = " ".join(str(e.data) for e in store.events(out.run_id))
+    assert "s3cr3t" not in logged
+    (started,) = of_type(store, out.run_id, "loop.started")
+    assert started.data["items"] == ["***", "***"]
