@@ -156,3 +156,40 @@ def test_killed_during_the_rollback_of_a_loop_undoes_each_item_once_in_reverse(
         "undo-each[1]",
         "undo-each[0]",
     ]
+
+
+IDEMPOTENT = """\
+apiVersion: runbook/v1
+name: kill9-loop-idempotent
+version: 1
+parameters:
+  out: {type: string}
+steps:
+  - id: each
+    action: file.write
+    for_each: "{{ range(12) | list }}"
+    max_concurrency: 3
+    with: {path: "{{ params.out }}.d/{{ item }}", content: "item {{ item }}"}
+  - id: pause
+    action: sleep
+    with: {duration: 0.05}
+"""
+
+
+def test_killed_inside_a_loop_of_idempotent_items_resumes_without_asking(sandbox: Any) -> None:
+    sb: Sandbox = sandbox(Variant("idempotent", IDEMPOTENT, 0, frozenset()))
+    (sb.tmp / "effects.txt.d").mkdir()
+    killed = kill_when(sb, sb.start_run(), at_event(12))
+    assert killed.killed and killed.run_id is not None, killed.stderr
+    outcome = operate(sb, killed.run_id)
+    assert outcome.status == "succeeded", outcome.transcript
+    assert outcome.decisions == []  # in-flight items were simply run again
+    # (file.write writes through a temporary file: a kill mid-write may leave one behind)
+    written = sorted(int(p.name) for p in (sb.tmp / "effects.txt.d").iterdir() if p.name.isdigit())
+    assert written == list(range(12))
+    events = sb.events(killed.run_id)
+    succeeded = Counter(
+        str(e.data["step"]) for e in events if e.type == "step.succeeded" and "[" in e.data["step"]
+    )
+    assert succeeded == Counter({f"each[{i}]": 1 for i in range(12)})
+    assert killed.events_at_kill >= 12
