@@ -199,3 +199,31 @@ def test_a_loop_over_a_secret_list_gets_the_real_items_and_records_them_masked(
     assert "s3cr3t" not in logged
     (started,) = of_type(store, out.run_id, "loop.started")
     assert started.data["items"] == ["***", "***"]
+
+
+def test_the_timeout_and_retries_apply_to_each_item(engine: Engine, store: Store) -> None:
+    loaded = runbook(
+        """
+        steps:
+          - id: each
+            action: sleep
+            for_each: "{{ [0.3, 0.3, 0.3, 3] }}"
+            on_item_failure: continue
+            timeout: 1s
+            retry: {attempts: 2, delay: 0.05}
+            with: {duration: "{{ item }}"}
+        """
+    )
+    out = engine.start(loaded, {}, requester="alice")
+    assert out.status == "failed"
+    # 0.9 s in all for the first three: the time-out is per item, not for the step
+    assert [out.state.step(f"each[{i}]").status for i in range(4)] == [
+        "succeeded",
+        "succeeded",
+        "succeeded",
+        "failed",
+    ]
+    assert (out.state.step("each[3]").error or {})["kind"] == "timeout"
+    assert out.state.step("each[3]").attempt == 2  # a time-out is retryable: tried twice
+    retried = [e.data["step"] for e in of_type(store, out.run_id, "step.retry")]
+    assert retried == ["each[3]"]
