@@ -71,6 +71,7 @@ from runbook_engine.spec.models import (
     ApprovalStep,
     BranchStep,
     GotoStep,
+    Looped,
     ParallelStep,
     Runbook,
     iter_steps,
@@ -316,7 +317,7 @@ def _enter(
         return [ok]
     if not ok:
         return [Record.of(StepSkipped(step=step.id, reason="condition is false"))]
-    if isinstance(step, ActionStep) and step.looped:
+    if isinstance(step, Looped) and step.looped:  # an action step, or any kind that loops
         from runbook_engine.core import loops
 
         return [loops.enter_loop(step, state, env)]
@@ -565,7 +566,7 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
     entry = state.completed[index]
     step = find_step(runbook, entry.step)
     extra: dict[str, Any] = {}
-    if isinstance(step, ActionStep) and step.looped:
+    if isinstance(step, Looped) and step.looped:
         from runbook_engine.core import loops
 
         extra = loops.item_vars(step, state, entry.step, env)  # the item it undoes

@@ -14,8 +14,8 @@ whole list; the list is walked once, when the step ends (its outputs).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from runbook_engine.core.decide import (
     Command,
@@ -36,24 +36,50 @@ from runbook_engine.core.events import (
 )
 from runbook_engine.core.items import item_id, split_item
 from runbook_engine.core.loop_state import LoopState, loop_outputs
-from runbook_engine.core.state import RunState
+from runbook_engine.core.state import RunState, StepState
 from runbook_engine.errors import TemplateError
 from runbook_engine.spec.models import ActionStep
 from runbook_engine.spec.params import REDACTED
 from runbook_engine.templating import render, strings_in
 
-__all__ = ["decide_loop", "enter_loop", "item_vars"]
+__all__ = [
+    "JudgeItem",
+    "LoopStep",
+    "RunItem",
+    "decide_items",
+    "decide_loop",
+    "enter_loop",
+    "item_vars",
+]
 
 #: how many failed items a loop step's failure names (the rest are counted)
 NAMED_FAILURES = 10
 
 #: runs item ``index`` of a loop: (index, attempt, not_before) -> the command
 RunItem = Callable[[int, int, float | None], Command]
+#: an item that failed: (its id, its state) -> a retry (``step.retry``) or ``loop.item_failed``
+JudgeItem = Callable[[str, StepState], Record]
 
 
-def item_vars(
-    step: ActionStep, state: RunState, sid: str, env: Env | None = None
-) -> dict[str, Any]:
+class LoopStep(Protocol):
+    """What the loop needs of a step that can loop (``Looped`` and a step's ``id``): an action
+    step, and any other kind that inherits ``Looped``."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def for_each(self) -> str | None: ...
+    @property
+    def as_(self) -> str: ...
+    @property
+    def max_concurrency(self) -> int: ...
+    @property
+    def on_item_failure(self) -> str: ...
+    @property
+    def outputs(self) -> Mapping[str, Any]: ...
+
+
+def item_vars(step: LoopStep, state: RunState, sid: str, env: Env | None = None) -> dict[str, Any]:
     """What the templates of item ``sid`` see besides the run's context: the item under the
     step's ``as`` name, and ``loop`` (``index``, ``length``, ``first``, ``last``).
 
@@ -80,7 +106,7 @@ def item_vars(
 
 
 def _unmasked(
-    step: ActionStep, state: RunState, env: Env, index: int, length: int, value: Any
+    step: LoopStep, state: RunState, env: Env, index: int, length: int, value: Any
 ) -> Any:
     assert step.for_each is not None
     try:
@@ -92,7 +118,7 @@ def _unmasked(
     return value  # the list changed since the loop began: keep what was recorded
 
 
-def enter_loop(step: ActionStep, state: RunState, env: Env) -> Record:
+def enter_loop(step: LoopStep, state: RunState, env: Env) -> Record:
     """Render the step's list: ``loop.started`` with its items, or the step's failure."""
     assert step.for_each is not None
     field = f"{step.id}.for_each"
@@ -124,23 +150,38 @@ def _run_action_item(step: ActionStep, state: RunState, env: Env) -> RunItem:
     return run
 
 
+def _judge_action_item(step: ActionStep, state: RunState, env: Env) -> JudgeItem:
+    """The step's ``retry`` policy, per item."""
+
+    def judge(sid: str, ist: StepState) -> Record:
+        if _can_retry(step, ist, state, item=True):
+            return _retry(step, ist, env, sid)
+        return Record.of(LoopItemFailed(step=sid))
+
+    return judge
+
+
 def decide_loop(step: Any, state: RunState, env: Env) -> list[Command]:
-    """What a running loop step does next."""
-    assert isinstance(step, ActionStep)
-    return _decide(step, state, env, _run_action_item(step, state, env))
+    """What a running loop step does next. An action step's item is an ``Invoke`` of its
+    action; another kind of step that loops gives ``decide_items`` its own ``run_item``."""
+    if not isinstance(step, ActionStep):
+        raise TypeError(f"step {step.id!r}: {type(step).__name__} has no items to run")
+    run_item = _run_action_item(step, state, env)
+    return decide_items(step, state, run_item, _judge_action_item(step, state, env))
 
 
-def _decide(step: ActionStep, state: RunState, env: Env, run_item: RunItem) -> list[Command]:
+def decide_items(
+    step: LoopStep, state: RunState, run_item: RunItem, judge: JudgeItem
+) -> list[Command]:
+    """A running loop, whatever runs its items: judge the items that just failed, run again
+    those waiting for it, start new ones up to ``max_concurrency``, and end the step when no
+    item is left to run. Reads the loop's counters and the items in flight only."""
     loop = state.loops[step.id]
     # an item that just failed: try it again, or count it failed
-    records: list[Command] = []
-    for index in sorted(loop.unjudged):
-        sid = item_id(step.id, index)
-        ist = state.step(sid)
-        if _can_retry(step, ist, state, item=True):
-            records.append(_retry(step, ist, env, sid))
-        else:
-            records.append(Record.of(LoopItemFailed(step=sid)))
+    records: list[Command] = [
+        judge(item_id(step.id, index), state.step(item_id(step.id, index)))
+        for index in sorted(loop.unjudged)
+    ]
     if records:
         return records
     commands: list[Command] = []
@@ -162,7 +203,7 @@ def _decide(step: ActionStep, state: RunState, env: Env, run_item: RunItem) -> l
     return [_finished(step, loop, state)]
 
 
-def _finished(step: ActionStep, loop: LoopState, state: RunState) -> Record:
+def _finished(step: LoopStep, loop: LoopState, state: RunState) -> Record:
     outputs = loop_outputs(step.id, list(step.outputs), loop, state.steps)
     if loop.failed == 0:
         return Record.of(StepSucceeded(step=step.id, outputs=outputs))
