@@ -28,6 +28,7 @@ from runbook_engine.core.statuses import (
     RUNNING,
     SUCCEEDED,
 )
+from runbook_engine.spec.models import ActionStep as ActionStepModel
 from tests.core.core_sim import Sim, error, runbook
 from tests.core.test_core_checkpoints import check_every_checkpoint
 
@@ -508,3 +509,41 @@ def test_records_never_mix_with_invokes() -> None:
                 sim.start_rollback(cmd)
                 sim.finish_rollback(cmd, {})
     assert sim.state.status == ROLLED_BACK
+
+
+def test_the_loop_runs_items_with_whatever_command_a_kind_of_step_gives() -> None:
+    """``decide_items`` is the loop for any step that inherits ``Looped``: here each item is
+    run by a command of the test's own (as a ``call:`` step's child run would be)."""
+    from runbook_engine.core.events import LoopItemFailed
+    from runbook_engine.core.loops import decide_items
+
+    sim = loop_sim(concurrency=2, policy="continue", hosts=["a", "b", "c"])
+    # the loop began (the action step's own items are decided, not started: ours run instead)
+    assert [c.step for c in sim.advance() if isinstance(c, Invoke)] == ["restart[0]", "restart[1]"]
+    step = find_step(sim.rb, "restart")
+    assert isinstance(step, ActionStepModel)
+
+    def run_child(index: int, attempt: int, not_before: float | None) -> Invoke:
+        return Invoke(item_id("restart", index), "child.run", {"n": index}, attempt, None)
+
+    def judge(sid: str, _st: Any) -> Record:
+        return Record.of(LoopItemFailed(step=sid))
+
+    ran: list[str] = []
+    for _ in range(20):
+        commands = decide_items(step, sim.state, run_child, judge)
+        if not commands:
+            break
+        for cmd in commands:
+            if isinstance(cmd, Record):
+                sim.record(cmd.type, **cmd.data)
+                continue
+            assert isinstance(cmd, Invoke) and cmd.action == "child.run"
+            ran.append(cmd.step)
+            sim.start(cmd)
+            sim.finish(cmd, error() if cmd.params["n"] == 1 else {"up": "x"})
+        if sim.state.step("restart").status != "running":
+            break
+    assert ran == ["restart[0]", "restart[1]", "restart[2]"]
+    assert sim.state.step("restart").status == STEP_FAILED
+    assert sim.state.loops["restart"].failed == 1
