@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from jinja2 import meta
 from pydantic import ValidationError
 
 from runbook_engine.errors import TemplateError
@@ -28,26 +29,68 @@ from runbook_engine.spec.models import (
     ParallelStep,
 )
 from runbook_engine.spec.params import resolve_params, secret_values
-from runbook_engine.templating import condition_source, is_template, references, render
+from runbook_engine.templating import (
+    condition_source,
+    environment,
+    is_template,
+    references,
+    render,
+)
 
 RUN_TIME = "<known at run time>"
 
 
-def _render(value: Any, ctx: dict[str, Any], field: str) -> Any:
+def _render(
+    value: Any, ctx: dict[str, Any], field: str, late: tuple[str, ...] = ("steps", "result")
+) -> Any:
+    """``value`` rendered, or marked as known at run time when it reads one of ``late``."""
     if isinstance(value, str):
         if not is_template(value):
             return value
-        if references(value, "steps") or references(value, "result"):
+        if any(references(value, root) for root in late) or _names(value) & set(late):
             return f"{RUN_TIME} {value}"
         try:
             return render(value, ctx, field=field)
         except TemplateError as exc:
             return f"<error: {exc}>"
     if isinstance(value, list):
-        return [_render(v, ctx, field) for v in value]
+        return [_render(v, ctx, field, late) for v in value]
     if isinstance(value, dict):
-        return {k: _render(v, ctx, f"{field}.{k}") for k, v in value.items()}
+        return {k: _render(v, ctx, f"{field}.{k}", late) for k, v in value.items()}
     return value
+
+
+def _names(source: str) -> set[str]:
+    try:
+        return set(meta.find_undeclared_variables(environment().parse(source)))
+    except Exception:  # a syntax error: the render says so
+        return set()
+
+
+#: the items of a loop a plan lists (the others are counted)
+PLAN_ITEMS = 20
+
+
+def _loop(
+    step: ActionStep, ctx: dict[str, Any], out: dict[str, Any]
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A looped step's list in the plan, and the context its templates are shown with: the
+    first item's when the list is known, else the item is known at run time."""
+    assert step.for_each is not None
+    items = _render(step.for_each, ctx, f"{step.id}.for_each")
+    if not isinstance(items, list):
+        out["for_each"] = items
+        return ctx, ("steps", "result", step.as_, "loop")
+    shown = items[:PLAN_ITEMS]
+    if len(items) > PLAN_ITEMS:
+        shown = [*shown, f"... and {len(items) - PLAN_ITEMS} more"]
+    out["for_each"] = shown
+    out["items"] = len(items)
+    if not items:
+        return ctx, ("steps", "result", step.as_, "loop")
+    loop = {"index": 0, "length": len(items), "first": True, "last": len(items) == 1}
+    out["each"] = f"as {step.as_}; with and rollback shown for the first of {len(items)} items"
+    return {**ctx, step.as_: items[0], "loop": loop}, ("steps", "result")
 
 
 def _condition(expr: str | None, ctx: dict[str, Any], field: str) -> Any:
@@ -82,8 +125,13 @@ def _step(step: AnyStep, ctx: dict[str, Any], registry: Registry | None = None) 
     out: dict[str, Any] = {"id": step.id}
     if step.if_ is not None:
         out["if"] = _condition(step.if_, ctx, f"{step.id}.if")
+    late: tuple[str, ...] = ("steps", "result")
+    if isinstance(step, ActionStep) and step.looped:
+        ctx, late = _loop(step, ctx, out)
+        out["max_concurrency"] = step.max_concurrency
+        out["on_item_failure"] = step.on_item_failure
     if isinstance(step, ActionStep):
-        rendered = _render(step.with_, ctx, f"{step.id}.with")
+        rendered = _render(step.with_, ctx, f"{step.id}.with", late)
         out.update(kind="action", action=step.action, **{"with": rendered})
         call = _describe(registry, step.action, rendered)
         if call is not None:
@@ -96,7 +144,7 @@ def _step(step: AnyStep, ctx: dict[str, Any], registry: Registry | None = None) 
         if step.rollback is not None:
             out["rollback"] = {
                 "action": step.rollback.action,
-                "with": _render(step.rollback.with_, ctx, f"{step.id}.rollback"),
+                "with": _render(step.rollback.with_, ctx, f"{step.id}.rollback", late),
             }
     elif isinstance(step, ApprovalStep):
         out.update(

@@ -13,6 +13,8 @@ from runbook_engine.terminal import printable
 #: the fields of a step shown under its head line, in this order, when they have a value
 _SHOWN = (
     "if",
+    "for_each",
+    "each",
     "call",
     "with",
     "message",

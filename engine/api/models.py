@@ -131,6 +131,11 @@ class RunDetail(Run):
     reruns: list[str] = Field(
         default_factory=list, description="the runs that re-run this one, oldest first"
     )
+    loops: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="each for_each step entered: items, succeeded, skipped, failed, running, "
+        "not_started, failed_items (the first 10 failed item ids, `step[index]`)",
+    )
 
 
 class Event(BaseModel):

@@ -40,6 +40,7 @@ from runbook_engine.api.security import Caller, may
 from runbook_engine.auth.principal import Principal
 from runbook_engine.children import child_steps
 from runbook_engine.core.approvals import waiting_step
+from runbook_engine.core.loop_state import loop_summary
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import EXIT_CODES, NEEDS_ATTENTION, TERMINAL
 from runbook_engine.errors import ApprovalError, RunNotFound
@@ -228,6 +229,7 @@ def show_run(request: Request, caller: Caller, run_id: str) -> RunDetail:
         parent=ctx.engine.parent_of(run.record),
         children=_children(ctx, state),
         reruns=ctx.engine.reruns_of(run.record),
+        loops={sid: loop_summary(sid, loop, state.steps) for sid, loop in state.loops.items()},
     )
 
 

@@ -24,6 +24,7 @@ from runbook_engine.api.context import ApiContext, context_of
 from runbook_engine.api.runs import event_view, visible_record
 from runbook_engine.api.security import Caller
 from runbook_engine.core.events import EventType
+from runbook_engine.core.items import split_item
 from runbook_engine.core.statuses import EXIT_CODES, NEEDS_ATTENTION, TERMINAL, WAITING_APPROVAL
 from runbook_engine.lease import is_driven
 from runbook_engine.store import EventRecord, RunRecord
@@ -41,7 +42,8 @@ def of_host(line: str, host: str) -> bool:
 
 def shown_data(event: EventRecord, step: str | None, host: str | None) -> dict[str, Any] | None:
     """The event's data as this stream shows it, or ``None`` when it is filtered out."""
-    if step is not None and event.step_id != step:
+    # a loop step's items too: step=restart shows restart[0], restart[1]...
+    if step is not None and event.step_id != step and split_item(event.step_id or "")[0] != step:
         return None
     data = event.data or {}
     if host is not None:

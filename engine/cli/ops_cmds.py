@@ -228,6 +228,7 @@ def show_run(
     tree: RunNode | None = None,
 ) -> None:
     from runbook_engine.cli.progress import describe
+    from runbook_engine.core.item_lines import ItemLines
     from runbook_engine.runtime.bus import Event
 
     if output == "json":
@@ -289,13 +290,17 @@ def show_run(
     if reruns:  # the other way: the runs that re-ran this one
         click.echo(f"  re-run as {', '.join(reruns)}")
     start = events[0].ts if events else record.created_at
+    items = ItemLines()  # a loop's items: the first ones and the failures, the rest counted
     for e in events:
-        if e.type == EventType.STEP_OUTPUT:
+        if e.type == EventType.STEP_OUTPUT or not items.shows(e.step_id, e.type):
             continue
         ev = Event(record.id, e.seq, e.ts.timestamp(), e.type, e.step_id, e.data or {})
         text = describe(ev) or e.type
         offset = (e.ts - start).total_seconds()
         click.echo(f"  +{offset:8.2f}s  {e.type:<24} {printable(text)}")
+        note = items.note(e.step_id, e.type, run_id=record.id)
+        if note:
+            click.echo(f"  {'':10}  {'':<24} {printable(note)}")
         for host in (
             (e.data or {}).get("result", {}).get("hosts", [])
             if isinstance((e.data or {}).get("result"), dict)
@@ -335,6 +340,7 @@ def logs(
         from runbook_engine.cli.remote import views
 
         return views.logs(run_id, follow, only_step, only_host, output)
+    from runbook_engine.core.items import split_item
     from runbook_engine.store import TERMINAL_STATUSES
 
     with open_store(create=False) as store:
@@ -346,7 +352,10 @@ def logs(
             for e in store.events(record.id, after_seq=seq):
                 seq = e.seq
                 data = e.data or {}
-                if only_step is not None and e.step_id != only_step:
+                # a loop step's items too: --step restart shows restart[0], restart[1]...
+                if only_step is not None and (
+                    e.step_id != only_step and split_item(e.step_id or "")[0] != only_step
+                ):
                     continue
                 if only_host is not None:
                     if e.type != EventType.STEP_OUTPUT:

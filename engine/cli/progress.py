@@ -18,6 +18,8 @@ from runbook_engine.core.events import (
     ChildStarted,
     EventType,
     GroupStarted,
+    LoopItemFailed,
+    LoopStarted,
     RollbackStarted,
     RollbackStepFailed,
     RollbackStepSkipped,
@@ -38,6 +40,8 @@ from runbook_engine.core.events import (
     StepStarted,
     StepSucceeded,
 )
+from runbook_engine.core.item_lines import ItemLines
+from runbook_engine.core.loop_state import describe_summary, loop_summary
 from runbook_engine.core.state import STEP_SUCCEEDED, RunState
 from runbook_engine.durations import format_duration
 from runbook_engine.runtime.bus import Event, RunInfo
@@ -63,6 +67,8 @@ _ICONS: dict[str, tuple[str, str]] = {
     EventType.RUN_NEEDS_ATTENTION: ("!", "bold red"),
     EventType.RUN_CANCEL_REQUESTED: ("■", "yellow"),
     EventType.RUN_WAITING_FOR_LOCK: ("⏸", "yellow"),
+    EventType.LOOP_STARTED: ("↻", "cyan"),
+    EventType.LOOP_ITEM_FAILED: ("✗", "red"),
 }
 
 
@@ -129,6 +135,10 @@ def describe(event: Event) -> str | None:
             return f"cancel requested by {p.by}"
         case RunWaitingForLock():
             return f"waiting for lock {p.lock!r} held by run {p.holder}"
+        case LoopStarted():
+            return f"{p.step}: for each of {len(p.items):,} items"
+        case LoopItemFailed():
+            return f"{p.step}: failed for good"
     return None
 
 
@@ -147,6 +157,7 @@ class ConsoleProgress:
         #: more than the engine's whole step)
         self.plain = not self.console.is_terminal or self.console.no_color
         self.show_output = show_output
+        self.items = ItemLines()  # a loop of 10,000 items: its first ones and failures
 
     def _line(self, markup: str, plain: str) -> None:
         if self.plain:
@@ -167,7 +178,11 @@ class ConsoleProgress:
             return
         if event.type == EventType.STEP_OUTPUT:
             output = event.payload
-            if self.show_output and isinstance(output, StepOutput):
+            if (
+                self.show_output
+                and isinstance(output, StepOutput)
+                and self.items.shows_output(output.step)
+            ):
                 for line in output.lines:
                     shown = printable(line)
                     self._line(
@@ -175,7 +190,12 @@ class ConsoleProgress:
                         f"    {output.step}│ {shown}",
                     )
             return
+        note = self.items.note(event.step_id, event.type, run_id=run.id)
         if event.type == EventType.RUN_FINISHED:
+            if note:
+                self._line(f"    [dim]{escape(printable(note))}[/dim]", f"    {printable(note)}")
+            return
+        if not self.items.shows(event.step_id, event.type):
             return
         text = describe(event)
         if text is None:
@@ -183,6 +203,8 @@ class ConsoleProgress:
         icon, style = _ICONS.get(event.type, ("·", "white"))
         shown = printable(text)
         self._line(f"  [{style}]{icon}[/{style}] {escape(shown)}", f"  {icon} {shown}")
+        if note:
+            self._line(f"    [dim]{escape(printable(note))}[/dim]", f"    {printable(note)}")
 
 
 class JsonLog:
@@ -227,6 +249,9 @@ def summary_table(state: RunState, order: list[str]) -> Table:
             table.add_row(sid, "not run", "", "")
             continue
         status = st.status + (" (continued)" if st.continued else "")
+        loop = state.loops.get(sid)
+        if loop is not None:  # a for_each step: its items counted, the failed ones named
+            status += f" ({describe_summary(loop_summary(sid, loop, state.steps, named=3))})"
         dur = format_duration(st.duration) if st.duration is not None else ""
         table.add_row(sid, status, str(st.attempt or ""), dur)
     left_out = len(order) - len(shown)

@@ -14,6 +14,7 @@ from runbook_engine.core.events import (
     ApprovalRequested,
     ChildStarted,
     EventType,
+    LoopStarted,
     RollbackResolved,
     RollbackStarted,
     RollbackStepInterrupted,
@@ -30,6 +31,8 @@ from runbook_engine.core.events import (
     StepStarted,
     StepSucceeded,
 )
+from runbook_engine.core.items import item_id
+from runbook_engine.core.loop_state import LoopState
 from runbook_engine.core.state import (
     STEP_FAILED,
     STEP_INTERRUPTED,
@@ -47,7 +50,7 @@ from runbook_engine.core.state import (
 )
 from runbook_engine.core.statuses import next_status
 from runbook_engine.errors import HistoryError
-from runbook_engine.spec.models import GOTO_END, ParallelStep, Runbook
+from runbook_engine.spec.models import GOTO_END, Looped, ParallelStep, Runbook
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class Layout:
     top: tuple[str, ...]
     parent: dict[str, str]  # child id -> group id
     children: dict[str, tuple[str, ...]]
+    #: the steps with ``for_each``: "running" while their items run
+    loops: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, runbook: Runbook) -> Layout:
@@ -67,7 +72,8 @@ class Layout:
                 children[step.id] = tuple(c.id for c in step.parallel)
                 for child in step.parallel:
                     parent[child.id] = step.id
-        return cls(tuple(s.id for s in runbook.steps), parent, children)
+        loops = frozenset(s.id for s in runbook.steps if isinstance(s, Looped) and s.looped)
+        return cls(tuple(s.id for s in runbook.steps), parent, children, loops)
 
     def index(self, step_id: str) -> int:
         return len(self.top) if step_id == GOTO_END else self.top.index(step_id)
@@ -176,6 +182,23 @@ def _group_started(state: RunState, ev: Folded) -> RunState:
     return state
 
 
+def _loop_started(state: RunState, ev: Folded) -> RunState:
+    sid, started = ev.step, LoopStarted.of(ev.data)
+    old = state.loops.get(sid)
+    if old is not None:  # entered again (a goto back): its items start afresh
+        for index in range(len(old.items)):
+            state = state.with_step(item_id(sid, index), **_NEW_STEP)
+    state = evolve(state, loops={**state.loops, sid: LoopState(items=tuple(started.items))})
+    return _visit(state, sid).with_step(
+        sid, status=STEP_RUNNING, started_at=ev.ts, error=None, outputs={}, result=None
+    )
+
+
+def _loop_item_failed(state: RunState, ev: Folded) -> RunState:
+    # ``continued`` marks an item's failure as final: the loop counts it failed
+    return state.with_step(ev.step, continued=True)
+
+
 def _step_succeeded(state: RunState, ev: Folded) -> RunState:
     sid, done = ev.step, StepSucceeded.of(ev.data)
     result = done.result
@@ -220,11 +243,14 @@ def _step_carried(state: RunState, ev: Folded) -> RunState:
 
 def _step_failed(state: RunState, ev: Folded) -> RunState:
     # the state keeps the error as recorded, keys a plugin added included (templates read it)
+    failed = StepFailed.of(ev.data)
+    extra = {"outputs": dict(failed.outputs)} if failed.outputs is not None else {}
     return state.with_step(
         ev.step,
         status=STEP_FAILED,
         error=dict(ev.data.get("error") or {}),
-        duration=StepFailed.of(ev.data).duration,
+        duration=failed.duration,
+        **extra,
     )
 
 
@@ -368,6 +394,8 @@ FOLDS: dict[str, Fold] = {
     EventType.ROLLBACK_STEP_SKIPPED: _rollback_step("skipped"),
     EventType.ROLLBACK_STEP_INTERRUPTED: _rollback_step_interrupted,
     EventType.ROLLBACK_RESOLVED: _rollback_resolved,
+    EventType.LOOP_STARTED: _loop_started,
+    EventType.LOOP_ITEM_FAILED: _loop_item_failed,
 }
 
 _NEW_STEP = {name: getattr(StepState(), name) for name in StepState.__dataclass_fields__}

@@ -39,6 +39,8 @@ from runbook_engine.core.events import (
     StepSkipped,
     StepSucceeded,
 )
+from runbook_engine.core.items import split_item
+from runbook_engine.core.loop_state import LoopState, loop_result
 from runbook_engine.core.state import (
     STEP_DONE,
     STEP_FAILED,
@@ -71,6 +73,7 @@ from runbook_engine.spec.models import (
     BranchStep,
     CallStep,
     GotoStep,
+    Looped,
     ParallelStep,
     Runbook,
     iter_steps,
@@ -162,22 +165,29 @@ class Env:
     limits: Mapping[str, list[str]] = field(default_factory=dict)
 
 
-class StepsView(Mapping[str, dict[str, Any]]):
+class StepsView(Mapping[str, Mapping[str, Any]]):
     """``steps`` in templates: each step's status, outputs, result, attempt and error, built
     when a template reads it, so rendering costs the same in step 5 and in step 5,000."""
 
-    def __init__(self, steps: Mapping[str, StepState]) -> None:
+    def __init__(
+        self, steps: Mapping[str, StepState], loops: Mapping[str, LoopState] | None = None
+    ) -> None:
         self._steps = steps
+        self._loops = loops or {}
 
-    def __getitem__(self, step_id: str) -> dict[str, Any]:
+    def __getitem__(self, step_id: str) -> Mapping[str, Any]:
         st = self._steps[step_id]
-        return {
+        view = {
             "status": st.status,
             "outputs": st.outputs,
             "result": st.result,
             "attempt": st.attempt,
             "error": st.error,
         }
+        loop = self._loops.get(step_id)
+        if loop is not None:
+            return _LoopView(view, step_id, loop, self._steps)
+        return view
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._steps)
@@ -186,8 +196,32 @@ class StepsView(Mapping[str, dict[str, Any]]):
         return len(self._steps)
 
 
+class _LoopView(Mapping[str, Any]):
+    """A loop step in ``steps``: its ``result`` (the list of item results) is built only when
+    a template reads it, so reading ``steps.X.outputs`` never walks the items."""
+
+    def __init__(
+        self, view: dict[str, Any], step_id: str, loop: LoopState, steps: Mapping[str, StepState]
+    ) -> None:
+        self._view = view
+        self._step_id = step_id
+        self._loop = loop
+        self._steps = steps
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "result" and self._view["result"] is None:
+            self._view["result"] = loop_result(self._step_id, self._loop, self._steps)
+        return self._view[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._view)
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+
 def template_context(state: RunState, env: Env, **extra: Any) -> dict[str, Any]:
-    steps = StepsView(state.steps)
+    steps = StepsView(state.steps, state.loops)
     # params_copy keeps which parameters are secret, so that reading them is noticed
     params = params_copy(env.params)
     return {
@@ -204,6 +238,8 @@ def _failed(step_id: str, message: str, kind: str) -> Record:
 
 
 def find_step(runbook: Runbook, step_id: str) -> AnyStep:
+    """The step ``step_id`` names; for a loop item (``restart[3]``), its loop step."""
+    step_id = split_item(step_id)[0]
     for step, _ in iter_steps(runbook):
         if step.id == step_id:
             return step
@@ -229,7 +265,8 @@ def decide(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list[
     if state.status == ROLLING_BACK:
         return _rollback(runbook, state, env)
 
-    in_flight = any(sid not in layout.children for sid in state.running)
+    # groups and loops are "running" while their children or items are: not in flight
+    in_flight = any(sid not in layout.children and sid not in layout.loops for sid in state.running)
     if state.cancel_requested:
         if in_flight or _group_busy(layout, state):
             return []  # the runtime stops what is running; its failure event comes back here
@@ -243,7 +280,7 @@ def decide(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list[
         # anything else starts (several parallel children may have been in flight)
         if in_flight or _group_busy(layout, state):
             return []
-        return [_ask_about(find_step(runbook, interrupted[0]))]
+        return [_ask_about(find_step(runbook, interrupted[0]), interrupted[0])]
     if state.cursor >= len(layout.top):
         return [Record.of(RunFinished(status=SUCCEEDED))]
 
@@ -251,6 +288,10 @@ def decide(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list[
     st = state.step(step.id)
     if st.status == STEP_PENDING:
         return _enter(runbook, step, st, state, env)
+    if st.status == STEP_RUNNING and step.id in layout.loops:
+        from runbook_engine.core import loops  # it builds on this module's commands
+
+        return loops.decide_loop(step, state, env)
     if st.status == STEP_RETRY_WAIT and isinstance(step, ActionStep):
         return [_invoke(step, state, env, st.attempt + 1, st.next_attempt_at)]
     if st.status == STEP_RETRY_WAIT and isinstance(step, CallStep):
@@ -305,6 +346,10 @@ def _enter(
         return [ok]
     if not ok:
         return [Record.of(StepSkipped(step=step.id, reason="condition is false"))]
+    if isinstance(step, Looped) and step.looped:  # an action step, or any kind that loops
+        from runbook_engine.core import loops
+
+        return [loops.enter_loop(step, state, env)]
     if isinstance(step, ActionStep):
         return [_invoke(step, state, env, 1, None)]
     if isinstance(step, GotoStep):
@@ -355,21 +400,29 @@ def _enter(
 
 def _call(step: CallStep, st: StepState, state: RunState, env: Env) -> Command:
     """Start the step's child run; an entry the log already gave a child goes back to it."""
+    return call_command(step, step.id, st, state, env, {})
+
+
+def call_command(
+    step: CallStep, sid: str, st: StepState, state: RunState, env: Env, extra: dict[str, Any]
+) -> Command:
+    """The command that starts the child run of ``sid``: the step, or one of its loop's items
+    (``extra``: the item's names in the templates)."""
     call = step.call
     version = call.version or (state.calls or {}).get(step.id)
     if version is None:
         return _failed(
-            step.id,
+            sid,
             f"runbook {call.runbook!r} was not in the catalog when the run started, so no "
             "version of it was recorded to call",
             "call",
         )
     try:
-        params = render(call.with_, template_context(state, env), field=f"{step.id}.call.with")
+        params = render(call.with_, template_context(state, env, **extra), field=f"{sid}.call.with")
     except TemplateError as exc:
-        return _failed(step.id, str(exc), "template")
-    run_id = st.child or child_run_id(str(env.run.get("id", "")), step.id, st.visits + 1)
-    return StartChild(step.id, run_id, call.runbook, version, dict(params), step.timeout)
+        return _failed(sid, str(exc), "template")
+    run_id = st.child or child_run_id(str(env.run.get("id", "")), sid, st.visits + 1)
+    return StartChild(sid, run_id, call.runbook, version, dict(params), step.timeout)
 
 
 def _invoke(
@@ -402,22 +455,29 @@ def retry_delay(step: ActionStep, attempt: int, sample: float) -> float:
     return delay
 
 
-def _can_retry(step: AnyStep, st: StepState, state: RunState) -> bool:
+def _can_retry(step: AnyStep, st: StepState, state: RunState, *, item: bool = False) -> bool:
+    """May ``st`` (the step, or with ``item`` one of its loop items) be tried again? A loop
+    step itself never is: its retry policy applies to each item."""
     error = StepError.of(st.error)
     if not isinstance(step, ActionStep) or state.cancel_requested or error is None:
+        return False
+    if step.looped and not item:
         return False
     if st.attempt >= step.retry.attempts or error.force_rollback:
         return False
     return error.retryable or step.retry.on == "any"
 
 
-def _retry(step: ActionStep, st: StepState, env: Env) -> Record:
+def _retry(step: ActionStep, st: StepState, env: Env, sid: str | None = None) -> Record:
+    """Try ``st`` again (the step's, or the loop item ``sid``'s) after the retry delay."""
     error = StepError.of(st.error)
     delay = retry_delay(step, st.attempt, env.random)
     if error is not None and error.retry_after:
         delay = max(delay, error.retry_after)
     return Record.of(
-        StepRetry(step=step.id, attempt=st.attempt + 1, delay=round(delay, 3), at=env.now + delay)
+        StepRetry(
+            step=sid or step.id, attempt=st.attempt + 1, delay=round(delay, 3), at=env.now + delay
+        )
     )
 
 
@@ -529,7 +589,9 @@ def _approval(step: ApprovalStep, st: StepState, state: RunState) -> list[Comman
     return [AwaitDecision(step.id, st.deadline)]
 
 
-def _params_used(step: AnyStep, entry: Completed, state: RunState, env: Env) -> dict[str, Any]:
+def _params_used(
+    step: AnyStep, entry: Completed, state: RunState, env: Env, extra: Mapping[str, Any]
+) -> dict[str, Any]:
     """The parameters of the call being undone. The log keeps them with secrets masked; where a
     mask shows, the step's ``with`` is rendered again with the run's real parameters, so that an
     undo gets the secret its call got (it is masked again when the rollback is recorded)."""
@@ -539,7 +601,10 @@ def _params_used(step: AnyStep, entry: Completed, state: RunState, env: Env) -> 
         return entry.params
     try:
         again = render(
-            step.with_, template_context(state, env), field=f"{step.id}.with", timeout=step.timeout
+            step.with_,
+            template_context(state, env, **extra),
+            field=f"{step.id}.with",
+            timeout=step.timeout,
         )
     except TemplateError:
         return entry.params
@@ -551,9 +616,13 @@ def _params_used(step: AnyStep, entry: Completed, state: RunState, env: Env) -> 
 
 
 def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
-    if any(c.rollback == "running" for c in state.completed):
+    # Entries are undone one at a time from the head of the queue, which keeps an entry that
+    # is running or failed until it is settled: the head alone says whether to wait or stop,
+    # so a rollback of 10,000 loop items costs the same per entry at its start and its end.
+    head = state.completed[state.rollback_queue[0]] if state.rollback_queue else None
+    if head is not None and head.rollback == "running":
         return []
-    if any(c.rollback == "failed" for c in state.completed):
+    if head is not None and head.rollback == "failed":
         return [Record.of(RunFinished(status=ROLLBACK_FAILED))]
     if not state.rollback_queue:
         reason = state.rollback_reason
@@ -573,9 +642,14 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
     if isinstance(step, CallStep):
         # the child run is undone as a unit, by its own rollback, in its own reverse order
         return [RollbackChild(index, entry.step, str(entry.params.get("run", "")))]
-    used = _params_used(step, entry, state, env)
+    extra: dict[str, Any] = {}
+    if isinstance(step, Looped) and step.looped:
+        from runbook_engine.core import loops
+
+        extra = loops.item_vars(step, state, entry.step, env)  # the item it undoes
+    used = _params_used(step, entry, state, env, extra)
     if isinstance(step, ActionStep) and step.rollback is not None:
-        ctx = template_context(state, env, result=entry.result, params_used=used)
+        ctx = template_context(state, env, result=entry.result, params_used=used, **extra)
         try:
             params = render(
                 step.rollback.with_,
@@ -638,13 +712,15 @@ def _rollback(runbook: Runbook, state: RunState, env: Env) -> list[Command]:
 # ---------------------------------------------------------------------------- recover
 
 
-def _ask_about(step: AnyStep) -> Record:
-    """Stop for a human: ``step`` was in flight when an engine died and may not be re-run."""
+def _ask_about(step: AnyStep, sid: str | None = None) -> Record:
+    """Stop for a human: ``step`` (or its loop item ``sid``) was in flight when an engine died
+    and may not be re-run."""
     action = step.action if isinstance(step, ActionStep) else "?"
+    sid = sid or step.id
     return Record.of(
         RunNeedsAttention(
-            step=step.id,
-            reason=f"step {step.id!r} ({action}) was in flight when the engine stopped "
+            step=sid,
+            reason=f"step {sid!r} ({action}) was in flight when the engine stopped "
             "and its action is not idempotent: it may or may not have taken effect",
             choices=["retry", "skip", "rollback"],
         )
@@ -656,8 +732,8 @@ def recover(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list
     out: list[Record] = []
     ask: Record | None = None
     for sid, st in state.steps.items():
-        if st.status != STEP_RUNNING or sid in layout.children:
-            continue  # groups are settled through their children
+        if st.status != STEP_RUNNING or sid in layout.children or sid in layout.loops:
+            continue  # groups and loops are settled through their children and items
         step = find_step(runbook, sid)
         if isinstance(step, CallStep):
             # the child is a run of its own, with the id the log gave it: go back to it
@@ -669,7 +745,7 @@ def recover(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list
         else:
             out.append(Record.of(StepInterrupted(step=sid, rerun=False)))
             # one question at a time; decide asks about the others once this one is answered
-            ask = ask or _ask_about(step)
+            ask = ask or _ask_about(step, sid)
     if ask is not None:
         out.append(ask)
     for index, entry in enumerate(state.completed):

@@ -31,6 +31,8 @@ __all__ = [
     "ChildStarted",
     "EventType",
     "GroupStarted",
+    "LoopItemFailed",
+    "LoopStarted",
     "Payload",
     "RollbackResolved",
     "RollbackStarted",
@@ -109,6 +111,9 @@ class EventType(StrEnum):
     # where the Slack notifier posted a run's messages (its own bookkeeping, not run state)
     SLACK_MESSAGE = "slack.message"
     SLACK_APPROVAL = "slack.approval"
+    # loops (for_each): the items' own events are the step events with the item id as step
+    LOOP_STARTED = "loop.started"
+    LOOP_ITEM_FAILED = "loop.item_failed"
 
 
 #: the events the engine itself writes about a run (everything but the notifier's bookkeeping)
@@ -382,6 +387,8 @@ class StepFailed(Payload):
     error: StepError
     attempt: int | None = None
     duration: float | None = None
+    #: a loop step: its outputs as lists, one value per item (None for an item that failed)
+    outputs: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -587,6 +594,30 @@ class SlackApproval(Payload):
     ts: str
 
 
+# loops
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoopStarted(Payload):
+    """A ``for_each`` step is entered with the list it renders: its items, in order (each run
+    as the sub-step ``step[index]``)."""
+
+    TYPE = EventType.LOOP_STARTED
+
+    step: str
+    items: list[Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoopItemFailed(Payload):
+    """An item (``step`` is its id, ``restart[3]``) failed for good: its retries are spent or
+    its error is not retryable; the loop counts it failed."""
+
+    TYPE = EventType.LOOP_ITEM_FAILED
+
+    step: str
+
+
 #: each event type's payload class
 PAYLOADS: dict[EventType, type[Payload]] = {
     cls.TYPE: cls
@@ -626,5 +657,7 @@ PAYLOADS: dict[EventType, type[Payload]] = {
         RollbackResolved,
         SlackMessage,
         SlackApproval,
+        LoopStarted,
+        LoopItemFailed,
     )
 }

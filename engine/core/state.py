@@ -8,6 +8,7 @@ from typing import Any, TypeVar, overload
 
 from immutables import Map
 
+from runbook_engine.core.loop_state import LoopState, tracked
 from runbook_engine.core.statuses import PENDING
 
 # step statuses
@@ -195,6 +196,8 @@ class RunState:
     running: frozenset[str] = frozenset()
     interrupted: frozenset[str] = frozenset()
     forced: frozenset[str] = frozenset()  # failed with force_rollback (rolled back on request)
+    #: the ``for_each`` steps entered, by step id: their items and counters over them
+    loops: Mapping[str, LoopState] = field(default_factory=dict)
 
     def step(self, step_id: str) -> StepState:
         return self.steps.get(step_id, StepState())
@@ -203,11 +206,22 @@ class RunState:
         before = self.step(step_id)
         after = evolve(before, **changes)
         steps = self.steps.set(step_id, after)
-        if before.status == after.status and before.error is after.error:
+        if (
+            before.status == after.status
+            and before.error is after.error
+            and before.continued == after.continued
+        ):
             return evolve(self, steps=steps)
+        loops = self.loops
+        if loops and "[" in step_id:  # an item of a loop: its counters follow
+            moved = tracked(
+                loops, step_id, (before.status, before.continued), (after.status, after.continued)
+            )
+            loops = loops if moved is None else moved
         return evolve(
             self,
             steps=steps,
+            loops=loops,
             running=_indexed(self.running, step_id, after.status == STEP_RUNNING),
             interrupted=_indexed(self.interrupted, step_id, after.status == STEP_INTERRUPTED),
             forced=_indexed(self.forced, step_id, _is_forced(after)),
@@ -234,6 +248,7 @@ class RunState:
         out = asdict(evolve(self, steps=StepMap(), completed=Completions()))
         out["steps"] = {sid: asdict(st) for sid, st in self.steps.items()}
         out["completed"] = [asdict(c) for c in self.completed]
+        out["loops"] = {sid: loop.to_data() for sid, loop in self.loops.items()}
         for name in _DERIVED:
             del out[name]
         return out
@@ -255,6 +270,8 @@ class RunState:
         out["approvals"] = {
             sid: [_fields(d) for d in decisions] for sid, decisions in self.approvals.items()
         }
+        if self.loops:
+            out["loops"] = {sid: loop.to_data() for sid, loop in self.loops.items()}
         return out
 
     @classmethod
@@ -271,6 +288,7 @@ class RunState:
             completed=Completions(Completed(result=None, **c) for c in data["completed"]),
             rollback_queue=tuple(data["rollback_queue"]),
             approvals={k: tuple(Decision(**d) for d in v) for k, v in data["approvals"].items()},
+            loops={k: LoopState.of(v) for k, v in (data.get("loops") or {}).items()},
         ).with_indexes()
 
     def summary(self) -> dict[str, Any]:
@@ -309,6 +327,7 @@ class RunState:
             completed=Completions(Completed(**c) for c in data["completed"]),
             rollback_queue=tuple(data["rollback_queue"]),
             approvals={k: tuple(Decision(**d) for d in v) for k, v in data["approvals"].items()},
+            loops={k: LoopState.of(v) for k, v in (data.get("loops") or {}).items()},
         ).with_indexes()
 
 

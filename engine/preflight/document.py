@@ -16,7 +16,11 @@ from runbook_engine.plugin import Registry, StaticContext
 from runbook_engine.preflight.calls import accepted_keys, check_call
 from runbook_engine.preflight.findings import Finding
 from runbook_engine.preflight.rollbacks import Call, approval_warnings, rollback_warnings
-from runbook_engine.preflight.shell_quoting import secret_argv_warnings, shell_warnings
+from runbook_engine.preflight.shell_quoting import (
+    loop_item_sources,
+    secret_argv_warnings,
+    shell_warnings,
+)
 from runbook_engine.spec.yamlmarks import Path
 
 
@@ -50,11 +54,12 @@ def check_data(data: Any, registry: Registry, ctx: StaticContext) -> list[Findin
         rollback = step.get("rollback")
         if isinstance(rollback, dict):
             blocks.append(((*path, "rollback"), rollback))
+        items = loop_item_sources(step, declared)  # a loop's items are parameters' values
         for where, block in blocks:
             findings.extend(
                 check_call(block.get("action"), block.get("with"), where, registry, ctx, declared)
             )
-            findings.extend(_shell(block, where, registry, declared))
+            findings.extend(_shell(block, where, registry, declared, items))
         call = _call(path, step, registry)
         if call is not None:
             calls.append(call)
@@ -74,7 +79,11 @@ def _known_action(block: Mapping[str, Any], registry: Registry) -> Any:
 
 
 def _shell(
-    block: Mapping[str, Any], where: Path, registry: Registry, declared: Mapping[str, Any]
+    block: Mapping[str, Any],
+    where: Path,
+    registry: Registry,
+    declared: Mapping[str, Any],
+    loop_items: Mapping[str, str] | None = None,
 ) -> list[Finding]:
     cls = _known_action(block, registry)
     given = block.get("with")
@@ -86,7 +95,7 @@ def _shell(
         field = keys.get(key)
         at = (*where, "with", key)
         if field in cls.shell_fields:
-            out.extend(shell_warnings(value, at, f"with.{key}", declared))
+            out.extend(shell_warnings(value, at, f"with.{key}", declared, loop_items))
         if field in cls.argv_fields:
             out.extend(secret_argv_warnings(value, at, f"with.{key}", declared))
     return out

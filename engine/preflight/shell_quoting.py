@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import jinja2
-from jinja2 import nodes
+from jinja2 import meta, nodes
 
 from runbook_engine.preflight.findings import Finding
 from runbook_engine.preflight.template_types import known_type
@@ -117,9 +117,17 @@ def secret_argv_warnings(
 
 
 def shell_warnings(
-    value: Any, where: Path, field: str, declared: Mapping[str, Any]
+    value: Any,
+    where: Path,
+    field: str,
+    declared: Mapping[str, Any],
+    loop_items: Mapping[str, str] | None = None,
 ) -> list[Finding]:
-    """Warnings for the shell command line ``value`` (a ``with:`` value at ``where``)."""
+    """Warnings for the shell command line ``value`` (a ``with:`` value at ``where``).
+
+    ``loop_items``: in a ``for_each`` step whose list comes from free-text parameters, the
+    item's name (``item``, or its ``as``) and the parameter it comes from: an item is a
+    parameter's value too."""
     if not isinstance(value, str) or not is_template(value):
         return []
     known = known_type(value, declared)
@@ -157,4 +165,37 @@ def shell_warnings(
                     warning=True,
                 )
             )
+        for name in sorted(_names(expression) & set(loop_items or {})):
+            source = (loop_items or {})[name]
+            out.append(
+                Finding(
+                    where,
+                    f"`{name}` (an item of params.{source}) is put into the shell command line "
+                    f"{field} without `| quote`: a value with spaces, `;` or `$(...)` would run "
+                    f"as shell syntax; write `{{{{ {name} | quote }}}}` or give {field} as a list",
+                    warning=True,
+                )
+            )
     return out
+
+
+def _names(expression: str) -> set[str]:
+    try:
+        tree = environment().parse("{{ " + expression + " }}")
+    except (jinja2.TemplateSyntaxError, RecursionError):
+        return set()
+    return set(meta.find_undeclared_variables(tree))
+
+
+def loop_item_sources(step: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[str, str]:
+    """For a ``for_each`` step whose list reads free-text parameters, its item's name and the
+    first such parameter; empty otherwise (the items are then not known to be text)."""
+    for_each = step.get("for_each")
+    if not isinstance(for_each, str):
+        return {}
+    alias = step.get("as") if isinstance(step.get("as"), str) else "item"
+    inner = for_each.strip()
+    if inner.startswith("{{") and inner.endswith("}}"):
+        inner = inner[2:-2]
+    sources = _free_text_params(inner, declared)
+    return {str(alias): sources[0]} if sources else {}

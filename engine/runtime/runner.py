@@ -50,6 +50,8 @@ from runbook_engine.core.events import (
     StepStarted,
     StepSucceeded,
 )
+from runbook_engine.core.items import split_item
+from runbook_engine.core.loops import item_vars
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import NEEDS_ATTENTION, PENDING, TERMINAL, WAITING_APPROVAL
 from runbook_engine.errors import StoreError, TemplateError
@@ -83,7 +85,9 @@ GROUP_COMMIT = 0.1
 
 #: event fields that carry what actions and templates produced (as opposed to the engine's own
 #: bookkeeping such as ``attempt`` or ``index``): a number there that is a secret is masked too
-PAYLOAD_KEYS = frozenset({"with", "result", "outputs", "error", "lines", "message", "reason"})
+PAYLOAD_KEYS = frozenset(
+    {"with", "result", "outputs", "error", "lines", "message", "reason", "items"}
+)
 
 
 def redact(value: Any, secrets: tuple[str, ...], *, payload: bool = False) -> Any:
@@ -302,7 +306,8 @@ class Runner:
         # A checkpoint costs the size of the state: taking one about once per pass through the
         # runbook (three events a step) keeps its cost per event constant however long the
         # run, and a load folds at most that many events.
-        every = max(CHECKPOINT_EVERY, 3 * len(self._steps))
+        # A loop's items are steps of the state: they count (the checkpoint holds them).
+        every = max(CHECKPOINT_EVERY, 3 * max(len(self._steps), len(folded.steps)))
         due = folded.status != committed.status or folded.last_seq - self._checkpoint_seq >= every
         written = self.store.append_events(
             self.run_id,
@@ -353,7 +358,7 @@ class Runner:
             self._log_lines(step, lines)
 
     def _log_lines(self, step: str, lines: list[str]) -> None:
-        if step in self._secret_output_steps:
+        if split_item(step)[0] in self._secret_output_steps:  # the step's, or its item's
             # its secret outputs are known only when it ends: its lines wait to be masked
             self._held.setdefault(step, []).extend(lines)
             return
@@ -659,10 +664,12 @@ class Runner:
             failed = StepFailed(step=cmd.step, attempt=cmd.attempt, duration=duration, error=error)
             self.record(recordable(failed), durable=False)
             return
-        step = self._steps[cmd.step]
+        step = self._steps[split_item(cmd.step)[0]]  # a loop item's: its step's
         outputs: dict[str, Any] = {}
         if isinstance(step, ActionStep) and step.outputs:
-            ctx = template_context(self.state, self.env(), result=outcome.result)
+            env = self.env()
+            extra = item_vars(step, self.state, cmd.step, env) if step.looped else {}
+            ctx = template_context(self.state, env, result=outcome.result, **extra)
             try:
                 with watch() as derived:
                     outputs = {
@@ -795,11 +802,13 @@ class Runner:
             )
             self.record(failed, durable=False)
             return
-        step = self._steps[cmd.step]
+        step = self._steps[split_item(cmd.step)[0]]  # a loop item's: its step's
         result = calls.result(outcome)
         outputs: dict[str, Any] = dict(outcome.outputs)
         if isinstance(step, CallStep) and step.outputs:
-            ctx = template_context(self.state, self.env(), result=result)
+            env = self.env()
+            extra = item_vars(step, self.state, cmd.step, env) if step.looped else {}
+            ctx = template_context(self.state, env, result=result, **extra)
             try:
                 with watch() as derived:
                     outputs = {

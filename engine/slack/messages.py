@@ -24,6 +24,7 @@ from runbook_engine.core.events import (
     RunNeedsAttention,
     StepFailed,
 )
+from runbook_engine.core.loop_state import describe_summary, loop_summary
 from runbook_engine.core.state import (
     STEP_FAILED,
     STEP_INTERRUPTED,
@@ -206,7 +207,13 @@ def _step_line(sid: str, depth: int, st: StepState, state: RunState, approval: b
         line += f"  approved by {by}" if by else "  approved"
     if st.continued:
         line += "  (failure ignored)"
-    undone = [c.rollback for c in state.completed if c.step == sid]
+    loop = state.loops.get(sid)
+    if loop is not None:  # a for_each step: its items counted, the first failed ones named
+        summary = loop_summary(sid, loop, state.steps, named=5)
+        line += f"  ({escape(describe_summary(summary))})"
+        undone = []
+    else:
+        undone = [c.rollback for c in state.completed if c.step == sid]
     if undone and undone[-1] == "succeeded":
         line += "  :leftwards_arrow_with_hook: rolled back"
     elif undone and undone[-1] == "failed":

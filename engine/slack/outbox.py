@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from runbook_engine.core.events import EventType
+from runbook_engine.core.item_lines import ItemLines
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import TERMINAL
 from runbook_engine.runtime.bus import Event, RunInfo
@@ -74,6 +75,7 @@ class Outbox:
     next_update_at: float = 0.0  # at most one run-message update per interval
     failures: int = 0
     gone: bool = False  # nothing to post to (no channel, no such run): drop once idle
+    items: ItemLines = field(default_factory=ItemLines)
 
     # ---------------------------------------------------------------- filling
 
@@ -83,7 +85,8 @@ class Outbox:
         if self.state is None or state.last_seq >= self.state.last_seq:
             self.state = state
             self.version += 1
-        if say:
+        # a loop's items: the replies of its first items and first failures, not 10,000
+        if say and self.items.shows(event.step_id, event.type):
             self.posts.extend(posts_for(info, event))
 
     # ---------------------------------------------------------------- reading

@@ -10,6 +10,7 @@ from typing import Any
 
 from runbook_engine.errors import Problem
 from runbook_engine.spec.errors_map import format_path
+from runbook_engine.spec.loop_checks import loop_names_problem
 from runbook_engine.spec.models import GOTO_END
 from runbook_engine.spec.trigger_checks import check_triggers
 from runbook_engine.spec.yamlmarks import Marked, Path
@@ -175,6 +176,9 @@ def check_document(marked: Marked, file: str) -> list[Problem]:
                 continue
             in_rollback = bool(rel) and rel[0] == "rollback"
             in_outputs = bool(rel) and rel[0] == "outputs"
+            problem = loop_names_problem(step.raw, rel, source)
+            if problem:
+                add(path, problem)
             for chain in references(source, "params"):
                 if chain[0] not in declared_params:
                     hint = difflib.get_close_matches(chain[0], list(declared_params), n=1)

@@ -16,6 +16,10 @@ from runbook_engine.spec.yamlmarks import Marked, Path
 _TAGS: dict[str, type[BaseModel]] = dict(STEP_MODELS)
 
 
+#: the fields of a loop (``Looped``): on a step kind that cannot loop, the message says so
+_LOOP_KEYS = frozenset({"for_each", "as", "on_item_failure"})
+
+
 def format_path(path: Path) -> str:
     out = ""
     for part in path:
@@ -128,7 +132,9 @@ def problems_from_validation(exc: ValidationError, marked: Marked, file: str) ->
             allowed = _keys_of(model) if model else []
             hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             message = f"unknown field {key!r}"
-            if hint:
+            if key in _LOOP_KEYS and path and path[0] == "steps":
+                message += ": only action steps can loop (for_each)"
+            elif hint:
                 message += f"; did you mean {hint[0]!r}?"
             elif allowed:
                 message += f" (expected one of: {', '.join(allowed)})"

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     Tag,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -440,7 +441,84 @@ OutputEntry = Annotated[
 ]
 
 
-class ActionStep(StepBase):
+#: names a loop's ``as`` may not take: what the templates' context already holds
+LOOP_RESERVED = frozenset(
+    {
+        "params",
+        "steps",
+        "run",
+        "alert",
+        "result",
+        "params_used",
+        "loop",
+        "range",
+        "dict",
+        "lipsum",
+        "cycler",
+        "joiner",
+        "namespace",
+        "true",
+        "false",
+        "none",
+        "True",
+        "False",
+        "None",
+    }
+)
+
+
+class Looped(Model):
+    """``for_each``: run the step once per item of a list (the loop fields of action steps,
+    and of any other kind of step that can loop)."""
+
+    for_each: str | None = Field(
+        default=None,
+        description="a template that gives a list; the step runs once per item",
+    )
+    as_: str = Field(
+        default="item",
+        alias="as",
+        description="the item's name in the step's templates (with, outputs, rollback)",
+        json_schema_extra={"pattern": r"^[a-z_][a-z0-9_]*$"},
+    )
+    max_concurrency: int = Field(
+        default=1, ge=1, description="items at once (1: one after the other)"
+    )
+    on_item_failure: Literal["stop", "continue"] = Field(
+        default="stop",
+        description="after an item fails: start no more (stop), or run the others (continue)",
+    )
+
+    @field_validator("as_")
+    @classmethod
+    def _a_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", value):
+            raise ValueError(
+                f"`as: {value}` is not a name templates can use: lowercase letters, digits "
+                "and underscores, not starting with a digit"
+            )
+        if value in LOOP_RESERVED:
+            raise ValueError(
+                f"`as: {value}` would hide {value!r}, which templates already have; "
+                "choose another name"
+            )
+        return value
+
+    @field_validator("as_", "max_concurrency", "on_item_failure")
+    @classmethod
+    def _needs_for_each(cls, value: Any, info: ValidationInfo) -> Any:
+        # ``for_each`` comes first; absent from the data when it was itself invalid
+        if info.data.get("for_each", "") is None:
+            name = "as" if info.field_name == "as_" else info.field_name
+            raise ValueError(f"`{name}` only applies to a step with `for_each`")
+        return value
+
+    @property
+    def looped(self) -> bool:
+        return self.for_each is not None
+
+
+class ActionStep(Looped, StepBase):
     """Call an action plugin."""
 
     action: str = Field(description="the plugin name, e.g. ssh.command, aws.call, log")
@@ -508,6 +586,17 @@ class ParallelStep(StepBase):
     max_concurrency: int | None = Field(default=None, ge=1)
     on_failure: OnFailure = "rollback"
 
+    @field_validator("parallel")
+    @classmethod
+    def _children_do_not_loop(cls, value: list[ActionStep]) -> list[ActionStep]:
+        for child in value:
+            if child.looped:
+                raise ValueError(
+                    f"step {child.id!r}: a step of a parallel group cannot use for_each; "
+                    "make the loop a step of its own (max_concurrency runs items at once)"
+                )
+        return value
+
 
 class CallSpec(Model):
     """Which runbook a ``call:`` step runs as a child run, and with which parameters."""
@@ -523,7 +612,7 @@ class CallSpec(Model):
     )
 
 
-class CallStep(StepBase):
+class CallStep(Looped, StepBase):
     """Run another runbook as a child run: its own id and log, its outputs this step's, its
     failure this step's failure, rolled back as a unit when this run rolls back."""
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runbook_engine.core.approvals import waiting_step
+from runbook_engine.core.items import split_item
+from runbook_engine.core.loop_state import describe_summary, loop_summary
 from runbook_engine.core.state import Completed, RunState, StepState
 from runbook_engine.core.statuses import NEEDS_ATTENTION, TERMINAL
 from runbook_engine.errors import ApprovalError
@@ -81,6 +83,12 @@ class StepRow:
     rollback: str | None = None
     #: a call step: the child run it started
     child: str | None = None
+    #: a for_each step: its items counted, the first failed ones named (``loop_summary``)
+    loop: Mapping[str, Any] | None = None
+
+    @property
+    def loop_text(self) -> str:
+        return describe_summary(self.loop) if self.loop is not None else ""
 
     @property
     def hosts_failed(self) -> int:
@@ -212,12 +220,43 @@ def _row(step: AnyStep, group: ParallelStep | None, state: RunState, undo: str |
         approval=_approval(step, state, done) if isinstance(step, ApprovalStep) else None,
         rollback=undo,
         child=done.child,
+        loop=_loop(step.id, state),
     )
 
 
+def _loop(step_id: str, state: RunState) -> Mapping[str, Any] | None:
+    loop = state.loops.get(step_id)
+    return loop_summary(step_id, loop, state.steps) if loop is not None else None
+
+
+#: items of one loop listed in the rollback; the others are one row that counts them
+ROLLBACK_ITEMS = 20
+
+
 def _rollback(completed: Sequence[Completed]) -> tuple[RollbackRow, ...]:
-    """The completed steps in the order a rollback undoes them (the last done first)."""
-    return tuple(RollbackRow(c.step, c.action, c.rollback) for c in reversed(completed))
+    """The completed steps in the order a rollback undoes them (the last done first); past
+    ``ROLLBACK_ITEMS`` items of a loop, one row per loop counts the rest and shows the worst
+    of how they went (failed, then running, then pending)."""
+    rows: list[RollbackRow] = []
+    shown: dict[str, int] = {}
+    rest: dict[str, list[Completed]] = {}
+    for c in reversed(completed):
+        loop, index = split_item(c.step)
+        if index is not None:
+            shown[loop] = shown.get(loop, 0) + 1
+            if shown[loop] > ROLLBACK_ITEMS:
+                rest.setdefault(loop, []).append(c)
+                continue
+        rows.append(RollbackRow(c.step, c.action, c.rollback))
+    for loop, entries in rest.items():
+        statuses = {c.rollback for c in entries}
+        worst = next(
+            (s for s in ("failed", "running", "pending", "succeeded") if s in statuses),
+            "skipped",
+        )
+        label = f"{loop}: {len(entries):,} more items"
+        rows.append(RollbackRow(label, entries[0].action, worst))
+    return tuple(rows)
 
 
 def timeline_of(run: LoadedRun) -> Timeline:

@@ -25,6 +25,7 @@ from runbook_engine.core.decide import (
     recover,
     template_context,
 )
+from runbook_engine.core.loops import item_vars
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import TERMINAL
 from runbook_engine.spec import load_text
@@ -155,7 +156,8 @@ class Sim:
         step = find_step(self.rb, cmd.step)
         outputs: dict[str, Any] = {}
         if isinstance(step, ActionStep) and step.outputs:
-            ctx = template_context(self.state, self.env(), result=result)
+            extra = item_vars(step, self.state, cmd.step, self.env()) if step.looped else {}
+            ctx = template_context(self.state, self.env(), result=result, **extra)
             outputs = {k: render(v, ctx) for k, v in step.output_templates().items()}
         self.record(
             "step.succeeded",

@@ -356,3 +356,53 @@ def test_cancelling_the_parent_cancels_the_child(engine: Engine, store: Store, b
     record = store.get_run(child)
     assert record is not None and record.status == "cancelled"
     assert [n for w, n, _ in BOARD.journal if w == "undo"] == ["slow-first", "parent-prep"]
+
+
+def test_a_call_per_item_and_the_rollback_of_a_loop_of_children(
+    engine: Engine, store: Store, books: Path
+) -> None:
+    write(
+        books,
+        "restart-or-fail",
+        """
+        parameters:
+          host: {type: string}
+        steps:
+          - {id: drain, action: test.undoable, with: {name: "drain {{ params.host }}"}}
+          - id: check
+            action: assert
+            with: {that: "{{ params.host != 'c' }}", message: "{{ params.host }} is unhealthy"}
+        """,
+    )
+    write(
+        books,
+        "parent",
+        """
+        parameters:
+          hosts: {type: list, default: [a, b, c, d]}
+        steps:
+          - {id: prep, action: test.undoable, with: {name: parent-prep}}
+          - id: each
+            for_each: "{{ params.hosts }}"
+            as: host
+            call: {runbook: restart-or-fail, with: {host: "{{ host }}"}}
+            outputs: {status: "{{ result.status }}"}
+        """,
+    )
+    run_id, status = start(engine, "parent")
+    assert status == "rolled_back"
+    _, _, state = engine.state_of(run_id)
+    children = [state.step(f"each[{i}]").child for i in range(4)]
+    assert children[3] is None  # on_item_failure: stop, one at a time: d never started
+    statuses = {}
+    for i, child in enumerate(children[:3]):
+        record = store.get_run(str(child))
+        assert record is not None
+        assert engine.parent_of(record) == {"run": run_id, "step": f"each[{i}]"}
+        statuses[i] = record.status
+    # a and b completed and were undone with the parent; c failed and undid its own drain
+    assert statuses == {0: "rolled_back", 1: "rolled_back", 2: "rolled_back"}
+    undone = [n for w, n, _ in BOARD.journal if w == "undo"]
+    assert undone == ["drain c", "drain b", "drain a", "parent-prep"]
+    error = (state.step("each").error or {})["message"]
+    assert "1 of 4 items failed" in error and "each[2]" in error and "c is unhealthy" in error
