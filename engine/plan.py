@@ -72,7 +72,7 @@ PLAN_ITEMS = 20
 
 
 def _loop(
-    step: ActionStep, ctx: dict[str, Any], out: dict[str, Any]
+    step: ActionStep | CallStep, ctx: dict[str, Any], out: dict[str, Any]
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
     """A looped step's list in the plan, and the context its templates are shown with: the
     first item's when the list is known, else the item is known at run time."""
@@ -126,7 +126,7 @@ def _step(step: AnyStep, ctx: dict[str, Any], registry: Registry | None = None) 
     if step.if_ is not None:
         out["if"] = _condition(step.if_, ctx, f"{step.id}.if")
     late: tuple[str, ...] = ("steps", "result")
-    if isinstance(step, ActionStep) and step.looped:
+    if isinstance(step, ActionStep | CallStep) and step.looped:
         ctx, late = _loop(step, ctx, out)
         out["max_concurrency"] = step.max_concurrency
         out["on_item_failure"] = step.on_item_failure
@@ -171,7 +171,7 @@ def _step(step: AnyStep, ctx: dict[str, Any], registry: Registry | None = None) 
         out.update(
             kind="call",
             runbook=f"{step.call.runbook}@{version if version is not None else 'newest'}",
-            **{"with": _render(step.call.with_, ctx, f"{step.id}.call.with")},
+            **{"with": _render(step.call.with_, ctx, f"{step.id}.call.with", late)},
             on_failure=step.on_failure,
         )
         if step.timeout is not None:

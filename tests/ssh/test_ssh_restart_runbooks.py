@@ -1,6 +1,7 @@
 """The shipped restart runbooks over real sshd, through the CLI: ``restart-service`` on a batch
-of hosts, with a stand-in service control script that records which host (by the address sshd
-answered on) was asked what."""
+of hosts, and ``rolling-restart``, which calls it once per batch (``for_each`` over ``call:``),
+with a stand-in service control script that records which host (by the address sshd answered
+on) was asked what."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def ctl(ssh: SshEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RUNBOOK_DB", str(work / "runs.db"))
     monkeypatch.setenv("RUNBOOK_PATH", str(RUNBOOKS))
     monkeypatch.setenv("RUNBOOK_USER", "alice")
+    (work / "groups.yaml").write_text("sre-leads: [bob]\n")
     script = ssh.scratch / "ctl"
     script.write_text(CTL)
     script.chmod(0o755)
@@ -82,3 +84,48 @@ def test_a_host_that_stays_unhealthy_fails_the_run_naming_it(ctl: Path) -> None:
     assert data["steps"]["healthy"]["attempts"] == 5
     # nothing to undo after a restart, and the log says so
     assert data["status"] == "rolled_back"
+
+
+def rolling(ctl: Path, hosts: str) -> tuple[str, Result]:
+    """Start rolling-restart (it waits for an SRE lead), then approve it as bob."""
+    started = CliRunner().invoke(
+        main,
+        [
+            "run", "rolling-restart", "-p", f"hosts={hosts}", "-p", "service=api",
+            "-p", "batch_size=2", "-p", f"ctl={ctl}", "-p", "sudo=false", "-p", "settle=0",
+            "--yes", "--no-wait", "-o", "json",
+        ],
+    )  # fmt: skip
+    assert started.exit_code == 5, started.output
+    run_id = json.loads(started.output)["run_id"]
+    return run_id, CliRunner().invoke(main, ["approve", run_id, "--as", "bob", "-o", "json"])
+
+
+def test_rolling_restart_calls_restart_service_once_per_batch(ctl: Path) -> None:
+    run_id, done = rolling(ctl, "h01,h02,h03")
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.output)
+    assert data["status"] == "succeeded"
+    assert data["steps"]["batches"]["outputs"]["healthy"] == [["h01", "h02"], ["h03"]]
+    restarted = [c.split()[2] for c in calls(ctl) if c.startswith("restart")]
+    # the batches one after the other: both hosts of the first before the third
+    assert sorted(restarted[:2]) == ["127.0.1.1", "127.0.1.2"]
+    assert restarted[2:] == ["127.0.1.3"]
+    shown = CliRunner().invoke(main, ["show", run_id])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.count("restart-service@1  succeeded") == 2
+    assert "batches[0]: c" in shown.output and "batches[1]: c" in shown.output
+
+
+def test_a_batch_that_stays_unhealthy_stops_the_rollout(ctl: Path) -> None:
+    (ctl.parent / "unhealthy").write_text("127.0.1.2\n")
+    _, done = rolling(ctl, "h01,h02,h03,h04")
+    assert done.exit_code == 1, done.output
+    data = json.loads(done.output)
+    # the failed batch rolled its own steps back (its child run says so); before it, the
+    # rollout itself did nothing to undo
+    assert data["status"] == "failed"
+    message = data["steps"]["batches"]["error"]["message"]
+    assert "batches[0]" in message and "ended rolled_back" in message
+    restarted = {c.split()[2] for c in calls(ctl) if c.startswith("restart")}
+    assert restarted == {"127.0.1.1", "127.0.1.2"}  # the second batch never started
