@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runbook_engine.core import inputs
 from runbook_engine.core.apply import Layout
 from runbook_engine.core.events import (
     ApprovalRequested,
@@ -38,12 +39,14 @@ from runbook_engine.core.events import (
     StepSkipped,
     StepSucceeded,
 )
+from runbook_engine.core.inputs import AwaitInput
 from runbook_engine.core.state import (
     STEP_DONE,
     STEP_FAILED,
     STEP_PENDING,
     STEP_RETRY_WAIT,
     STEP_RUNNING,
+    STEP_SUCCEEDED,
     STEP_WAITING,
     Completed,
     RunState,
@@ -62,13 +65,14 @@ from runbook_engine.core.statuses import (
     TERMINAL,
 )
 from runbook_engine.errors import TemplateError
-from runbook_engine.secret_taint import params_copy
+from runbook_engine.secret_taint import SecretParams, params_copy
 from runbook_engine.spec.models import (
     ActionStep,
     AnyStep,
     ApprovalStep,
     BranchStep,
     GotoStep,
+    InputStep,
     ParallelStep,
     Runbook,
     iter_steps,
@@ -118,7 +122,7 @@ class AwaitDecision:
     deadline: float | None
 
 
-Command = Record | Invoke | InvokeRollback | AwaitDecision
+Command = Record | Invoke | InvokeRollback | AwaitDecision | AwaitInput
 
 
 @dataclass(frozen=True)
@@ -133,20 +137,33 @@ class Env:
     random: float = 0.5  # a sample in [0, 1) for retry jitter
     #: the alert that started the run (``Alert.as_dict``); empty for any other run
     alert: Mapping[str, Any] = field(default_factory=dict)
+    #: secret values of input steps this process holds (step -> field -> value): templates
+    #: read them as the steps' outputs, where the state has ``***``
+    inputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 class StepsView(Mapping[str, dict[str, Any]]):
     """``steps`` in templates: each step's status, outputs, result, attempt and error, built
     when a template reads it, so rendering costs the same in step 5 and in step 5,000."""
 
-    def __init__(self, steps: Mapping[str, StepState]) -> None:
+    def __init__(
+        self,
+        steps: Mapping[str, StepState],
+        secret_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         self._steps = steps
+        self._secret_outputs = secret_outputs or {}
 
     def __getitem__(self, step_id: str) -> dict[str, Any]:
         st = self._steps[step_id]
+        outputs: Mapping[str, Any] = st.outputs
+        hidden = self._secret_outputs.get(step_id)
+        if hidden and st.status == STEP_SUCCEEDED:
+            # an input step's secret values: reads of them are watched like secret parameters
+            outputs = SecretParams({**st.outputs, **hidden}, frozenset(hidden))
         return {
             "status": st.status,
-            "outputs": st.outputs,
+            "outputs": outputs,
             "result": st.result,
             "attempt": st.attempt,
             "error": st.error,
@@ -160,7 +177,7 @@ class StepsView(Mapping[str, dict[str, Any]]):
 
 
 def template_context(state: RunState, env: Env, **extra: Any) -> dict[str, Any]:
-    steps = StepsView(state.steps)
+    steps = StepsView(state.steps, env.inputs)
     # params_copy keeps which parameters are secret, so that reading them is noticed
     params = params_copy(env.params)
     return {
@@ -230,6 +247,8 @@ def decide(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list[
         return _parallel(step, state, env)
     if st.status == STEP_WAITING and isinstance(step, ApprovalStep):
         return _approval(step, st, state)
+    if st.status == STEP_WAITING and isinstance(step, InputStep):
+        return [c if isinstance(c, AwaitInput) else Record.of(c) for c in inputs.waiting(step, st)]
     if st.status == STEP_FAILED:
         return _on_failure(step, st, state, env)
     return []
@@ -319,6 +338,14 @@ def _enter(
         ]
     if isinstance(step, ParallelStep):
         return [Record.of(GroupStarted(step=step.id))]
+    if isinstance(step, InputStep):
+        try:
+            message = render(
+                step.input.message, template_context(state, env), field=f"{step.id}.input.message"
+            )
+        except TemplateError as exc:
+            return [_failed(step.id, str(exc), "template")]
+        return [Record.of(inputs.requested(step, str(message), env.now))]
     return []
 
 
@@ -377,7 +404,9 @@ def _on_failure(step: AnyStep, st: StepState, state: RunState, env: Env) -> list
         return [_begin_rollback(state, "rejected", failure)]
     if error.force_rollback:
         return [_begin_rollback(state, "requested", failure)]
-    policy = step.on_failure if isinstance(step, ActionStep | ParallelStep) else "rollback"
+    policy = (
+        step.on_failure if isinstance(step, ActionStep | ParallelStep | InputStep) else "rollback"
+    )
     if policy == "continue":
         return [Record.of(StepContinued(step=step.id))]
     if policy == "abort":

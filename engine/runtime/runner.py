@@ -34,6 +34,7 @@ from runbook_engine.core.decide import (
 )
 from runbook_engine.core.events import (
     ApprovalTimedOut,
+    InputTimedOut,
     Payload,
     RollbackStepFailed,
     RollbackStepStarted,
@@ -47,8 +48,15 @@ from runbook_engine.core.events import (
     StepStarted,
     StepSucceeded,
 )
+from runbook_engine.core.inputs import AwaitInput
 from runbook_engine.core.state import RunState
-from runbook_engine.core.statuses import NEEDS_ATTENTION, TERMINAL, WAITING_APPROVAL
+from runbook_engine.core.statuses import (
+    NEEDS_ATTENTION,
+    TERMINAL,
+    WAITING,
+    WAITING_APPROVAL,
+    WAITING_INPUT,
+)
 from runbook_engine.errors import StoreError, TemplateError
 from runbook_engine.lease import HEARTBEAT_EVERY
 from runbook_engine.plugin import Registry
@@ -122,9 +130,12 @@ class Runner:
         start: Loaded | None = None,
         synced: bool = False,
         alert: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.store = store
         self.alert: Mapping[str, Any] = alert or {}
+        #: the secret values of input steps given to this process (step -> field -> value)
+        self.inputs: Mapping[str, Mapping[str, Any]] = inputs or {}
         self.registry = registry
         self.runbook = loaded.runbook
         self.layout = start.layout if start is not None else Layout.of(loaded.runbook)
@@ -134,6 +145,7 @@ class Runner:
         # what is masked: the secret parameters, what templates derive from them (learnt as
         # they render, see _learn), and their encodings
         self._secret_texts = SecretTexts(secret_values(loaded.runbook, params))
+        self._secret_texts.learn([], secret=[v for vs in self.inputs.values() for v in vs.values()])
         self.secrets = self._secret_texts.texts
         self._secret_output_steps = {
             step.id
@@ -191,6 +203,7 @@ class Runner:
             has_undo=lambda name: name in self.registry and self.registry.get(name).has_undo(),
             random=random.random(),
             alert=self.alert,
+            inputs=self.inputs,
         )
 
     def sync(self, *, quiet_until: int = 0) -> None:
@@ -451,6 +464,17 @@ class Runner:
                         return WAITING_APPROVAL
                     await self._await_decision(cmd)
                     acted = True
+                elif isinstance(cmd, AwaitInput):
+                    if cmd.deadline is not None and time.time() >= cmd.deadline:
+                        self.record(InputTimedOut(step=cmd.step), durable=False)
+                        acted = True
+                        continue
+                    if not self.wait_for_approval or cmd.secret:
+                        # secret values reach only the process they are given to: that one
+                        # drives the run on, so this one lets go of it
+                        return WAITING_INPUT
+                    await self._await_decision(cmd)
+                    acted = True
             if acted:
                 continue
             if self.state.status == NEEDS_ATTENTION:
@@ -661,16 +685,22 @@ class Runner:
 
     # ------------------------------------------------------------------ approvals
 
-    async def _await_decision(self, cmd: AwaitDecision) -> None:
-        """Wait until someone decides, the run is cancelled, or the approval times out."""
+    async def _await_decision(self, cmd: AwaitDecision | AwaitInput) -> None:
+        """Wait until someone decides (or gives the input), the run is cancelled, or the wait
+        times out."""
         seen = self.state.last_seq
         while True:
             self._check_owner()
             self.sync()
-            if self.state.last_seq != seen or self.state.status not in (WAITING_APPROVAL,):
+            if self.state.last_seq != seen or self.state.status not in WAITING:
                 return
             if cmd.deadline is not None and time.time() >= cmd.deadline:
-                self.record(ApprovalTimedOut(step=cmd.step), durable=False)
+                timed_out = (
+                    InputTimedOut(step=cmd.step)
+                    if isinstance(cmd, AwaitInput)
+                    else ApprovalTimedOut(step=cmd.step)
+                )
+                self.record(timed_out, durable=False)
                 return
             await asyncio.sleep(POLL)
 

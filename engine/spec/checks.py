@@ -35,6 +35,9 @@ class _Step:
         self.outputs = set(outputs) if isinstance(outputs, dict) else set()
         if "approval" in raw:
             self.outputs |= APPROVAL_OUTPUTS
+        spec = raw.get("input")
+        if isinstance(spec, dict) and isinstance(spec.get("fields"), dict):
+            self.outputs |= {str(name) for name in spec["fields"]}  # an input step's values
 
 
 def _steps(data: dict[str, Any]) -> list[_Step]:

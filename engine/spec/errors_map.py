@@ -15,6 +15,7 @@ from runbook_engine.spec.models import (
     ApprovalStep,
     BranchStep,
     GotoStep,
+    InputStep,
     ParallelStep,
     Runbook,
 )
@@ -26,6 +27,7 @@ _TAGS: dict[str, type[BaseModel]] = {
     "goto": GotoStep,
     "branch": BranchStep,
     "parallel": ParallelStep,
+    "input": InputStep,
 }
 
 

@@ -18,7 +18,7 @@ SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "https://runbook-engine.dev/schema/runbook-v1.json"
 TITLE = "Runbook (runbook/v1)"
 DESCRIPTION = (
-    "A Runbook Engine runbook: typed parameters and steps (action, approval, goto, branch, "
+    "A Runbook Engine runbook: typed parameters and steps (action, approval, input, goto, branch, "
     "parallel) with retries, rollbacks and approvals. Checks the document's shape only; "
     "`runbook validate` also checks step references, templates and parameter defaults."
 )
@@ -30,6 +30,7 @@ _STEP_DEFS = {
     "goto": "GotoStep",
     "branch": "BranchStep",
     "parallel": "ParallelStep",
+    "input": "InputStep",
 }
 
 
@@ -48,7 +49,7 @@ def _schema() -> dict[str, Any]:
     step_refs = [{"$ref": f"#/$defs/{_STEP_DEFS[kind]}"} for kind in STEP_KINDS]
     generated["properties"]["steps"]["items"] = {
         "oneOf": step_refs,
-        "description": "a step: exactly one of action, approval, goto, branch, parallel",
+        "description": "a step: exactly one of action, approval, goto, branch, parallel, input",
     }
     for kind, name in _STEP_DEFS.items():
         step = defs[name]

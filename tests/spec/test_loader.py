@@ -442,7 +442,7 @@ def test_step_without_a_kind_and_step_with_two_kinds() -> None:
     found = problems(MINIMAL + "  - id: b\n  - id: c\n    action: log\n    goto: end\n")
     assert [(p.path, p.line, p.column) for p in found] == [("steps[1]", 8, 5), ("steps[2]", 9, 5)]
     assert found[0].message == (
-        "a step needs exactly one of: action, approval, goto, branch, parallel"
+        "a step needs exactly one of: action, approval, goto, branch, parallel, input"
     )
     assert found[1].message == (
         "a step has exactly one of action, approval, goto, branch, parallel; found action, goto"
