@@ -34,6 +34,7 @@ from runbook_engine.errors import (
     ApprovalError,
     FieldError,
     LockHeld,
+    NotWaitingForInput,
     ParameterError,
     RunbookError,
     RunNotFound,
@@ -828,6 +829,33 @@ class Engine:
             for name in names
             if name not in held.get(step, {})
         ]
+
+    def input_request(self, run: LoadedRun) -> dict[str, Any] | None:
+        """What the run waits for, as its ``input.requested`` said (step, message, fields,
+        from, deadline), or ``None`` when it waits for no input. When the values of secret
+        fields went with a process that is gone, the fields to give again (``again``)."""
+        lacking = self.missing_input_secrets(run)
+        if lacking:
+            step = self.loaded_step(run, lacking[0].partition(".")[0])
+            wanted = {n.partition(".")[2] for n in lacking}
+            fields = [f for f in inputs.describe(step.input) if f["name"] in wanted]
+            return {"step": step.id, "message": "", "fields": fields, "from": [], "again": True}
+        try:
+            step = self.input_step(run)
+        except NotWaitingForInput:
+            return None
+        seq = run.state.step(step.id).asked_seq
+        found = self.store.events(run.record.id, after_seq=seq - 1, limit=1) if seq else []
+        if found and found[0].type == EventType.INPUT_REQUESTED:
+            return dict(found[0].data)
+        # a log without the request's place (not written by this engine): the runbook's form
+        return {
+            "step": step.id,
+            "message": "",
+            "fields": inputs.describe(step.input),
+            "from": list(step.input.from_),
+            "deadline": run.state.step(step.id).deadline,
+        }
 
     def input_step(self, run: LoadedRun) -> InputStep:
         """The input step the run waits on (``NotWaitingForInput`` when there is none)."""

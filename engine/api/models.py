@@ -107,6 +107,12 @@ class RunDetail(Run):
     order: list[str] = Field(default_factory=list, description="the runbook's step ids in order")
     waiting_on: str | None = Field(default=None, description="the approval step it waits on")
     message: str = ""
+    input: dict[str, Any] | None = Field(
+        default=None,
+        description="the input it waits for: step, message, fields (name, type, description, "
+        "required, secret, default, choices, pattern, ...), from, deadline; `again` when "
+        "secret values must be given again",
+    )
 
 
 class Event(BaseModel):
@@ -127,6 +133,21 @@ class Decision(BaseModel):
     decision: Literal["approved", "rejected"]
     user: str
     continued_by: str = Field(description="who drives the run on: here (this server), queued")
+
+
+class InputRequest(Strict):
+    values: dict[str, Any] = Field(description="each field's value, by name")
+    values_from_text: bool = Field(
+        default=False, description="the values are command-line text (`--set n=3`), not JSON"
+    )
+
+
+class InputGiven(BaseModel):
+    run_id: str
+    step: str
+    values: dict[str, Any] = Field(description="the values recorded (a secret one as ***)")
+    user: str
+    continued_by: str = Field(description="who drives the run on: here (this server)")
 
 
 class CancelRequest(Strict):

@@ -258,6 +258,7 @@ def _input_requested(state: RunState, ev: Folded) -> RunState:
         given=None,
         timed_out=False,
         outputs={},
+        asked_seq=ev.seq,
     )
 
 

@@ -45,6 +45,8 @@ class StepState:
     params: dict[str, Any] | None = None
     #: an input step: the values given (secret ones as ``***``), until the step succeeds
     given: dict[str, Any] | None = None
+    #: an input step: the event that asked (``input.requested``: the message and the form)
+    asked_seq: int | None = None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ STEP_KINDS = {
     "goto": "GotoStep",
     "branch": "BranchStep",
     "parallel": "ParallelStep",
+    "input": "InputStep",
 }
 #: keywords yaml-language-server (JSON Schema draft-07) understands; $defs is only a location
 EDITOR_KEYWORDS = frozenset(
@@ -152,7 +153,7 @@ def test_every_ref_resolves_and_has_no_validating_siblings(schema: dict[str, Any
         assert set(node) <= {"$ref", "description", "title", "default"}, node
 
 
-def test_step_union_is_a_one_of_of_the_five_kinds(schema: dict[str, Any]) -> None:
+def test_step_union_is_a_one_of_of_the_step_kinds(schema: dict[str, Any]) -> None:
     items = schema["properties"]["steps"]["items"]
     assert items["oneOf"] == [{"$ref": f"#/$defs/{name}"} for name in STEP_KINDS.values()]
     for kind, name in STEP_KINDS.items():
