@@ -172,7 +172,7 @@ def test_values_are_checked_like_parameters() -> None:
     assert isinstance(step, InputStep)
     ok = check_values(step, {"replicas": "3", "ticket": "INC-42"}, from_text=True)
     assert ok == {"replicas": 3, "env": "staging", "ticket": "INC-42", "token": None}
-    refusals = {
+    refusals: dict[str, tuple[dict[str, object], str]] = {
         "replicas": ({"replicas": "many", "ticket": "INC-1"}, "expected an integer, got 'many'"),
         "env": ({"replicas": 2, "env": "dev", "ticket": "INC-1"}, "expected one of staging, prod"),
         "ticket": ({"replicas": 2, "ticket": "JIRA-1"}, "expected text matching"),
@@ -241,5 +241,5 @@ def test_a_broken_input_block_is_located(block: str, problem: str) -> None:
         runbook(body)
     (found,) = info.value.problems
     assert problem in found.message
-    assert found.line >= 4
+    assert found.line is not None and found.line >= 4
     assert found.path.startswith("steps[0].input")

@@ -359,8 +359,8 @@ class World:
         if verb == "start":
             return self.http.post("/runs", json={"runbook": "guarded"}, headers=headers)
         if verb == "input":
-            body = {"values": {"count": 3}}
-            return self.http.post(f"/runs/{run_id}/input", json=body, headers=headers)
+            values = {"values": {"count": 3}}
+            return self.http.post(f"/runs/{run_id}/input", json=values, headers=headers)
         body = {"reason": "not today"} if verb == "reject" else {}
         return self.http.post(f"/runs/{run_id}/{verb}", json=body, headers=headers)
 
