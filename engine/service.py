@@ -716,6 +716,10 @@ class Engine:
         missing = self.missing_secrets(loaded, params)
         if missing and ask is not None:
             params.update(resolve_params(loaded.runbook, ask(missing), partial=True))
+        lacking = self.missing_input_secrets(run)
+        if lacking and ask is not None:
+            # the secret values of input steps went with the process they were given to
+            self._hold_again(run, ask(lacking))
         if choice is not None:
             if self.is_driven(record):
                 raise StoreError(f"run {record.id} is being driven by {record.owner}")
@@ -948,19 +952,37 @@ class Engine:
                 f"run {run.record.id} waits only for the secret values of step {step_id} "
                 f"again: {', '.join(names)}",
             )
-        typed = resolve_values(
-            {n: step.input.fields[n] for n in names},
-            values,
-            from_text=from_text,
-            partial=True,
-            owner=f"step {step_id}",
-            kind="field",
-            error=FieldError,
+        typed = self._hold_again(
+            run, {f"{step_id}.{name}": value for name, value in values.items()}, from_text
         )
-        self._input_secrets.setdefault(run.record.id, {}).setdefault(step_id, {}).update(typed)
         shown = inputs.masked(step.input, typed)
         self._audit(replace(attempt, detail={"step": step_id, "values": shown, "again": True}))
         return Given(run, step_id, shown, secret=True)
+
+    def _hold_again(
+        self, run: LoadedRun, values: Mapping[str, Any], from_text: bool = True
+    ) -> dict[str, Any]:
+        """Keep secret input values given again (``step.field`` -> value), checked against
+        their fields; returns them typed (by field)."""
+        typed: dict[str, Any] = {}
+        for name, value in values.items():
+            step_id, _, field_name = name.partition(".")
+            step = self.loaded_step(run, step_id)
+            if field_name not in step.input.fields:
+                raise FieldError(field_name, f"step {step_id} has no such field")
+            one = resolve_values(
+                {field_name: step.input.fields[field_name]},
+                {field_name: value},
+                from_text=from_text,
+                partial=True,
+                owner=f"step {step_id}",
+                kind="field",
+                error=FieldError,
+            )
+            held = self._input_secrets.setdefault(run.record.id, {}).setdefault(step_id, {})
+            held.update(one)
+            typed.update(one)
+        return typed
 
     @staticmethod
     def loaded_step(run: LoadedRun, step_id: str) -> InputStep:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from runbook_engine.errors import ParameterError
+from runbook_engine.errors import ParameterError, RunbookError
 from runbook_engine.spec.models import Parameter, Runbook
 
 REDACTED = "***"
@@ -266,9 +266,11 @@ class InputSecretMissing(SecretMissing):
             f"run {run_id} needs the secret input{plural} {', '.join(names)} again, which "
             f"{'are' if plural else 'is'} never stored and went with the process "
             f"{'they were' if plural else 'it was'} given to: run `runbook input {run_id} "
-            f"{sets}` to give {'them' if plural else 'it'} again"
+            f"{sets}` to give {'them' if plural else 'it'} again (or `runbook resume "
+            f"{run_id}` on a terminal, which asks)"
         )
-        ParameterError.__init__(self, names[0], self.reason)
+        self.name = names[0]
+        RunbookError.__init__(self, self.reason)
 
 
 def redact_text(text: str, secrets: tuple[str, ...]) -> str:
