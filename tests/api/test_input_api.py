@@ -37,9 +37,33 @@ steps:
 """
 
 
+TIMED = f"""\
+apiVersion: runbook/v1
+name: timed-ask
+version: 1
+permissions:
+  run: [{ALICE}]
+steps:
+  - id: ask
+    input:
+      message: how many?
+      timeout: 1s
+      on_timeout: ON_TIMEOUT
+      fields:
+        count: {{type: integer, default: 2}}
+  - {{id: after, action: log, with: {{message: "count {{{{ steps.ask.outputs.count }}}}"}}}}
+"""
+
+
 @pytest.fixture(scope="module")
 def asks(api: Api) -> Api:
-    (api.root / "runbooks" / "ask.yaml").write_text(ASK, encoding="utf-8")
+    """The server, with these tests' runbooks among its files."""
+    books = api.root / "runbooks"
+    (books / "ask.yaml").write_text(ASK, encoding="utf-8")
+    for on_timeout in ("default", "fail"):
+        name = f"timed-ask-{on_timeout}"
+        body = TIMED.replace("ON_TIMEOUT", on_timeout).replace("name: timed-ask", f"name: {name}")
+        (books / f"{name}.yaml").write_text(body, encoding="utf-8")
     return api
 
 
@@ -173,3 +197,22 @@ def test_a_secret_value_is_used_and_never_stored_or_answered(asks: Api) -> None:
     assert secret not in events and secret not in bob.get(f"/runs/{run_id}").text
     audit = [e for e in asks.store.audit_since() if e.action == "input" and e.target == run_id]
     assert audit and all(secret not in str(e.detail) for e in audit)
+
+
+@pytest.mark.parametrize(("on_timeout", "status"), [("default", "succeeded"), ("fail", "failed")])
+def test_the_server_applies_the_time_out_of_a_run_nobody_drives(
+    asks: Api, on_timeout: str, status: str
+) -> None:
+    name = f"timed-ask-{on_timeout}"
+    answer = asks.as_user(ALICE).post("/runs", json={"runbook": name})
+    assert answer.status_code == 201, answer.text
+    run_id = str(answer.json()["id"])
+    done = asks.wait_status(run_id, status, timeout=20)
+    types = [e.type for e in asks.store.events(run_id)]
+    assert "input.timed_out" in types
+    if on_timeout == "default":
+        assert done["state"]["steps"]["ask"]["outputs"] == {"count": 2}
+    else:
+        assert done["state"]["steps"]["ask"]["error"]["kind"] == "input_timeout"
+    late = asks.as_user(ALICE).post(f"/runs/{run_id}/input", json={"values": {"count": 1}})
+    assert late.status_code == 409
