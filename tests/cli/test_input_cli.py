@@ -291,3 +291,84 @@ def test_asked_for_each_field_on_a_terminal_the_secret_without_echo(workdir: Pat
     assert "replicas=5, env=staging, ticket=INC-3, token=***" in text
     assert "typed-secret-value" not in text
     assert "succeeded" in text
+
+
+FOREGROUND = """\
+apiVersion: runbook/v1
+name: fg
+version: 1
+steps:
+  - id: ask
+    input:
+      message: how many?
+      fields:
+        count: {type: integer}
+        note: {type: string, default: plain}
+  - {id: after, action: log, with: {message: "count {{ steps.ask.outputs.count }}"}}
+"""
+
+
+def test_a_waiting_run_in_the_foreground_picks_the_input_up(workdir: Path) -> None:
+    """``runbook run`` waits at the step (polling the store, as for approvals); input given
+    from another process is seen there and the run ends in the first one."""
+    (workdir / "runbooks").mkdir()
+    (workdir / "runbooks" / "fg.yaml").write_text(FOREGROUND)
+    env = {**os.environ, "RUNBOOK_USER": "alice"}
+    proc = subprocess.Popen(
+        [str(RUNBOOK), "run", "fg", "--yes", "-o", "json"],
+        cwd=workdir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    run_id = ""
+    while not run_id:
+        assert time.monotonic() < deadline and proc.poll() is None
+        listed = invoke("runs", "-o", "json")
+        rows = json.loads(listed.output) if listed.exit_code == 0 else []  # no store yet
+        waiting = [r for r in rows if r["status"] == "waiting_input"]
+        run_id = waiting[0]["id"] if waiting else ""
+        time.sleep(0.05)
+    given = invoke("input", run_id, "--set", "count=9")
+    assert given.exit_code == 0, given.output
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    data = json.loads(out)
+    assert data["status"] == "succeeded"
+    assert data["steps"]["ask"]["outputs"] == {"count": 9, "note": "plain"}
+
+
+DERIVED = """\
+apiVersion: runbook/v1
+name: derived
+version: 1
+steps:
+  - id: ask
+    input:
+      message: the key?
+      fields:
+        key: {type: string, secret: true}
+  - id: use
+    action: shell.command
+    with:
+      command: 'echo "$UP $REV"'
+      env:
+        UP: "{{ steps.ask.outputs.key | upper }}"
+        REV: "{{ steps.ask.outputs.key[::-1] }}"
+  - {id: say, action: log, with: {message: "key is {{ steps.ask.outputs.key | upper }}"}}
+"""
+
+
+def test_what_templates_derive_from_a_secret_value_is_masked(workdir: Path) -> None:
+    run_id = waiting_run(workdir, DERIVED, "derived")
+    given = invoke("input", run_id, "--set", "key=-", stdin="abcdefsecret\n")
+    assert given.exit_code == 0, given.output
+    recorded = json.dumps(events(workdir, run_id))
+    for form in ("abcdefsecret", "ABCDEFSECRET", "tercesfedcba"):
+        assert form not in recorded, form
+    logs = invoke("logs", run_id).output
+    assert "*** ***" in logs
+    assert "key is ***" in logs
