@@ -17,6 +17,8 @@ _SHOWN = (
     "with",
     "message",
     "approvers",
+    "fields",
+    "from",
     "goto",
     "cases",
     "retry",

@@ -20,6 +20,7 @@ from runbook_engine.spec.models import (
     ApprovalStep,
     BranchStep,
     GotoStep,
+    InputStep,
     ParallelStep,
     Runbook,
     iter_steps,
@@ -182,6 +183,8 @@ def _kind(step: AnyStep) -> str:
         return "goto"
     if isinstance(step, BranchStep):
         return "branch"
+    if isinstance(step, InputStep):
+        return "input"
     return "action"
 
 

@@ -372,3 +372,21 @@ def test_what_templates_derive_from_a_secret_value_is_masked(workdir: Path) -> N
     logs = invoke("logs", run_id).output
     assert "*** ***" in logs
     assert "key is ***" in logs
+
+
+def test_plan_shows_an_input_step_and_calls_nothing(workdir: Path) -> None:
+    (workdir / "runbooks").mkdir()
+    (workdir / "runbooks" / "scale.yaml").write_text(SCALE)
+    shown = invoke("plan", "scale")
+    assert shown.exit_code == 0, shown.output
+    assert "1. ask [input]" in shown.output
+    assert "fields: ['replicas', 'env', 'ticket', 'token']" in shown.output
+    assert "from: ['bob']" in shown.output
+    data = json.loads(invoke("plan", "scale", "-o", "json").output)
+    assert data["steps"][0] == {
+        "id": "ask",
+        "kind": "input",
+        "message": "Scale <you>'s service to how many?",
+        "fields": ["replicas", "env", "ticket", "token"],
+        "from": ["bob"],
+    }
