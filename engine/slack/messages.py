@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runbook_engine.core.events import (
+    InputRequested,
     RollbackStarted,
     RollbackStepFailed,
     RollbackStepSkipped,
@@ -365,6 +366,22 @@ def attention_reply(event: Event) -> str:
         f":warning: Needs attention: {escape(reason)}\n"
         f"Decide with `runbook resume {event.run_id} {shown}`"
     )
+
+
+def input_reply(event: Event) -> str:
+    """An input step asks: what, of whom, and how to answer."""
+    p = event.payload
+    if not isinstance(p, InputRequested):
+        return clip(f":memo: a step waits for input (event {event.seq})")
+    who = ", ".join(f"`{escape(w)}`" if w.startswith("@") else mention(w) for w in p.from_)
+    text = f":memo: *Input needed* — step `{p.step}`: {escape(_one_line(p.message, 500))}"
+    if who:
+        text += f"\nFrom: {who}"
+    text += (
+        "\nUse *Provide input* on the run message, or "
+        f"`runbook input {event.run_id} --set NAME=VALUE`"
+    )
+    return clip(text)
 
 
 def blocked_reply(event: Event) -> str:

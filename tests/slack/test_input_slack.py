@@ -131,6 +131,14 @@ def test_the_modal_round_trip(server: Server, player: SlackPlayer, fake: FakeSla
     shown = texts(message.blocks)
     assert "`ask`  waiting for input" in shown
     assert f"runbook input {run_id} --set NAME=VALUE" in shown
+    # and a reply in its thread, which notifies (an edit does not)
+    reply = wait_for(
+        "the input reply",
+        lambda: [m for m in fake.messages() if m.thread_ts and "Input needed" in m.text],
+    )[0]
+    assert reply.thread_ts == message.ts
+    assert "step `ask`: Scale U0ALICE's service to how many?" in reply.text
+    assert "From: `@sre-leads`" in reply.text
     view = opened_view(fake, click_input(player, fake, run_id, BOB))
     assert view["callback_id"] == "runbook_input"
     assert InputForm.loads(view["private_metadata"]) == InputForm(run_id, "ask", message.channel)
