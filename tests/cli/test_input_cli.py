@@ -390,3 +390,30 @@ def test_plan_shows_an_input_step_and_calls_nothing(workdir: Path) -> None:
         "fields": ["replicas", "env", "ticket", "token"],
         "from": ["bob"],
     }
+
+
+def test_validate_locates_a_broken_input_block_and_reads_its_outputs(workdir: Path) -> None:
+    broken = workdir / "broken.yaml"
+    broken.write_text(
+        "apiVersion: runbook/v1\nname: b\nversion: 1\nsteps:\n"
+        "  - id: ask\n"
+        "    input:\n"
+        "      message: how many {{ params.nope }}?\n"
+        "      fields: {count: {type: integer, minimum: 5, maximum: 1}}\n"
+        "  - {id: after, action: log, with: {message: 'n {{ steps.ask.outputs.cont }}'}}\n"
+    )
+    result = invoke("validate", str(broken))
+    assert result.exit_code == 2
+    assert f"{broken}:8:" in result.output and "steps[0].input.fields.count" in result.output
+    assert "minimum is larger than maximum" in result.output
+    broken.write_text(broken.read_text().replace("minimum: 5, maximum: 1", "minimum: 1"))
+    result = invoke("validate", str(broken))
+    assert result.exit_code == 2
+    assert (
+        f"{broken}:7:" in result.output
+        and "steps[0].input.message: reads params.nope, which is not a declared parameter"
+        in result.output
+    )
+    assert "steps[1].with.message: step 'ask' has no output 'cont' (it declares: count)" in (
+        result.output
+    )
