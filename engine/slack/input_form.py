@@ -16,7 +16,7 @@ from typing import Any
 
 from runbook_engine.slack.escaping import author_text
 from runbook_engine.slack.messages import Block, clip
-from runbook_engine.slack.modals import PARAM_PREFIX, _element, _initial, _text, submitted_params
+from runbook_engine.slack.modals import PARAM_PREFIX, field_input, plain_text, submitted_params
 from runbook_engine.spec.models import InputStep
 
 __all__ = ["FIELD_PREFIX", "INPUT_VIEW", "InputForm", "input_modal", "submitted_values"]
@@ -67,16 +67,7 @@ def input_modal(form: InputForm, step: InputStep, message: str) -> Block:
     for name, field in spec.fields.items():
         if field.secret:
             continue
-        blocks.append(
-            {
-                "type": "input",
-                "block_id": FIELD_PREFIX + name,
-                "optional": not field.is_required,
-                "label": _text(name, 2000),
-                "hint": _text(field.description or field.type, 2000),
-                "element": _element(name, field, _initial(field, {}, name)),
-            }
-        )
+        blocks.append(field_input(name, field, {}))
     askable = not any(spec.fields[name].is_required for name in secret)
     if secret:
         sets = " ".join(f"--set {name}=-" for name in secret)
@@ -91,13 +82,13 @@ def input_modal(form: InputForm, step: InputStep, message: str) -> Block:
     view: Block = {
         "type": "modal",
         "callback_id": INPUT_VIEW,
-        "title": _text("Provide input", 24),
-        "close": _text("Cancel", 24),
+        "title": plain_text("Provide input", 24),
+        "close": plain_text("Cancel", 24),
         "private_metadata": form.dumps(),
         "blocks": blocks[:100],
     }
     if askable:
-        view["submit"] = _text("Submit", 24)
+        view["submit"] = plain_text("Submit", 24)
     return view
 
 
