@@ -912,19 +912,22 @@ class Engine:
             now=time.time(),
         )
         shown = inputs.masked(step.input, typed)
-        written = self.store.append_event(
-            record.id,
-            EventType.INPUT_GIVEN,
-            {"step": step.id, "user": name_of(user), "values": shown},
-            step_id=step.id,
-        )
         secret = {
             name: typed[name]
             for name in inputs.secret_fields(step.input)
             if typed.get(name) is not None
         }
         if secret:
+            # only this process will hold the value: it owns the run before the input is
+            # recorded, so no other engine (a serve watching the store) picks it up without it
+            self._own_for_input(record)
             self._input_secrets.setdefault(record.id, {})[step.id] = secret
+        written = self.store.append_event(
+            record.id,
+            EventType.INPUT_GIVEN,
+            {"step": step.id, "user": name_of(user), "values": shown},
+            step_id=step.id,
+        )
         self._audit(_attempt("input", record.id, user, detail={"step": step.id, "values": shown}))
         return Given(run.then(written), step.id, shown, secret=bool(secret))
 
@@ -955,6 +958,7 @@ class Engine:
         typed = self._hold_again(
             run, {f"{step_id}.{name}": value for name, value in values.items()}, from_text
         )
+        self._own_for_input(run.record)
         shown = inputs.masked(step.input, typed)
         self._audit(replace(attempt, detail={"step": step_id, "values": shown, "again": True}))
         return Given(run, step_id, shown, secret=True)
@@ -991,6 +995,25 @@ class Engine:
                 return step
         raise KeyError(step_id)
 
+    def _own_for_input(self, record: RunRecord) -> None:
+        """Claim the run for this process, which alone will hold a secret value given to it;
+        an engine that waited on the run is letting go of it (it does not wait for secrets),
+        so its claim is waited out briefly."""
+        deadline = time.monotonic() + 2 * HEARTBEAT_EVERY
+        me = owner_id()
+        while self.store.claim(record.id, me, STALE_AFTER) is None:
+            fresh = self.store.get_run(record.id)
+            if fresh is not None and fresh.owner not in (None, me) and owner_dead(fresh.owner):
+                self.store.set_owner(record.id, None)  # a dead engine's name: not a driver
+                continue
+            if time.monotonic() >= deadline:
+                holder = fresh.owner if fresh is not None else "another engine"
+                raise StoreError(
+                    f"run {record.id} is being driven by {holder}; give the input again once "
+                    "it lets go of the run"
+                )
+            time.sleep(0.1)
+
     def continue_after_input(
         self, given: Given, *, by: Who, ask: AskSecrets | None = None
     ) -> Continuation:
@@ -998,9 +1021,6 @@ class Engine:
         process, so such a run is driven on here (the engine that waited let go of it)."""
         if not given.secret:
             return self._continue(given.run, by=by, wait_for_approval=False, ask=ask)
-        deadline = time.monotonic() + 2 * HEARTBEAT_EVERY
-        while self.is_driven(given.record) and time.monotonic() < deadline:
-            time.sleep(0.1)  # the engine that waited is letting go of it
         outcome = self.resume(
             given.record.id, by=by, wait_for_approval=False, continuing=True, ask=ask
         )
