@@ -39,6 +39,7 @@ __all__ = [
     "given_secrets",
     "masked",
     "requested",
+    "secret_defaults",
     "secret_fields",
     "waiting",
     "waiting_input_step",
@@ -125,7 +126,9 @@ def waiting(step: InputStep, st: StepState) -> list[Payload | AwaitInput]:
         return [StepSucceeded(step=step.id, outputs=dict(st.given))]
     if st.timed_out:
         if spec.on_timeout == "default":
-            return [StepSucceeded(step=step.id, outputs=_defaults(spec))]
+            # a secret field's default is masked too: every engine reads it from the runbook
+            # (``secret_defaults``), none from the log
+            return [StepSucceeded(step=step.id, outputs=masked(spec, _defaults(spec)))]
         error = StepError("no input was given before the step timed out", kind=TIMEOUT_KIND)
         return [StepFailed(step=step.id, error=error)]
     return [AwaitInput(step.id, st.deadline, secret_fields(spec))]
@@ -169,6 +172,27 @@ def check_values(
     )
 
 
+def secret_defaults(runbook: Runbook, state: RunState | None = None) -> dict[str, dict[str, Any]]:
+    """The defaults of secret fields, by step: with ``state``, only of the steps that went on
+    with them after a time-out (``on_timeout: default``), which templates then read."""
+    out: dict[str, dict[str, Any]] = {}
+    for step in runbook.steps:
+        if not isinstance(step, InputStep):
+            continue
+        if state is not None:
+            st = state.step(step.id)
+            if not (st.timed_out and st.status == STEP_SUCCEEDED):
+                continue
+        defaults = {
+            name: field.default
+            for name, field in step.input.fields.items()
+            if field.secret and field.default is not None
+        }
+        if defaults:
+            out[step.id] = defaults
+    return out
+
+
 def given_secrets(runbook: Runbook, state: RunState) -> dict[str, list[str]]:
     """The input steps whose secret values the run has recorded as ``***``, by step, with the
     secret fields: given (waiting for the run to go on) or taken as the step's outputs. A
@@ -180,6 +204,8 @@ def given_secrets(runbook: Runbook, state: RunState) -> dict[str, list[str]]:
         if not isinstance(step, InputStep):
             continue
         st = state.step(step.id)
+        if st.timed_out:
+            continue  # went on with the defaults, which the runbook holds (secret_defaults)
         values = st.given if st.status == STEP_WAITING else None
         if values is None and st.status == STEP_SUCCEEDED:
             values = st.outputs

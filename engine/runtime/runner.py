@@ -48,7 +48,7 @@ from runbook_engine.core.events import (
     StepStarted,
     StepSucceeded,
 )
-from runbook_engine.core.inputs import AwaitInput
+from runbook_engine.core.inputs import AwaitInput, secret_defaults, secret_fields
 from runbook_engine.core.state import RunState
 from runbook_engine.core.statuses import (
     NEEDS_ATTENTION,
@@ -69,7 +69,7 @@ from runbook_engine.runtime.recordable import recordable
 from runbook_engine.secret_taint import watch
 from runbook_engine.secret_texts import SecretTexts, derived_values, secret_params
 from runbook_engine.spec.loader import LoadedRunbook
-from runbook_engine.spec.models import ActionStep, iter_steps
+from runbook_engine.spec.models import ActionStep, InputStep, iter_steps
 from runbook_engine.spec.params import REDACTED, redact_text, secret_values
 from runbook_engine.store import EventRecord, NewEvent, Store
 from runbook_engine.template_limits import stop_when
@@ -136,6 +136,10 @@ class Runner:
         self.alert: Mapping[str, Any] = alert or {}
         #: the secret values of input steps given to this process (step -> field -> value)
         self.inputs: Mapping[str, Mapping[str, Any]] = inputs or {}
+        self._has_secret_fields = any(
+            isinstance(step, InputStep) and secret_fields(step.input)
+            for step in loaded.runbook.steps
+        )
         self.registry = registry
         self.runbook = loaded.runbook
         self.layout = start.layout if start is not None else Layout.of(loaded.runbook)
@@ -145,7 +149,9 @@ class Runner:
         # what is masked: the secret parameters, what templates derive from them (learnt as
         # they render, see _learn), and their encodings
         self._secret_texts = SecretTexts(secret_values(loaded.runbook, params))
-        self._secret_texts.learn([], secret=[v for vs in self.inputs.values() for v in vs.values()])
+        held = [v for vs in self.inputs.values() for v in vs.values()]
+        held += [v for vs in secret_defaults(loaded.runbook).values() for v in vs.values()]
+        self._secret_texts.learn([], secret=held)
         self.secrets = self._secret_texts.texts
         self._secret_output_steps = {
             step.id
@@ -203,8 +209,15 @@ class Runner:
             has_undo=lambda name: name in self.registry and self.registry.get(name).has_undo(),
             random=random.random(),
             alert=self.alert,
-            inputs=self.inputs,
+            inputs=self._inputs(),
         )
+
+    def _inputs(self) -> Mapping[str, Mapping[str, Any]]:
+        """The secret values of input steps templates read: those given to this process, and
+        the defaults of steps that timed out with ``on_timeout: default``."""
+        if not self._has_secret_fields:
+            return self.inputs
+        return {**secret_defaults(self.runbook, self.state), **self.inputs}
 
     def sync(self, *, quiet_until: int = 0) -> None:
         """Fold every event written since we last looked, ours and other processes' alike,

@@ -37,7 +37,9 @@ steps:
   - id: apply
     action: shell.command
     with:
-      command: 'echo "scaling to $REPLICAS in $ENV for $TICKET with $TOKEN"'
+      command: >-
+        printf "%s" "$TOKEN" > token.txt;
+        echo "scaling to $REPLICAS in $ENV for $TICKET with $TOKEN"
       env:
         REPLICAS: "{{ steps.ask.outputs.replicas | string }}"
         ENV: "{{ steps.ask.outputs.env }}"
@@ -178,6 +180,7 @@ def test_a_secret_value_is_used_but_never_stored_or_printed(workdir: Path) -> No
     logs = invoke("logs", run_id).output
     # the command got the value (its output has it, masked), the log never
     assert "scaling to 4 in staging for INC-9 with ***" in logs
+    assert (workdir / "token.txt").read_text() == secret  # the command had the real value
     assert secret not in logs
     for _, data in events(workdir, run_id):
         assert secret not in data
@@ -417,3 +420,37 @@ def test_validate_locates_a_broken_input_block_and_reads_its_outputs(workdir: Pa
     assert "steps[1].with.message: step 'ask' has no output 'cont' (it declares: count)" in (
         result.output
     )
+
+
+SECRET_DEFAULT = """\
+apiVersion: runbook/v1
+name: sd
+version: 1
+steps:
+  - id: ask
+    input:
+      message: the key?
+      timeout: 1s
+      on_timeout: default
+      fields:
+        key: {type: string, secret: true, default: default-secret-key}
+  - id: use
+    action: shell.command
+    with:
+      command: 'printf "%s" "$KEY" > key.txt; echo "with $KEY"'
+      env: {KEY: "{{ steps.ask.outputs.key }}"}
+"""
+
+
+def test_a_time_out_goes_on_with_a_secret_default_never_recorded(workdir: Path) -> None:
+    # a step with a secret field is not waited on in the foreground: the value would reach
+    # only the process it is given to
+    run_id = waiting_run(workdir, SECRET_DEFAULT, "sd")
+    time.sleep(1.2)
+    resumed = invoke("resume", run_id, "-o", "json")
+    data = json.loads(resumed.output)
+    assert data["status"] == "succeeded", resumed.output
+    assert data["steps"]["ask"]["outputs"] == {"key": "***"}
+    assert "with ***" in invoke("logs", run_id).output
+    assert (workdir / "key.txt").read_text() == "default-secret-key"  # the real one, not ***
+    assert "default-secret-key" not in json.dumps(events(workdir, run_id))
