@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from runbook_engine.core.events import EventType
 from runbook_engine.core.state import RunState
-from runbook_engine.core.statuses import NEEDS_ATTENTION, SUCCEEDED, TERMINAL, WAITING_APPROVAL
+from runbook_engine.core.statuses import NEEDS_ATTENTION, SUCCEEDED, TERMINAL, WAITING
 from runbook_engine.errors import ParameterError, RunbookError, StoreError
 from runbook_engine.lease import is_driven
 from runbook_engine.runtime.children import ChildOutcome, ChildRequest
@@ -28,8 +28,6 @@ from runbook_engine.store import RunRecord, Store
 
 #: how often a parent looks at a child that another engine drives or that waits for people
 POLL = 0.25
-#: statuses in which a run waits for people to decide, not for a human's repair
-WAITING = frozenset({WAITING_APPROVAL})
 #: how deep calls may nest: a run of depth 10 is a cycle that validate could not see
 MAX_DEPTH = 10
 
@@ -181,6 +179,7 @@ class ChildRuns:
                 else:
                     if status in TERMINAL:
                         continue
-                    if not wait:
-                        return ChildOutcome(run_id, status)
+                    # its drive stopped for people (an approval when not waiting, an input
+                    # only the giver can carry on, a human's choice): they continue it
+                    return ChildOutcome(run_id, status)
             time.sleep(POLL)

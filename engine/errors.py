@@ -77,6 +77,20 @@ class InputRefused(RunbookError):
     precise class: a user error, like a bad parameter."""
 
 
+class FieldError(ParameterError):
+    """A value given to a field of an input step does not fit its declaration (or the field
+    does not exist, or a required one is missing). ``reason``: the message without the name."""
+
+    def __init__(self, name: str, message: str) -> None:
+        self.name = name
+        self.reason = message
+        RunbookError.__init__(self, f"field {name!r}: {message}")
+
+
+class NotWaitingForInput(InputRefused):
+    """Input was given to a run that waits for none (now)."""
+
+
 class CatalogError(RunbookError):
     pass
 

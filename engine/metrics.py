@@ -28,7 +28,7 @@ from prometheus_client.registry import Collector
 
 from runbook_engine.core.events import EventType, StepError
 from runbook_engine.core.state import RunState
-from runbook_engine.core.statuses import WAITING_APPROVAL
+from runbook_engine.core.statuses import WAITING_APPROVAL, WAITING_INPUT
 from runbook_engine.runtime.bus import Event, RunInfo
 from runbook_engine.store import Store
 from runbook_engine.worker.queue import HOUSEKEEPING_QUEUE, RUNS_QUEUE
@@ -127,7 +127,8 @@ class Metrics:
     # ------------------------------------------------------------------ scrape-time gauges
 
     def watch_store(self, store: Store) -> None:
-        """Add ``runbook_approvals_waiting{runbook}``, read from the store on each scrape."""
+        """Add ``runbook_approvals_waiting{runbook}`` and ``runbook_inputs_waiting{runbook}``,
+        read from the store on each scrape."""
         self.registry.register(_ApprovalsCollector(store))
 
     def watch_queue(self, conninfo: str) -> None:
@@ -136,26 +137,31 @@ class Metrics:
 
 
 class _ApprovalsCollector(Collector):
+    """``runbook_approvals_waiting`` and ``runbook_inputs_waiting``: runs waiting for a
+    person, by runbook."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        gauge = GaugeMetricFamily(
-            "runbook_approvals_waiting",
-            "Runs waiting for an approval decision, by runbook",
-            labels=["runbook"],
-        )
-        try:
-            waiting = Tally(
-                r.runbook for r in self.store.list_runs(status=WAITING_APPROVAL, limit=100_000)
+        for status, name, what in (
+            (WAITING_APPROVAL, "runbook_approvals_waiting", "an approval decision"),
+            (WAITING_INPUT, "runbook_inputs_waiting", "a person's input"),
+        ):
+            gauge = GaugeMetricFamily(
+                name, f"Runs waiting for {what}, by runbook", labels=["runbook"]
             )
-        except Exception:
-            # a scrape must answer even when the database does not: the gauge is left out
-            log.warning("cannot read runs waiting for approval", exc_info=True)
-            return
-        for runbook, count in sorted(waiting.items()):
-            gauge.add_metric([runbook], count)
-        yield gauge
+            try:
+                waiting = Tally(
+                    r.runbook for r in self.store.list_runs(status=status, limit=100_000)
+                )
+            except Exception:
+                # a scrape must answer even when the database does not: the gauge is left out
+                log.warning("cannot read runs waiting for %s", what, exc_info=True)
+                return
+            for runbook, count in sorted(waiting.items()):
+                gauge.add_metric([runbook], count)
+            yield gauge
 
 
 class _QueueCollector(Collector):

@@ -9,6 +9,7 @@ reads the same.
   list. Whoever may start a runbook may stop or continue its runs; nobody else;
 * approve or reject the approval step a run waits on: its approvers (else
   ``permissions.approve``), never the requester unless the step sets ``allow_requester``.
+* give the values an input step waits for: the step's ``from``, else the run list.
 
 Each function returns quietly or raises ``ApprovalError`` saying who was refused what and by
 which rule. ``user`` is a name (a door that knows no more: the CLI on a local store) or the
@@ -103,3 +104,14 @@ def may_decide(
     )
     assert decision.step is not None  # an allowed decision names its step
     return decision.step
+
+
+def may_give_input(
+    runbook: Runbook,
+    state: RunState,
+    user: Who,
+    directory: Directory,
+    extra_groups: Iterable[str] = (),
+) -> None:
+    """Give the values of the input step the run waits on: its ``from``, else the run list."""
+    require(principal_of(user, extra_groups), "input", runbook, directory=directory, state=state)

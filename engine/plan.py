@@ -11,6 +11,7 @@ from typing import Any
 from jinja2 import meta
 from pydantic import ValidationError
 
+from runbook_engine.core.inputs import describe
 from runbook_engine.errors import TemplateError
 from runbook_engine.plugin import Registry
 from runbook_engine.preflight import check_loaded, run_context
@@ -26,6 +27,7 @@ from runbook_engine.spec.models import (
     BranchStep,
     CallStep,
     GotoStep,
+    InputStep,
     ParallelStep,
 )
 from runbook_engine.spec.params import resolve_params, secret_values
@@ -152,6 +154,14 @@ def _step(step: AnyStep, ctx: dict[str, Any], registry: Registry | None = None) 
             message=_render(step.approval.message, ctx, step.id),
             approvers=step.approval.approvers,
             required=step.approval.required,
+        )
+    elif isinstance(step, InputStep):
+        out.update(
+            kind="input",
+            message=_render(step.input.message, ctx, step.id),
+            fields=[field["name"] for field in describe(step.input)],
+            # who may give it: the step's from, else whoever may run the runbook
+            **{"from": step.input.from_},
         )
     elif isinstance(step, GotoStep):
         out.update(kind="goto", goto=step.goto)

@@ -19,6 +19,8 @@ _SHOWN = (
     "with",
     "message",
     "approvers",
+    "fields",
+    "from",
     "goto",
     "cases",
     "retry",

@@ -21,7 +21,7 @@ import jinja2
 
 from runbook_engine.errors import RunbookError
 from runbook_engine.secret_taint import SecretParams, watch
-from runbook_engine.spec.models import ActionStep, ApprovalStep, Runbook, iter_steps
+from runbook_engine.spec.models import ActionStep, ApprovalStep, InputStep, Runbook, iter_steps
 from runbook_engine.templating import environment, render, strings_in
 
 __all__ = [
@@ -115,6 +115,8 @@ def _templates(runbook: Runbook) -> Iterator[str]:
                 yield from strings_in(step.rollback.with_)
         elif isinstance(step, ApprovalStep):
             yield step.approval.message
+        elif isinstance(step, InputStep):
+            yield step.input.message
 
 
 def _expressions(source: str) -> Iterator[str]:

@@ -20,6 +20,7 @@ from runbook_engine.auth.audit import REFUSED, Attempt, AuditHook, AuditTrail
 from runbook_engine.auth.principal import Principal
 from runbook_engine.catalog import Catalog
 from runbook_engine.children import MAX_DEPTH, ChildRuns, RunNode, run_tree
+from runbook_engine.core import inputs
 from runbook_engine.core.apply import Layout, apply
 from runbook_engine.core.children import CHILD_RUN_PREFIX
 from runbook_engine.core.decide import pending_rollback
@@ -36,7 +37,9 @@ from runbook_engine.core.statuses import (
 )
 from runbook_engine.errors import (
     ApprovalError,
+    FieldError,
     LockHeld,
+    NotWaitingForInput,
     ParameterError,
     RunbookError,
     RunbookInvalid,
@@ -44,11 +47,12 @@ from runbook_engine.errors import (
     StoreError,
 )
 from runbook_engine.identity import Directory
-from runbook_engine.lease import STALE_AFTER, is_driven, owner_dead, owner_id
+from runbook_engine.lease import HEARTBEAT_EVERY, STALE_AFTER, is_driven, owner_dead, owner_id
 from runbook_engine.permissions import (
     Who,
     may_cancel,
     may_decide,
+    may_give_input,
     may_resume,
     may_run,
     may_trigger,
@@ -63,13 +67,15 @@ from runbook_engine.runtime.runner import Runner
 from runbook_engine.secret_taint import watch
 from runbook_engine.secret_texts import SecretTexts, secret_params
 from runbook_engine.spec.loader import LoadedRunbook, load_text
-from runbook_engine.spec.models import ApprovalStep, CallStep, Runbook, iter_steps
+from runbook_engine.spec.models import ApprovalStep, CallStep, InputStep, Runbook, iter_steps
 from runbook_engine.spec.params import (
     REDACTED,
+    InputSecretMissing,
     SecretMissing,
     redact_params,
     redact_text,
     resolve_params,
+    resolve_values,
     secret_values,
 )
 from runbook_engine.store import EventRecord, NewEvent, NewRun, RunRecord, Store
@@ -205,6 +211,21 @@ class Decided:
 
 
 @dataclass(frozen=True)
+class Given:
+    """Input recorded: on which step, the values as recorded (secret ones ``***``), whether
+    any secret value is held in memory, and the run with the input folded in."""
+
+    run: LoadedRun
+    step: str
+    values: dict[str, Any]
+    secret: bool = False
+
+    @property
+    def record(self) -> RunRecord:
+        return self.run.record
+
+
+@dataclass(frozen=True)
 class Continuation:
     """Where a run went after a decision or a cancel: left to the engine already driving it
     (``driven``), handed to the workers (``queued``) or to a watching serve (``served``), or
@@ -235,6 +256,11 @@ class Engine:
     #: versions this engine saved in the store already: they never change, and a burst of
     #: runs of one version (a notification of many alerts) saves it once
     _saved: set[tuple[str, int, str]] = field(default_factory=set, init=False, repr=False)
+    #: the secret values of input steps given to this process, by run and step: never
+    #: stored, so the runs they were given to are driven on here, with them in memory
+    _input_secrets: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     # ------------------------------------------------------------------ checks
 
@@ -469,11 +495,13 @@ class Engine:
         left out is ``None`` in the stored parameters, so it is not missing)."""
         return [n for n, p in loaded.runbook.parameters.items() if p.secret and n not in values]
 
-    def _blocked(self, run: LoadedRun, missing: list[str]) -> SecretMissing:
+    def _blocked(
+        self, run: LoadedRun, missing: list[str], error: SecretMissing | None = None
+    ) -> SecretMissing:
         """The error for a run that cannot go on here for want of secrets, said first in its
         log (once per cause), so that ``runbook runs``, Slack and the CLI all show it."""
         record = run.record
-        error = SecretMissing(record.id, missing)
+        error = error or SecretMissing(record.id, missing)
         data: dict[str, Any] = {"reason": error.reason, "needs": missing}
         if run.state.blocked == data or record.status in TERMINAL:
             return error
@@ -521,6 +549,10 @@ class Engine:
         missing = self.missing_secrets(loaded, values)
         if missing:
             raise self._blocked(run, missing)
+        lacking = self.missing_input_secrets(run)
+        if lacking:
+            # never on with ***: the values were given to a process that is gone
+            raise self._blocked(run, lacking, InputSecretMissing(record.id, lacking))
         owner = owner_id()
         if record.owner is not None and record.owner != owner and owner_dead(record.owner):
             self.store.set_owner(record.id, None)
@@ -947,9 +979,11 @@ class Engine:
             alert=alert,
             children=ChildRuns(self),
             limits=limits,
+            inputs=self._input_secrets.get(run.record.id),
         )
         status = asyncio.run(runner.run(resumed=resumed))
         if status in TERMINAL:
+            self._input_secrets.pop(run.record.id, None)
             self._continue_parent(run.record, wait_for_approval)
         child = runner.waiting_child
         if child is not None:
@@ -1034,6 +1068,10 @@ class Engine:
         missing = self.missing_secrets(loaded, params)
         if missing and ask is not None:
             params.update(resolve_params(loaded.runbook, ask(missing), partial=True))
+        lacking = self.missing_input_secrets(run)
+        if lacking and ask is not None:
+            # the secret values of input steps went with the process they were given to
+            self._hold_again(run, ask(lacking))
         if choice is not None:
             if self.is_driven(record):
                 raise StoreError(f"run {record.id} is being driven by {record.owner}")
@@ -1132,6 +1170,213 @@ class Engine:
         from the store; with none, a worker (queue executor) or this process continues it, up
         to the next approval (``ask``: as for ``resume``)."""
         return self._continue(run_id, by=by, wait_for_approval=False, ask=ask)
+
+    # ------------------------------------------------------------------ input steps
+
+    def missing_input_secrets(self, run: LoadedRun) -> list[str]:
+        """The secret input fields (``step.field``) whose values the run recorded as ``***``
+        and this process does not hold: the run cannot go on here without them."""
+        if run.record.status in TERMINAL:
+            return []
+        held = self._input_secrets.get(run.record.id, {})
+        return [
+            f"{step}.{name}"
+            for step, names in inputs.given_secrets(run.loaded.runbook, run.state).items()
+            for name in names
+            if name not in held.get(step, {})
+        ]
+
+    def input_request(self, run: LoadedRun) -> dict[str, Any] | None:
+        """What the run waits for, as its ``input.requested`` said (step, message, fields,
+        from, deadline), or ``None`` when it waits for no input. When the values of secret
+        fields went with a process that is gone, the fields to give again (``again``)."""
+        lacking = self.missing_input_secrets(run)
+        if lacking:
+            step = self.loaded_step(run, lacking[0].partition(".")[0])
+            wanted = {n.partition(".")[2] for n in lacking}
+            fields = [f for f in inputs.describe(step.input) if f["name"] in wanted]
+            return {"step": step.id, "message": "", "fields": fields, "from": [], "again": True}
+        try:
+            step = self.input_step(run)
+        except NotWaitingForInput:
+            return None
+        seq = run.state.step(step.id).asked_seq
+        found = self.store.events(run.record.id, after_seq=seq - 1, limit=1) if seq else []
+        if found and found[0].type == EventType.INPUT_REQUESTED:
+            return dict(found[0].data)
+        # a log without the request's place (not written by this engine): the runbook's form
+        return {
+            "step": step.id,
+            "message": "",
+            "fields": inputs.describe(step.input),
+            "from": list(step.input.from_),
+            "deadline": run.state.step(step.id).deadline,
+        }
+
+    def input_step(self, run: LoadedRun) -> InputStep:
+        """The input step the run waits on (``NotWaitingForInput`` when there is none)."""
+        step: InputStep = inputs.waiting_input_step(run.loaded.runbook, run.state)
+        return step
+
+    def check_input(
+        self, run: LoadedRun, *, user: Who, extra_groups: Iterable[str] = ()
+    ) -> InputStep:
+        """The input step ``user`` may give values to now: ``NotWaitingForInput`` when the
+        run waits for none, ``ApprovalError`` (audited) when ``user`` may not. For
+        ``give_input``, and for a door that asks before it shows a form (Slack)."""
+        step = self.input_step(run)
+        self._checked(
+            _attempt("input", run.record.id, user, detail={"step": step.id}),
+            may_give_input,
+            run.loaded.runbook,
+            run.state,
+            user,
+            self.directory,
+            extra_groups,
+        )
+        return step
+
+    def give_input(
+        self,
+        run_id: str | LoadedRun,
+        *,
+        user: Who,
+        values: Mapping[str, Any],
+        from_text: bool = True,
+        extra_groups: Iterable[str] = (),
+    ) -> Given:
+        """Record the values of the input step the run waits on, typed and checked like
+        parameters (``from_text``: as ``--set`` text; else JSON values). A refusal records
+        nothing, so the step keeps waiting: ``NotWaitingForInput``, ``ApprovalError`` (not
+        allowed), ``FieldError`` (the field and what it expected). A secret field's value is
+        recorded as ``***`` and kept in this engine's memory for the run's drive."""
+        run = self.load_run(run_id)
+        record = run.record
+        lacking = self.missing_input_secrets(run)
+        if lacking:
+            return self._give_again(run, lacking, user, values, from_text, extra_groups)
+        step = self.check_input(run, user=user, extra_groups=extra_groups)
+        typed = inputs.check_values(
+            step,
+            values,
+            from_text=from_text,
+            deadline=run.state.step(step.id).deadline,
+            now=time.time(),
+        )
+        shown = inputs.masked(step.input, typed)
+        secret = {
+            name: typed[name]
+            for name in inputs.secret_fields(step.input)
+            if typed.get(name) is not None
+        }
+        if secret:
+            # only this process will hold the value: it owns the run before the input is
+            # recorded, so no other engine (a serve watching the store) picks it up without it
+            self._own_for_input(record)
+            self._input_secrets.setdefault(record.id, {})[step.id] = secret
+        written = self.store.append_event(
+            record.id,
+            EventType.INPUT_GIVEN,
+            {"step": step.id, "user": name_of(user), "values": shown},
+            step_id=step.id,
+        )
+        self._audit(_attempt("input", record.id, user, detail={"step": step.id, "values": shown}))
+        return Given(run.then(written), step.id, shown, secret=bool(secret))
+
+    def _give_again(
+        self,
+        run: LoadedRun,
+        lacking: list[str],
+        user: Who,
+        values: Mapping[str, Any],
+        from_text: bool,
+        extra_groups: Iterable[str],
+    ) -> Given:
+        """Secret values given again to a run whose values went with a dead process: only
+        those (recorded as ``***`` already, so nothing is recorded); whoever may resume the
+        run may give them, as to ``runbook resume``."""
+        step_id = lacking[0].partition(".")[0]
+        names = [n.partition(".")[2] for n in lacking if n.partition(".")[0] == step_id]
+        step = self.loaded_step(run, step_id)
+        attempt = _attempt("input", run.record.id, user, detail={"step": step_id})
+        self._checked(attempt, may_resume, run.loaded.runbook, user, self.directory, extra_groups)
+        unwanted = sorted(set(values) - set(names))
+        if unwanted or not values:
+            raise FieldError(
+                (unwanted or names)[0],
+                f"run {run.record.id} waits only for the secret values of step {step_id} "
+                f"again: {', '.join(names)}",
+            )
+        typed = self._hold_again(
+            run, {f"{step_id}.{name}": value for name, value in values.items()}, from_text
+        )
+        self._own_for_input(run.record)
+        shown = inputs.masked(step.input, typed)
+        self._audit(replace(attempt, detail={"step": step_id, "values": shown, "again": True}))
+        return Given(run, step_id, shown, secret=True)
+
+    def _hold_again(
+        self, run: LoadedRun, values: Mapping[str, Any], from_text: bool = True
+    ) -> dict[str, Any]:
+        """Keep secret input values given again (``step.field`` -> value), checked against
+        their fields; returns them typed (by field)."""
+        typed: dict[str, Any] = {}
+        for name, value in values.items():
+            step_id, _, field_name = name.partition(".")
+            step = self.loaded_step(run, step_id)
+            if field_name not in step.input.fields:
+                raise FieldError(field_name, f"step {step_id} has no such field")
+            one = resolve_values(
+                {field_name: step.input.fields[field_name]},
+                {field_name: value},
+                from_text=from_text,
+                partial=True,
+                owner=f"step {step_id}",
+                kind="field",
+                error=FieldError,
+            )
+            held = self._input_secrets.setdefault(run.record.id, {}).setdefault(step_id, {})
+            held.update(one)
+            typed.update(one)
+        return typed
+
+    @staticmethod
+    def loaded_step(run: LoadedRun, step_id: str) -> InputStep:
+        for step in run.loaded.runbook.steps:
+            if isinstance(step, InputStep) and step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def _own_for_input(self, record: RunRecord) -> None:
+        """Claim the run for this process, which alone will hold a secret value given to it;
+        an engine that waited on the run is letting go of it (it does not wait for secrets),
+        so its claim is waited out briefly."""
+        deadline = time.monotonic() + 2 * HEARTBEAT_EVERY
+        me = owner_id()
+        while self.store.claim(record.id, me, STALE_AFTER) is None:
+            fresh = self.store.get_run(record.id)
+            if fresh is not None and fresh.owner not in (None, me) and owner_dead(fresh.owner):
+                self.store.set_owner(record.id, None)  # a dead engine's name: not a driver
+                continue
+            if time.monotonic() >= deadline:
+                holder = fresh.owner if fresh is not None else "another engine"
+                raise StoreError(
+                    f"run {record.id} is being driven by {holder}; give the input again once "
+                    "it lets go of the run"
+                )
+            time.sleep(0.1)
+
+    def continue_after_input(
+        self, given: Given, *, by: Who, ask: AskSecrets | None = None
+    ) -> Continuation:
+        """After ``give_input``: as after a decision. Values of secret fields reach only this
+        process, so such a run is driven on here (the engine that waited let go of it)."""
+        if not given.secret:
+            return self._continue(given.run, by=by, wait_for_approval=False, ask=ask)
+        outcome = self.resume(
+            given.record.id, by=by, wait_for_approval=False, continuing=True, ask=ask
+        )
+        return Continuation(given.record.id, "here", outcome)
 
     def continue_after_cancel(
         self, run_id: str, *, by: Who, ask: AskSecrets | None = None

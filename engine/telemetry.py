@@ -39,6 +39,7 @@ _SEGMENT_ENDS: dict[str, str] = {
     EventType.RUN_FINISHED: "finished",
     EventType.APPROVAL_REQUESTED: "approval",
     EventType.RUN_NEEDS_ATTENTION: "attention",
+    EventType.INPUT_REQUESTED: "input",
 }
 _STEP_STARTS = frozenset({EventType.STEP_STARTED, EventType.ROLLBACK_STEP_STARTED})
 _STEP_ENDS = frozenset(

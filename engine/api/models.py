@@ -136,6 +136,12 @@ class RunDetail(Run):
         description="each for_each step entered: items, succeeded, skipped, failed, running, "
         "not_started, failed_items (the first 10 failed item ids, `step[index]`)",
     )
+    input: dict[str, Any] | None = Field(
+        default=None,
+        description="the input it waits for: step, message, fields (name, type, description, "
+        "required, secret, default, choices, pattern, ...), from, deadline; `again` when "
+        "secret values must be given again",
+    )
 
 
 class Event(BaseModel):
@@ -156,6 +162,21 @@ class Decision(BaseModel):
     decision: Literal["approved", "rejected"]
     user: str
     continued_by: str = Field(description="who drives the run on: here (this server), queued")
+
+
+class InputRequest(Strict):
+    values: dict[str, Any] = Field(description="each field's value, by name")
+    values_from_text: bool = Field(
+        default=False, description="the values are command-line text (`--set n=3`), not JSON"
+    )
+
+
+class InputGiven(BaseModel):
+    run_id: str
+    step: str
+    values: dict[str, Any] = Field(description="the values recorded (a secret one as ***)")
+    user: str
+    continued_by: str = Field(description="who drives the run on: here (this server)")
 
 
 class CancelRequest(Strict):

@@ -19,8 +19,10 @@ from runbook_engine.auth.authenticate import AuthError
 from runbook_engine.errors import (
     ApprovalError,
     CatalogError,
+    FieldError,
     InputRefused,
     LockHeld,
+    NotWaitingForInput,
     ParameterError,
     RunbookError,
     RunbookInvalid,
@@ -104,6 +106,10 @@ def classify(exc: RunbookError) -> tuple[int, str, dict[str, Any]]:
     if isinstance(exc, AuthError):
         kinds = {401: "unauthenticated", 429: "rate-limited"}
         return exc.status, kinds.get(exc.status, "auth-unavailable"), {}
+    if isinstance(exc, FieldError):
+        return 400, "invalid-input", {"field": exc.name}
+    if isinstance(exc, NotWaitingForInput):
+        return 409, "not-waiting", {}
     if isinstance(exc, RunbookInvalid):
         return 422, "invalid-runbook", {"errors": [p.as_dict() for p in exc.problems]}
     if isinstance(exc, ParameterError):

@@ -25,6 +25,8 @@ from runbook_engine.api.models import (
     Decision,
     DecisionRequest,
     Event,
+    InputGiven,
+    InputRequest,
     Page,
     RerunRequest,
     Resumed,
@@ -230,6 +232,7 @@ def show_run(request: Request, caller: Caller, run_id: str) -> RunDetail:
         children=_children(ctx, state),
         reruns=ctx.engine.reruns_of(run.record),
         loops={sid: loop_summary(sid, loop, state.steps) for sid, loop in state.loops.items()},
+        input=ctx.engine.input_request(run),
     )
 
 
@@ -299,6 +302,37 @@ def approve_run(
 def reject_run(request: Request, caller: Caller, run_id: str, body: DecisionRequest) -> Decision:
     """Reject the step the run waits on (a reason is required); the run rolls back."""
     return decide(request, caller, run_id, False, body.reason)
+
+
+@router.post("/{run_id}/input", response_model=InputGiven, summary="Give a run's input")
+def give_input(request: Request, caller: Caller, run_id: str, body: InputRequest) -> InputGiven:
+    """Give the values the input step of the run waits for: checked like parameters (a
+    value that does not fit is a 400 naming the field, and the step keeps waiting); the
+    caller must be in the step's `from` (else the runbook's run list). A secret value is
+    never stored: this server keeps it in memory and drives the run on."""
+    return input_given(request, caller, run_id, body.values, from_text=body.values_from_text)
+
+
+def input_given(
+    request: Request,
+    caller: Principal,
+    run_id: str,
+    values: Mapping[str, Any],
+    *,
+    from_text: bool = False,
+) -> InputGiven:
+    """Record ``caller``'s input and continue the run here (the API's, the console's)."""
+    ctx = context_of(request)
+    run = visible_run(ctx, request, caller, run_id)
+    given = ctx.engine.give_input(run, user=caller, values=values, from_text=from_text)
+    ctx.executor.resume(run.record.id, by=caller.name, run=given.run)
+    return InputGiven(
+        run_id=run.record.id,
+        step=given.step,
+        values=given.values,
+        user=caller.name,
+        continued_by="here",
+    )
 
 
 @router.post("/{run_id}/cancel", response_model=Cancelled, summary="Cancel a run")

@@ -25,7 +25,12 @@ from runbook_engine.api.runs import event_view, visible_record
 from runbook_engine.api.security import Caller
 from runbook_engine.core.events import EventType
 from runbook_engine.core.items import split_item
-from runbook_engine.core.statuses import EXIT_CODES, NEEDS_ATTENTION, TERMINAL, WAITING_APPROVAL
+from runbook_engine.core.statuses import (
+    EXIT_CODES,
+    NEEDS_ATTENTION,
+    TERMINAL,
+    WAITING,
+)
 from runbook_engine.lease import is_driven
 from runbook_engine.store import EventRecord, RunRecord
 
@@ -60,7 +65,7 @@ def _settled(ctx: ApiContext, record: RunRecord) -> bool:
     """Stopped for a person, with nobody driving it (this server's executor would have it
     among its drives from the moment a decision asked for one)."""
     blocked = isinstance((record.state or {}).get("blocked"), dict)
-    if record.status not in (WAITING_APPROVAL, NEEDS_ATTENTION) and not blocked:
+    if record.status not in (*WAITING, NEEDS_ATTENTION) and not blocked:
         return False
     return record.id not in ctx.executor.driving() and not is_driven(record)
 

@@ -16,6 +16,9 @@ Roles: ``view``, ``run``, ``approve``, ``cancel``, ``admin``. Who holds them:
   ``--role trigger`` holds it on every runbook that declares a trigger, and nothing else: the
   runbook's trigger is its consent to be started by its alerts, so the token's user need not
   be in its run list. A principal without a role ceiling needs the ``run`` rules;
+* ``input`` (give the values an input step waits for): the step's ``from``, else the
+  ``run`` rules (the runbook's run list, the policy default, admins). Roles ``run`` and
+  ``approve`` both hold it: a human answering the run's question;
 * ``admin``: the policy file's ``admins``, who also hold ``view``, ``run``, ``resume`` and
   ``cancel`` on every runbook. Not ``approve``: a second pair of eyes is a person the runbook
   names, and an admin is not one by being an admin.
@@ -33,12 +36,15 @@ from typing import Literal, get_args
 from runbook_engine.auth.policy_file import Policy, current_policy
 from runbook_engine.auth.principal import Principal
 from runbook_engine.core.approvals import check_decision
+from runbook_engine.core.inputs import waiting_input_step
 from runbook_engine.core.state import RunState
-from runbook_engine.errors import ApprovalError
+from runbook_engine.errors import ApprovalError, NotWaitingForInput
 from runbook_engine.identity import Directory
 from runbook_engine.spec.models import ApprovalStep, Runbook
 
-Action = Literal["view", "run", "approve", "reject", "cancel", "resume", "trigger", "admin"]
+Action = Literal[
+    "view", "run", "approve", "reject", "cancel", "resume", "trigger", "admin", "input"
+]
 ACTIONS: tuple[Action, ...] = get_args(Action)
 
 Role = Literal["view", "run", "approve", "cancel", "trigger", "admin"]
@@ -47,8 +53,8 @@ ROLES: tuple[Role, ...] = get_args(Role)
 #: the actions each role allows at most, when a principal's roles are limited
 ROLE_ACTIONS: Mapping[str, frozenset[Action]] = {
     "view": frozenset({"view"}),
-    "run": frozenset({"view", "run", "resume", "cancel"}),
-    "approve": frozenset({"view", "approve", "reject"}),
+    "run": frozenset({"view", "run", "resume", "cancel", "input"}),
+    "approve": frozenset({"view", "approve", "reject", "input"}),
     "cancel": frozenset({"view", "cancel"}),
     # not even view: an alert sender's token must be worth nothing beyond its hooks
     "trigger": frozenset({"trigger"}),
@@ -77,6 +83,7 @@ def _what(action: Action, runbook: Runbook | None) -> str:
         "reject": f"reject runs of {name}",
         "trigger": f"start or cancel runs of {name} on alerts",
         "admin": "administer the engine",
+        "input": f"give input to runs of {name}",
     }[action]
 
 
@@ -137,6 +144,18 @@ def allowed(
         except ApprovalError as exc:
             return Decision(False, str(exc))
         return Decision(True, step=step)
+    if action == "input":
+        if state is None:
+            raise ValueError("the input action needs the run's state")
+        try:
+            asked = waiting_input_step(runbook, state)
+        except NotWaitingForInput as exc:
+            return Decision(False, str(exc))
+        if asked.input.from_:
+            if _named(principal, asked.input.from_, directory):
+                return Decision(True)
+            givers = ", ".join(asked.input.from_)
+            return _refused(principal, what, f"step {asked.id} input from: {givers}")
     if action == "trigger" and not runbook.triggers:
         return _refused(principal, what, "the runbook has no triggers")
     if admin:
@@ -148,7 +167,8 @@ def allowed(
         if not policy.view or _named(principal, [*policy.view, *named], directory):
             return Decision(True)
         return _refused(principal, what, f"policy default view: {', '.join(policy.view)}")
-    # run, resume, cancel, and trigger without a role ceiling: the run list
+    # run, resume, cancel, input without `from`, and trigger without a role ceiling: the run
+    # list
     if runbook.permissions.run:
         entries, rule = list(runbook.permissions.run), "permissions.run"
     else:

@@ -14,6 +14,7 @@ from runbook_engine.cli.actions_cmd import actions
 from runbook_engine.cli.audit_cmd import audit
 from runbook_engine.cli.catalog_cmds import diff, list_, plan, schema, validate
 from runbook_engine.cli.hosts_cmd import hosts
+from runbook_engine.cli.input_cmd import input_
 from runbook_engine.cli.ops_cmds import logs, runs, show
 from runbook_engine.cli.rerun_cmd import rerun
 from runbook_engine.cli.run_cmds import approve, cancel, reject, resume, run
@@ -67,6 +68,7 @@ for command in (
     audit,
     whoami,
     rerun,
+    input_,
 ):
     main.add_command(command)
 

@@ -49,15 +49,18 @@ def _age(when: datetime) -> str:
 
 def _status_text(record: RunRecord) -> str:
     """Say so when an active run has no live engine: it needs `runbook resume`."""
-    from runbook_engine.core.statuses import ACTIVE, NEEDS_ATTENTION, WAITING_APPROVAL
+    from runbook_engine.core.statuses import ACTIVE, NEEDS_ATTENTION, WAITING
     from runbook_engine.lease import is_driven
 
     blocked = (record.state or {}).get("blocked")
     if record.status in ACTIVE and isinstance(blocked, dict):
         # it cannot go on for want of secrets; say which and how to give them
-        needs = ", ".join(str(n) for n in blocked.get("needs", []))
-        return f"{record.status} (blocked: needs secret {needs}; runbook resume {record.id})"
-    if record.status not in ACTIVE or record.status in (WAITING_APPROVAL, NEEDS_ATTENTION):
+        names = [str(n) for n in blocked.get("needs", [])]
+        # an input step's secret (step.field) is given again with `runbook input`
+        how = "input" if any("." in n for n in names) else "resume"
+        needs = ", ".join(names)
+        return f"{record.status} (blocked: needs secret {needs}; runbook {how} {record.id})"
+    if record.status not in ACTIVE or record.status in (*WAITING, NEEDS_ATTENTION):
         return str(record.status)
     if not is_driven(record):
         return f"{record.status} (no engine: runbook resume {record.id})"

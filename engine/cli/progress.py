@@ -18,6 +18,9 @@ from runbook_engine.core.events import (
     ChildStarted,
     EventType,
     GroupStarted,
+    InputGiven,
+    InputRequested,
+    InputTimedOut,
     LoopItemFailed,
     LoopStarted,
     RollbackStarted,
@@ -59,6 +62,9 @@ _ICONS: dict[str, tuple[str, str]] = {
     EventType.APPROVAL_REQUESTED: ("?", "magenta"),
     EventType.APPROVAL_DECIDED: ("✎", "magenta"),
     EventType.APPROVAL_TIMED_OUT: ("⌛", "magenta"),
+    EventType.INPUT_REQUESTED: ("?", "magenta"),
+    EventType.INPUT_GIVEN: ("✎", "magenta"),
+    EventType.INPUT_TIMED_OUT: ("⌛", "magenta"),
     EventType.ROLLBACK_STARTED: ("↶", "yellow"),
     EventType.ROLLBACK_STEP_STARTED: ("↶", "yellow"),
     EventType.ROLLBACK_STEP_SUCCEEDED: ("✓", "yellow"),
@@ -118,6 +124,18 @@ def describe(event: Event) -> str | None:
             return f"{p.step}: {p.decision}d by {p.user}" + (f": {p.reason}" if p.reason else "")
         case ApprovalTimedOut():
             return f"{p.step}: approval timed out"
+        case InputRequested():
+            names = ", ".join(str(f.get("name")) for f in p.fields)
+            who = f"; from: {', '.join(p.from_)}" if p.from_ else ""
+            return (
+                f"{p.step}: waiting for input — {p.message} (fields: {names}{who}; "
+                f"runbook input {run_id} --set NAME=VALUE)"
+            )
+        case InputGiven():
+            values = ", ".join(f"{k}={_short(v)}" for k, v in p.values.items())
+            return f"{p.step}: input given by {p.user}" + (f": {values}" if values else "")
+        case InputTimedOut():
+            return f"{p.step}: input timed out"
         case RollbackStarted():
             return f"rolling back ({p.reason})"
         case RollbackStepStarted():

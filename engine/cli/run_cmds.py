@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 def _finish(outcome: RunOutcome, output: str, order: list[str]) -> None:
-    from runbook_engine.core.statuses import NEEDS_ATTENTION, WAITING_APPROVAL
+    from runbook_engine.core.statuses import NEEDS_ATTENTION, WAITING_APPROVAL, WAITING_INPUT
 
     state = outcome.state
     if output == "json":
@@ -61,7 +61,9 @@ def _finish(outcome: RunOutcome, output: str, order: list[str]) -> None:
 
     console = Console(soft_wrap=True, highlight=False)
     console.print(summary_table(state, order))
-    colour = {"succeeded": "green", "waiting_approval": "magenta"}.get(outcome.status, "red")
+    colour = {"succeeded": "green", WAITING_APPROVAL: "magenta", WAITING_INPUT: "magenta"}.get(
+        outcome.status, "red"
+    )
     line = f"run {outcome.run_id}: [{colour}]{outcome.status}[/{colour}]"
     # the reason quotes the failing step's error: output and parameters, not markup
     if outcome.message:
@@ -74,6 +76,11 @@ def _finish(outcome: RunOutcome, output: str, order: list[str]) -> None:
         console.print(
             f"approve with: runbook approve {outcome.waiting_on or outcome.run_id}   "
             f"(or reject with --reason; then the run continues)"
+        )
+    if outcome.status == WAITING_INPUT:
+        console.print(
+            f"give the input with: runbook input {outcome.waiting_on or outcome.run_id} "
+            "--set NAME=VALUE ...   (then the run continues)"
         )
     if outcome.status == NEEDS_ATTENTION and outcome.waiting_on:
         console.print(

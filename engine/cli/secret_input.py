@@ -22,7 +22,7 @@ import click
 from runbook_engine.errors import ParameterError
 from runbook_engine.spec.models import Runbook
 
-__all__ = ["ask_secrets", "env_name", "secret_inputs"]
+__all__ = ["ask_secrets", "env_name", "read_file", "secret_inputs"]
 
 FROM_PROMPT = "-"
 FROM_FILE = "@"
@@ -30,6 +30,11 @@ FROM_FILE = "@"
 
 def env_name(name: str) -> str:
     return f"RUNBOOK_SECRET_{name.upper()}"
+
+
+def read_file(name: str, path: str) -> str:
+    """A value given as ``@PATH``: the file's content, one trailing newline dropped."""
+    return _read_file(name, path)
 
 
 def _read_file(name: str, path: str) -> str:

@@ -74,6 +74,8 @@ def _error(status: int, problem: Mapping[str, Any]) -> RunbookError:
         return RemoteRefused(prefix + detail)
     if status == 404:
         return RemoteNotFound(detail)
+    if kind == "not-waiting":
+        return RemoteInputError(detail)  # as locally: the run waits for no input (exit 2)
     if status == 409:
         return RemoteConflict(detail)
     if kind == "invalid-parameter":

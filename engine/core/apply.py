@@ -14,6 +14,8 @@ from runbook_engine.core.events import (
     ApprovalRequested,
     ChildStarted,
     EventType,
+    InputGiven,
+    InputRequested,
     LoopStarted,
     RollbackResolved,
     RollbackStarted,
@@ -311,6 +313,24 @@ def _approval_timed_out(state: RunState, ev: Folded) -> RunState:
     return state.with_step(ev.step, timed_out=True)
 
 
+def _input_requested(state: RunState, ev: Folded) -> RunState:
+    deadline = InputRequested.of(ev.data).deadline
+    return _visit(state, ev.step).with_step(
+        ev.step,
+        status=STEP_WAITING,
+        started_at=ev.ts,
+        deadline=deadline,
+        given=None,
+        timed_out=False,
+        outputs={},
+        asked_seq=ev.seq,
+    )
+
+
+def _input_given(state: RunState, ev: Folded) -> RunState:
+    return state.with_step(ev.step, given=dict(InputGiven.of(ev.data).values))
+
+
 def _rollback_started(state: RunState, ev: Folded) -> RunState:
     started = RollbackStarted.of(ev.data)
     return evolve(
@@ -396,6 +416,9 @@ FOLDS: dict[str, Fold] = {
     EventType.ROLLBACK_RESOLVED: _rollback_resolved,
     EventType.LOOP_STARTED: _loop_started,
     EventType.LOOP_ITEM_FAILED: _loop_item_failed,
+    EventType.INPUT_REQUESTED: _input_requested,
+    EventType.INPUT_GIVEN: _input_given,
+    EventType.INPUT_TIMED_OUT: _approval_timed_out,  # the same mark: the wait is over
 }
 
 _NEW_STEP = {name: getattr(StepState(), name) for name in StepState.__dataclass_fields__}

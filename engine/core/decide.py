@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runbook_engine.core import inputs
 from runbook_engine.core.apply import Layout
 from runbook_engine.core.children import child_run_id
 from runbook_engine.core.events import (
@@ -39,6 +40,7 @@ from runbook_engine.core.events import (
     StepSkipped,
     StepSucceeded,
 )
+from runbook_engine.core.inputs import AwaitInput
 from runbook_engine.core.items import split_item
 from runbook_engine.core.loop_state import LoopState, loop_result
 from runbook_engine.core.state import (
@@ -47,6 +49,7 @@ from runbook_engine.core.state import (
     STEP_PENDING,
     STEP_RETRY_WAIT,
     STEP_RUNNING,
+    STEP_SUCCEEDED,
     STEP_WAITING,
     Completed,
     RunState,
@@ -65,7 +68,7 @@ from runbook_engine.core.statuses import (
     TERMINAL,
 )
 from runbook_engine.errors import TemplateError
-from runbook_engine.secret_taint import params_copy
+from runbook_engine.secret_taint import SecretParams, params_copy
 from runbook_engine.spec.models import (
     ActionStep,
     AnyStep,
@@ -73,6 +76,7 @@ from runbook_engine.spec.models import (
     BranchStep,
     CallStep,
     GotoStep,
+    InputStep,
     Looped,
     ParallelStep,
     Runbook,
@@ -144,7 +148,7 @@ class RollbackChild:
     run_id: str
 
 
-Command = Record | Invoke | InvokeRollback | AwaitDecision | StartChild | RollbackChild
+Command = Record | Invoke | InvokeRollback | AwaitDecision | AwaitInput | StartChild | RollbackChild
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,9 @@ class Env:
     pins: Mapping[str, int] = field(default_factory=dict)
     #: a re-run of the failed hosts: step id -> the hosts its fan-out is limited to
     limits: Mapping[str, list[str]] = field(default_factory=dict)
+    #: secret values of input steps this process holds (step -> field -> value): templates
+    #: read them as the steps' outputs, where the state has ``***``
+    inputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 class StepsView(Mapping[str, Mapping[str, Any]]):
@@ -170,16 +177,25 @@ class StepsView(Mapping[str, Mapping[str, Any]]):
     when a template reads it, so rendering costs the same in step 5 and in step 5,000."""
 
     def __init__(
-        self, steps: Mapping[str, StepState], loops: Mapping[str, LoopState] | None = None
+        self,
+        steps: Mapping[str, StepState],
+        loops: Mapping[str, LoopState] | None = None,
+        secret_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self._steps = steps
         self._loops = loops or {}
+        self._secret_outputs = secret_outputs or {}
 
     def __getitem__(self, step_id: str) -> Mapping[str, Any]:
         st = self._steps[step_id]
+        outputs: Mapping[str, Any] = st.outputs
+        hidden = self._secret_outputs.get(step_id)
+        if hidden and st.status == STEP_SUCCEEDED:
+            # an input step's secret values: reads of them are watched like secret parameters
+            outputs = SecretParams({**st.outputs, **hidden}, frozenset(hidden))
         view = {
             "status": st.status,
-            "outputs": st.outputs,
+            "outputs": outputs,
             "result": st.result,
             "attempt": st.attempt,
             "error": st.error,
@@ -221,7 +237,7 @@ class _LoopView(Mapping[str, Any]):
 
 
 def template_context(state: RunState, env: Env, **extra: Any) -> dict[str, Any]:
-    steps = StepsView(state.steps, state.loops)
+    steps = StepsView(state.steps, state.loops, env.inputs)
     # params_copy keeps which parameters are secret, so that reading them is noticed
     params = params_copy(env.params)
     return {
@@ -300,6 +316,8 @@ def decide(runbook: Runbook, layout: Layout, state: RunState, env: Env) -> list[
         return _parallel(step, state, env)
     if st.status == STEP_WAITING and isinstance(step, ApprovalStep):
         return _approval(step, st, state)
+    if st.status == STEP_WAITING and isinstance(step, InputStep):
+        return [c if isinstance(c, AwaitInput) else Record.of(c) for c in inputs.waiting(step, st)]
     if st.status == STEP_FAILED:
         return _on_failure(step, st, state, env)
     return []
@@ -395,6 +413,14 @@ def _enter(
         return [Record.of(GroupStarted(step=step.id))]
     if isinstance(step, CallStep):
         return [_call(step, st, state, env)]
+    if isinstance(step, InputStep):
+        try:
+            message = render(
+                step.input.message, template_context(state, env), field=f"{step.id}.input.message"
+            )
+        except TemplateError as exc:
+            return [_failed(step.id, str(exc), "template")]
+        return [Record.of(inputs.requested(step, str(message), env.now))]
     return []
 
 
@@ -491,7 +517,9 @@ def _on_failure(step: AnyStep, st: StepState, state: RunState, env: Env) -> list
     if error.force_rollback:
         return [_begin_rollback(state, "requested", failure)]
     policy = (
-        step.on_failure if isinstance(step, ActionStep | ParallelStep | CallStep) else "rollback"
+        step.on_failure
+        if isinstance(step, ActionStep | ParallelStep | CallStep | InputStep)
+        else "rollback"
     )
     if policy == "continue":
         return [Record.of(StepContinued(step=step.id))]

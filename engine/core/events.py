@@ -31,6 +31,9 @@ __all__ = [
     "ChildStarted",
     "EventType",
     "GroupStarted",
+    "InputGiven",
+    "InputRequested",
+    "InputTimedOut",
     "LoopItemFailed",
     "LoopStarted",
     "Payload",
@@ -114,6 +117,10 @@ class EventType(StrEnum):
     # loops (for_each): the items' own events are the step events with the item id as step
     LOOP_STARTED = "loop.started"
     LOOP_ITEM_FAILED = "loop.item_failed"
+    # input steps
+    INPUT_REQUESTED = "input.requested"
+    INPUT_GIVEN = "input.given"
+    INPUT_TIMED_OUT = "input.timed_out"
 
 
 #: the events the engine itself writes about a run (everything but the notifier's bookkeeping)
@@ -186,7 +193,7 @@ class StepError:
 # ---------------------------------------------------------------------------- payloads
 
 #: wire keys that are Python keywords
-_WIRE_NAMES = {"with_": "with"}
+_WIRE_NAMES = {"with_": "with", "from_": "from"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -503,6 +510,42 @@ class ApprovalTimedOut(Payload):
     step: str
 
 
+# input steps
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputRequested(Payload):
+    """An input step waits for a human: ``fields`` describe the form (``core.inputs``)."""
+
+    TYPE = EventType.INPUT_REQUESTED
+
+    step: str
+    message: str
+    fields: list[dict[str, Any]]
+    #: who may give it: users or @groups (empty: whoever may run the runbook)
+    from_: list[str] = field(default_factory=list)
+    deadline: float | None = None
+    on_timeout: str = "fail"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputGiven(Payload):
+    """The values a human gave, typed; a secret field's value is ``***`` here."""
+
+    TYPE = EventType.INPUT_GIVEN
+
+    step: str
+    user: str
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputTimedOut(Payload):
+    TYPE = EventType.INPUT_TIMED_OUT
+
+    step: str
+
+
 # rollback
 
 
@@ -659,5 +702,8 @@ PAYLOADS: dict[EventType, type[Payload]] = {
         SlackApproval,
         LoopStarted,
         LoopItemFailed,
+        InputRequested,
+        InputGiven,
+        InputTimedOut,
     )
 }

@@ -15,7 +15,7 @@ from runbook_engine.core.statuses import PENDING
 STEP_PENDING = "pending"
 STEP_RUNNING = "running"
 STEP_RETRY_WAIT = "retry_wait"
-STEP_WAITING = "waiting"  # an approval step waiting for decisions
+STEP_WAITING = "waiting"  # an approval step waiting for decisions, an input step for values
 STEP_SUCCEEDED = "succeeded"
 STEP_FAILED = "failed"
 STEP_SKIPPED = "skipped"
@@ -38,14 +38,18 @@ class StepState:
     started_at: float | None = None
     duration: float | None = None
     next_attempt_at: float | None = None
-    deadline: float | None = None  # approval timeout
-    timed_out: bool = False  # approval timeout reached
+    deadline: float | None = None  # approval (or input) timeout
+    timed_out: bool = False  # approval (or input) timeout reached
     target: str | None = None  # goto/branch: where it jumped
     # the last call made (from step.started): a step skipped after a crash is rolled back with it
     action: str | None = None
     params: dict[str, Any] | None = None
     #: a call step: the child run it started (child.started)
     child: str | None = None
+    #: an input step: the values given (secret ones as ``***``), until the step succeeds
+    given: dict[str, Any] | None = None
+    #: an input step: the event that asked (``input.requested``: the message and the form)
+    asked_seq: int | None = None
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,14 @@ ROLLED_BACK: Final = "rolled_back"
 ROLLBACK_FAILED: Final = "rollback_failed"
 CANCELLED: Final = "cancelled"
 REJECTED: Final = "rejected"
+#: an input step waits for a human's values (``input:``)
+WAITING_INPUT: Final = "waiting_input"
 
-ACTIVE: Final = frozenset({PENDING, RUNNING, WAITING_APPROVAL, NEEDS_ATTENTION, ROLLING_BACK})
+ACTIVE: Final = frozenset(
+    {PENDING, RUNNING, WAITING_APPROVAL, NEEDS_ATTENTION, ROLLING_BACK, WAITING_INPUT}
+)
+#: the statuses of a run that waits for a human's answer (an approval, an input)
+WAITING: Final = frozenset({WAITING_APPROVAL, WAITING_INPUT})
 TERMINAL: Final = frozenset({SUCCEEDED, FAILED, ROLLED_BACK, ROLLBACK_FAILED, CANCELLED, REJECTED})
 
 TRANSITIONS: Final[dict[str, dict[str, str]]] = {
@@ -32,6 +38,7 @@ TRANSITIONS: Final[dict[str, dict[str, str]]] = {
         EventType.APPROVAL_REQUESTED: WAITING_APPROVAL,
         EventType.ROLLBACK_STARTED: ROLLING_BACK,
         EventType.RUN_NEEDS_ATTENTION: NEEDS_ATTENTION,
+        EventType.INPUT_REQUESTED: WAITING_INPUT,
     },
     WAITING_APPROVAL: {
         EventType.STEP_SUCCEEDED: RUNNING,
@@ -44,6 +51,11 @@ TRANSITIONS: Final[dict[str, dict[str, str]]] = {
         EventType.ROLLBACK_STARTED: ROLLING_BACK,
     },
     ROLLING_BACK: {EventType.RUN_NEEDS_ATTENTION: NEEDS_ATTENTION},
+    WAITING_INPUT: {
+        EventType.STEP_SUCCEEDED: RUNNING,
+        EventType.STEP_FAILED: RUNNING,
+        EventType.ROLLBACK_STARTED: ROLLING_BACK,
+    },
     # a child run that succeeded is undone when the run that called it rolls back
     SUCCEEDED: {EventType.ROLLBACK_STARTED: ROLLING_BACK},
 }
@@ -76,4 +88,5 @@ EXIT_CODES: Final[dict[str, int]] = {
     CANCELLED: EXIT_CANCELLED,
     REJECTED: EXIT_CANCELLED,
     WAITING_APPROVAL: EXIT_WAITING,
+    WAITING_INPUT: EXIT_WAITING,
 }

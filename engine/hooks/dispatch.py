@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from runbook_engine.auth.principal import Principal
-from runbook_engine.core.statuses import PENDING, WAITING_APPROVAL
+from runbook_engine.core.statuses import PENDING, WAITING_APPROVAL, WAITING_INPUT
 from runbook_engine.errors import ApprovalError, RunbookError
 from runbook_engine.hooks.cooldown import Cooldowns
 from runbook_engine.hooks.driver import Driver
@@ -41,8 +41,9 @@ Result = Literal[
 ]
 
 #: statuses in which a resolved alert's run is cancelled: not started yet, or waiting for
-#: an approval (a run already acting is left to finish, or to be cancelled by a person)
-CANCELLABLE = frozenset({PENDING, WAITING_APPROVAL})
+#: an approval or an input (a run already acting is left to finish, or to be cancelled by a
+#: person)
+CANCELLABLE = frozenset({PENDING, WAITING_APPROVAL, WAITING_INPUT})
 
 
 @dataclass(frozen=True)

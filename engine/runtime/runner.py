@@ -37,6 +37,7 @@ from runbook_engine.core.decide import (
 from runbook_engine.core.events import (
     ApprovalTimedOut,
     ChildStarted,
+    InputTimedOut,
     Payload,
     RollbackStepFailed,
     RollbackStepStarted,
@@ -50,10 +51,18 @@ from runbook_engine.core.events import (
     StepStarted,
     StepSucceeded,
 )
+from runbook_engine.core.inputs import AwaitInput, secret_defaults, secret_fields
 from runbook_engine.core.items import split_item
 from runbook_engine.core.loops import item_vars
 from runbook_engine.core.state import RunState
-from runbook_engine.core.statuses import NEEDS_ATTENTION, PENDING, TERMINAL, WAITING_APPROVAL
+from runbook_engine.core.statuses import (
+    NEEDS_ATTENTION,
+    PENDING,
+    TERMINAL,
+    WAITING,
+    WAITING_APPROVAL,
+    WAITING_INPUT,
+)
 from runbook_engine.errors import StoreError, TemplateError
 from runbook_engine.lease import HEARTBEAT_EVERY
 from runbook_engine.plugin import Registry
@@ -68,7 +77,7 @@ from runbook_engine.runtime.recordable import recordable
 from runbook_engine.secret_taint import watch
 from runbook_engine.secret_texts import SecretTexts, derived_values, secret_params
 from runbook_engine.spec.loader import LoadedRunbook
-from runbook_engine.spec.models import ActionStep, CallStep, iter_steps
+from runbook_engine.spec.models import ActionStep, CallStep, InputStep, iter_steps
 from runbook_engine.spec.params import REDACTED, redact_text, secret_values
 from runbook_engine.store import EventRecord, NewEvent, Store
 from runbook_engine.template_limits import stop_when
@@ -133,6 +142,7 @@ class Runner:
         alert: Mapping[str, Any] | None = None,
         children: Children | None = None,
         limits: Mapping[str, list[str]] | None = None,
+        inputs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.store = store
         #: starts and drives call steps' child runs (None: this runner cannot run call steps)
@@ -149,6 +159,12 @@ class Runner:
         self.alert: Mapping[str, Any] = alert or {}
         #: a re-run of the failed hosts: the fan-out step limited to them (runtime/rerun.py)
         self.limits: Mapping[str, list[str]] = limits or {}
+        #: the secret values of input steps given to this process (step -> field -> value)
+        self.inputs: Mapping[str, Mapping[str, Any]] = inputs or {}
+        self._has_secret_fields = any(
+            isinstance(step, InputStep) and secret_fields(step.input)
+            for step in loaded.runbook.steps
+        )
         self.registry = registry
         self.runbook = loaded.runbook
         self.layout = start.layout if start is not None else Layout.of(loaded.runbook)
@@ -158,6 +174,9 @@ class Runner:
         # what is masked: the secret parameters, what templates derive from them (learnt as
         # they render, see _learn), and their encodings
         self._secret_texts = SecretTexts(secret_values(loaded.runbook, params))
+        held = [v for vs in self.inputs.values() for v in vs.values()]
+        held += [v for vs in secret_defaults(loaded.runbook).values() for v in vs.values()]
+        self._secret_texts.learn([], secret=held)
         self.secrets = self._secret_texts.texts
         self._secret_output_steps = {
             step.id
@@ -217,7 +236,15 @@ class Runner:
             alert=self.alert,
             pins=self._pins,
             limits=self.limits,
+            inputs=self._inputs(),
         )
+
+    def _inputs(self) -> Mapping[str, Mapping[str, Any]]:
+        """The secret values of input steps templates read: those given to this process, and
+        the defaults of steps that timed out with ``on_timeout: default``."""
+        if not self._has_secret_fields:
+            return self.inputs
+        return {**secret_defaults(self.runbook, self.state), **self.inputs}
 
     def sync(self, *, quiet_until: int = 0) -> None:
         """Fold every event written since we last looked, ours and other processes' alike,
@@ -487,6 +514,17 @@ class Runner:
                         continue
                     if not self.wait_for_approval:
                         return WAITING_APPROVAL
+                    await self._await_decision(cmd)
+                    acted = True
+                elif isinstance(cmd, AwaitInput):
+                    if cmd.deadline is not None and time.time() >= cmd.deadline:
+                        self.record(InputTimedOut(step=cmd.step), durable=False)
+                        acted = True
+                        continue
+                    if not self.wait_for_approval or cmd.secret:
+                        # secret values reach only the process they are given to: that one
+                        # drives the run on, so this one lets go of it
+                        return WAITING_INPUT
                     await self._await_decision(cmd)
                     acted = True
             if acted:
@@ -837,16 +875,22 @@ class Runner:
 
     # ------------------------------------------------------------------ approvals
 
-    async def _await_decision(self, cmd: AwaitDecision) -> None:
-        """Wait until someone decides, the run is cancelled, or the approval times out."""
+    async def _await_decision(self, cmd: AwaitDecision | AwaitInput) -> None:
+        """Wait until someone decides (or gives the input), the run is cancelled, or the wait
+        times out."""
         seen = self.state.last_seq
         while True:
             self._check_owner()
             self.sync()
-            if self.state.last_seq != seen or self.state.status not in (WAITING_APPROVAL,):
+            if self.state.last_seq != seen or self.state.status not in WAITING:
                 return
             if cmd.deadline is not None and time.time() >= cmd.deadline:
-                self.record(ApprovalTimedOut(step=cmd.step), durable=False)
+                timed_out = (
+                    InputTimedOut(step=cmd.step)
+                    if isinstance(cmd, AwaitInput)
+                    else ApprovalTimedOut(step=cmd.step)
+                )
+                self.record(timed_out, durable=False)
                 return
             await asyncio.sleep(POLL)
 

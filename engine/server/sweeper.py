@@ -20,13 +20,15 @@ from datetime import UTC, datetime, timedelta
 
 from runbook_engine.core.approvals import waiting_step
 from runbook_engine.core.events import EventType
+from runbook_engine.core.inputs import waiting_input_step
 from runbook_engine.core.statuses import (
     ACTIVE,
     PENDING,
     ROLLING_BACK,
     RUNNING,
     TERMINAL,
-    WAITING_APPROVAL,
+    WAITING,
+    WAITING_INPUT,
 )
 from runbook_engine.errors import ApprovalError, ParameterError, RunbookError
 from runbook_engine.lease import is_driven, owner_id
@@ -41,6 +43,7 @@ log = logging.getLogger("runbook.server.sweeper")
 #: it; taking it would be safe (claiming a run is atomic) but would only contend
 ORPHAN_MIN_AGE = 0.5
 LIMIT = 500
+APPROVAL, INPUT = EventType.APPROVAL_TIMED_OUT, EventType.INPUT_TIMED_OUT
 
 #: what a door records for the engine driving a run to act on; a run nobody drives with one of
 #: these not yet folded by an engine (after its ``published_seq``) waits for someone to drive it
@@ -51,6 +54,8 @@ DOOR_EVENTS = frozenset(
         EventType.RUN_RESOLVED,
         EventType.ROLLBACK_RESOLVED,
         EventType.APPROVAL_TIMED_OUT,
+        EventType.INPUT_GIVEN,
+        EventType.INPUT_TIMED_OUT,
     }
 )
 
@@ -138,24 +143,25 @@ class Sweeper:
         driving = self.executor.driving()
         now = time.time()
         expired = []
-        for record in store.list_runs(status=WAITING_APPROVAL, limit=LIMIT):
+        for record in store.list_runs(status=sorted(WAITING), limit=LIMIT):
             if record.id in driving or record.id in self._given_up:
                 continue
             if not _deadline_passed(record, now) or self.engine.is_driven(record):
                 continue  # an engine waiting on the run applies the timeout itself
             try:
                 _, loaded, state = self.engine.state_of(record.id)
-                step = waiting_step(loaded.runbook, state)
+                if state.status == WAITING_INPUT:
+                    step_id, timed_out = waiting_input_step(loaded.runbook, state).id, INPUT
+                else:
+                    step_id, timed_out = waiting_step(loaded.runbook, state).id, APPROVAL
             except (ApprovalError, RunbookError):
                 continue
-            st = state.step(step.id)
+            st = state.step(step_id)
             if st.deadline is None or st.deadline > now:
                 continue
             if not st.timed_out:
-                store.append_event(
-                    record.id, EventType.APPROVAL_TIMED_OUT, {"step": step.id}, step_id=step.id
-                )
-            log.info("approval %s of run %s timed out", step.id, record.id)
+                store.append_event(record.id, timed_out, {"step": step_id}, step_id=step_id)
+            log.info("%s of run %s timed out", step_id, record.id)
             self.executor.resume(record.id, done=self._report(record.id))
             expired.append(record.id)
         return expired

@@ -18,8 +18,9 @@ from slack_bolt import Ack, App
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
+from runbook_engine.slack.input_form import INPUT_VIEW, InputForm
 from runbook_engine.slack.interactions import Asker, Interactions
-from runbook_engine.slack.messages import RERUN
+from runbook_engine.slack.messages import INPUT_BUTTON, RERUN
 from runbook_engine.slack.modals import (
     REJECT_VIEW,
     RUN_VIEW,
@@ -124,6 +125,23 @@ def build_app(
         ack()
         asker = Asker(user=str(body["user"]["id"]), channel=request.channel)
         _later(jobs, interactions.run_submitted, asker, request, view)
+
+    @app.action(INPUT_BUTTON)
+    def on_input(ack: Ack, body: Body) -> None:
+        ack()
+        value = str(body["actions"][0]["value"])
+        _later(jobs, interactions.input_clicked, _action_asker(body), value)
+
+    @app.view(INPUT_VIEW)
+    def on_input_form(ack: Ack, body: Body) -> None:
+        view = body["view"]
+        form = InputForm.loads(view.get("private_metadata") or "{}")
+        # given now, not later: a refused value must come back as the form's errors
+        errors = interactions.input_submitted(str(body["user"]["id"]), form, view)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
 
     @app.view(REJECT_VIEW)
     def on_reject_form(ack: Ack, body: Body) -> None:

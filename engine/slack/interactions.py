@@ -33,25 +33,31 @@ from runbook_engine.durations import format_duration
 from runbook_engine.errors import (
     ApprovalError,
     CatalogError,
+    FieldError,
+    NotWaitingForInput,
     ParameterError,
     RunbookError,
     StoreError,
 )
 from runbook_engine.server.executor import RunExecutor
-from runbook_engine.service import Engine, RunOutcome, rerun_run_id
+from runbook_engine.service import Engine, LoadedRun, RunOutcome, rerun_run_id
 from runbook_engine.slack.client import webhook
 from runbook_engine.slack.commands import HELP, Command, CommandError, parse
 from runbook_engine.slack.escaping import escape
 from runbook_engine.slack.groups import UserGroups
+from runbook_engine.slack.input_form import FIELD_PREFIX, InputForm, input_modal, submitted_values
 from runbook_engine.slack.messages import Block, RunView, clip, mention, run_message
 from runbook_engine.slack.modals import RunRequest, reject_modal, run_modal, submitted_params
 from runbook_engine.slack.notifier import SlackNotifier
 from runbook_engine.slack.prompts import parse_button_value
 from runbook_engine.spec.loader import LoadedRunbook
-from runbook_engine.spec.models import ApprovalStep
+from runbook_engine.spec.models import ApprovalStep, InputStep
 from runbook_engine.spec.params import parse_assignments, resolve_params
 
 log = logging.getLogger("runbook.slack.interactions")
+
+#: a form's errors, by input block id (``response_action: errors``)
+Errors = dict[str, str]
 
 
 def slack_run_id(trigger_id: str) -> str:
@@ -291,6 +297,58 @@ class Interactions:
             f":repeat: Re-running run `{original.id}` from `{escape(step)}` as run `{new_id}` "
             f"— progress in {where}."
         )
+
+    def input_clicked(self, asker: Asker, value: str) -> None:
+        """Open the form of the input step the run waits for, for someone who may give it;
+        refuse anyone else at once (audited)."""
+        reply = Replier(self.client, asker, prefer_ephemeral=True)
+        run_id, step_id = parse_button_value(value)
+        try:
+            run = self.engine.load_run(run_id)
+            step = self._input_step(run, step_id)
+            self.engine.check_input(run, user=self._input_principal(run.loaded, step, asker.user))
+            asked = self.engine.input_request(run) or {}
+        except RunbookError as exc:
+            reply(f":no_entry: {escape(exc)}")
+            return
+        if asker.trigger_id:
+            form = InputForm(run.record.id, step.id, asker.channel)
+            message = str(asked.get("message") or "")
+            self.client.views_open(
+                trigger_id=asker.trigger_id, view=input_modal(form, step, message)
+            )
+
+    def input_submitted(self, user: str, form: InputForm, view: Mapping[str, Any]) -> Errors:
+        """Give the values of a submitted input form, checked by the engine as any door's
+        are; a refusal comes back as the form's errors (by input block), nothing recorded and
+        the step still waiting. Called while Slack waits for the answer: quick."""
+        values = submitted_values(view)
+        first = next(iter((view.get("state") or {}).get("values") or {}), "")
+        try:
+            run = self.engine.load_run(form.run_id)
+            step = self._input_step(run, form.step)
+            who = self._input_principal(run.loaded, step, user)
+            given = self.engine.give_input(run, user=who, values=values)
+        except FieldError as exc:
+            return (
+                {FIELD_PREFIX + exc.name: exc.reason} if exc.name in values else {first: str(exc)}
+            )
+        except RunbookError as exc:
+            return {first: str(exc)}
+        self.notifier.refresh(run.record.id)
+        self.executor.resume(run.record.id, by=who.name, run=given.run)
+        return {}
+
+    def _input_step(self, run: LoadedRun, step: str) -> InputStep:
+        current = self.engine.input_step(run)
+        if current.id != step:
+            raise NotWaitingForInput(
+                f"this form is no longer current: the run waits on step {current.id!r} now"
+            )
+        return current
+
+    def _input_principal(self, loaded: LoadedRunbook, step: InputStep, user: str) -> Principal:
+        return self._principal(user, step.input.from_ or loaded.runbook.permissions.run)
 
     def form_errors(self, request: RunRequest, given: Mapping[str, str]) -> dict[str, str]:
         """Problems with a submitted run form, by input block, shown inside the modal."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runbook_engine.core.events import (
+    InputRequested,
     RollbackStarted,
     RollbackStepFailed,
     RollbackStepSkipped,
@@ -49,6 +50,7 @@ from runbook_engine.core.statuses import (
     RUNNING,
     SUCCEEDED,
     WAITING_APPROVAL,
+    WAITING_INPUT,
 )
 from runbook_engine.durations import format_duration
 from runbook_engine.runtime.bus import Event
@@ -72,6 +74,7 @@ STATUS_ICON = {
     PENDING: ":white_circle:",
     RUNNING: ":arrows_counterclockwise:",
     WAITING_APPROVAL: ":raised_hand:",
+    WAITING_INPUT: ":memo:",
     NEEDS_ATTENTION: ":warning:",
     ROLLING_BACK: ":leftwards_arrow_with_hook:",
     SUCCEEDED: ":white_check_mark:",
@@ -195,7 +198,7 @@ def _step_line(sid: str, depth: int, st: StepState, state: RunState, approval: b
     elif st.status == STEP_RETRY_WAIT:
         line += "  waiting to retry"
     elif st.status == STEP_WAITING:
-        line += "  waiting for approval"
+        line += "  waiting for approval" if approval else "  waiting for input"
     elif st.status == STEP_SKIPPED:
         line += "  skipped"
     elif st.status == STEP_INTERRUPTED:
@@ -266,6 +269,8 @@ def run_message(view: RunView, now: float) -> tuple[str, list[Block]]:
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*Failure* {where}{message}"}}
         )
+    if state.status == WAITING_INPUT:
+        blocks.extend(input_blocks(view))
     if state.status == NEEDS_ATTENTION:
         choices = " | ".join(f"--{c}" for c in (state.attention or {}).get("choices", []))
         hint = f"A person must decide: `runbook resume {view.run_id} {choices}`"
@@ -282,6 +287,44 @@ def run_message(view: RunView, now: float) -> tuple[str, list[Block]]:
         blocks.append({"type": "actions", "elements": [button]})
     fallback = f"{view.runbook}@{view.version} run {view.run_id}: {state.status}"
     return fallback, blocks
+
+
+#: the run message's button that opens the form of the input step the run waits for
+INPUT_BUTTON = "runbook_input"
+
+
+def input_blocks(view: RunView) -> list[Block]:
+    """While the run waits for input: a "Provide input" button (it opens a form of the
+    step's fields) and how to give it from a terminal."""
+    waiting = [
+        sid
+        for sid, _, approval in view.steps
+        if not approval and view.state.step(sid).status == STEP_WAITING
+    ]
+    if not waiting:
+        return []
+    sid = waiting[0]
+    value = json.dumps({"run": view.run_id, "step": sid}, separators=(",", ":"))
+    hint = (
+        f":memo: Step `{sid}` waits for input: use the button, or "
+        f"`runbook input {view.run_id} --set NAME=VALUE`"
+    )
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": hint}},
+        {
+            "type": "actions",
+            "block_id": f"input:{sid}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": INPUT_BUTTON,
+                    "style": "primary",
+                    "text": {"type": "plain_text", "text": "Provide input"},
+                    "value": value,
+                }
+            ],
+        },
+    ]
 
 
 def _sections(lines: list[str]) -> list[Block]:
@@ -322,6 +365,8 @@ def failure_reply(event: Event, attempts: int | None = None) -> str:
     step, err = failed.step, failed.error
     if err.kind in ("rejected", "approval_timeout"):
         return clip(f":no_entry: approval `{step}`: {escape(_one_line(err.message, 500))}")
+    if err.kind == "input_timeout":
+        return clip(f":hourglass: input `{step}`: {escape(_one_line(err.message, 500))}")
     parts = [f":x: `{step}` failed"]
     if err.host:
         parts.append(f"on `{escape(err.host)}`")
@@ -366,6 +411,22 @@ def attention_reply(event: Event) -> str:
         f":warning: Needs attention: {escape(reason)}\n"
         f"Decide with `runbook resume {event.run_id} {shown}`"
     )
+
+
+def input_reply(event: Event) -> str:
+    """An input step asks: what, of whom, and how to answer."""
+    p = event.payload
+    if not isinstance(p, InputRequested):
+        return clip(f":memo: a step waits for input (event {event.seq})")
+    who = ", ".join(f"`{escape(w)}`" if w.startswith("@") else mention(w) for w in p.from_)
+    text = f":memo: *Input needed* — step `{p.step}`: {escape(_one_line(p.message, 500))}"
+    if who:
+        text += f"\nFrom: {who}"
+    text += (
+        "\nUse *Provide input* on the run message, or "
+        f"`runbook input {event.run_id} --set NAME=VALUE`"
+    )
+    return clip(text)
 
 
 def blocked_reply(event: Event) -> str:

@@ -86,6 +86,27 @@ def _element(name: str, param: Parameter, initial: str | None) -> Block:
     return element
 
 
+def field_input(name: str, param: Parameter, given: Mapping[str, str]) -> Block:
+    """The input block of one parameter (or one field of an input step), prefilled with what
+    was typed, else its default."""
+    hint = param.description or param.type
+    if param.secret:
+        hint += " (secret: never stored or shown)"
+    return {
+        "type": "input",
+        "block_id": PARAM_PREFIX + name,
+        "optional": not param.is_required,
+        "label": _text(name, 2000),
+        "hint": _text(hint, 2000),
+        "element": _element(name, param, _initial(param, given, name)),
+    }
+
+
+def plain_text(text: str, limit: int = 150) -> Block:
+    """A ``plain_text`` object, clipped to ``limit`` characters."""
+    return _text(text, limit)
+
+
 def run_modal(loaded: LoadedRunbook, given: Mapping[str, str], request: RunRequest) -> Block:
     """A modal asking for every parameter, prefilled with what was typed and the defaults."""
     rb = loaded.runbook
@@ -99,19 +120,7 @@ def run_modal(loaded: LoadedRunbook, given: Mapping[str, str], request: RunReque
         }
     ]
     for name, param in list(rb.parameters.items())[:90]:
-        hint = param.description or param.type
-        if param.secret:
-            hint += " (secret: never stored or shown)"
-        blocks.append(
-            {
-                "type": "input",
-                "block_id": PARAM_PREFIX + name,
-                "optional": not param.is_required,
-                "label": _text(name, 2000),
-                "hint": _text(hint, 2000),
-                "element": _element(name, param, _initial(param, given, name)),
-            }
-        )
+        blocks.append(field_input(name, param, given))
     return {
         "type": "modal",
         "callback_id": RUN_VIEW,

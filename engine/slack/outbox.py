@@ -21,6 +21,7 @@ from runbook_engine.slack.messages import (
     attention_reply,
     blocked_reply,
     failure_reply,
+    input_reply,
     rollback_reply,
 )
 from runbook_engine.slack.prompts import Prompt
@@ -137,6 +138,9 @@ def posts_for(info: RunInfo, event: Event) -> list[Post]:
                 Prompt.from_event(info.id, info.runbook, info.requester, event.seq, event.data)
             )
         ]
+    if t == EventType.INPUT_REQUESTED:
+        # a reply notifies (an edited message does not); posted with the approval prompts
+        return [Reply(APPROVAL, input_reply(event))]
     if t == EventType.RUN_FINISHED:
         return [Summary()]
     return []

@@ -39,6 +39,9 @@ class _Step:
         # a call step without an ``outputs`` section passes on its child's, by child step id:
         # another file's (checked with the child, by ``runbook validate``)
         self.open_outputs = "call" in raw and not isinstance(outputs, dict)
+        spec = raw.get("input")
+        if isinstance(spec, dict) and isinstance(spec.get("fields"), dict):
+            self.outputs |= {str(name) for name in spec["fields"]}  # an input step's values
 
 
 def _steps(data: dict[str, Any]) -> list[_Step]:

@@ -562,6 +562,58 @@ class ApprovalStep(StepBase):
     approval: Approval
 
 
+class InputSpec(Model):
+    """What a human is asked for mid-run: typed fields, validated like parameters."""
+
+    message: str = Field(description="a template: what the people giving the input are asked")
+    fields: dict[str, Parameter] = Field(
+        description="each field's declaration, as for parameters; they become the step's outputs",
+        json_schema_extra={"minProperties": 1},
+    )
+    from_: list[str] = Field(
+        default_factory=list,
+        alias="from",
+        description="users or @groups who may give it; empty: whoever may run the runbook",
+    )
+    timeout: Duration | None = None
+    on_timeout: Literal["fail", "default"] = Field(
+        default="fail",
+        description="fail the step (on_failure applies), or go on with the fields' defaults",
+    )
+
+    @field_validator("fields")
+    @classmethod
+    def _field_names(cls, value: dict[str, Parameter]) -> dict[str, Parameter]:
+        if not value:
+            raise ValueError("an input step needs at least one field")
+        for key in value:
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*", key):
+                raise ValueError(
+                    f"field name {key!r} must be lowercase letters, digits and underscores"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _defaults_for_timeout(self) -> InputSpec:
+        if self.on_timeout == "default":
+            needed = [name for name, field in self.fields.items() if field.is_required]
+            if needed:
+                raise ValueError(
+                    "on_timeout: default needs a default (or required: false) on every field; "
+                    f"{', '.join(needed)} has none"
+                )
+        return self
+
+
+class InputStep(StepBase):
+    """Wait, durably, for a human to give typed values; they become the step's outputs."""
+
+    input: InputSpec
+    on_failure: OnFailure = Field(
+        default="rollback", description="what a time-out with on_timeout: fail does to the run"
+    )
+
+
 class Case(Model):
     if_: str | None = Field(default=None, alias="if")
     goto: str
@@ -643,6 +695,7 @@ STEP_MODELS: dict[str, type[StepBase]] = {
     "branch": BranchStep,
     "parallel": ParallelStep,
     "call": CallStep,
+    "input": InputStep,
 }
 STEP_KINDS = tuple(STEP_MODELS)
 _KIND_OF = {cls: kind for kind, cls in STEP_MODELS.items()}
@@ -670,7 +723,8 @@ Step = Annotated[
     | Annotated[GotoStep, Tag("goto")]
     | Annotated[BranchStep, Tag("branch")]
     | Annotated[ParallelStep, Tag("parallel")]
-    | Annotated[CallStep, Tag("call")],
+    | Annotated[CallStep, Tag("call")]
+    | Annotated[InputStep, Tag("input")],
     Discriminator(
         _step_kind,
         custom_error_type="step_kind",
@@ -711,7 +765,7 @@ class Runbook(Model):
         return value
 
 
-AnyStep = ActionStep | ApprovalStep | GotoStep | BranchStep | ParallelStep | CallStep
+AnyStep = ActionStep | ApprovalStep | GotoStep | BranchStep | ParallelStep | CallStep | InputStep
 
 
 def iter_steps(runbook: Runbook) -> list[tuple[AnyStep, ParallelStep | None]]:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from runbook_engine.errors import ParameterError
+from runbook_engine.errors import ParameterError, RunbookError
 from runbook_engine.spec.models import Parameter, Runbook
 
 REDACTED = "***"
@@ -157,29 +157,52 @@ def resolve_params(
     given ones, as when a resumed run is handed its secrets again).
 
     Unknown names are refused (a typo would otherwise silently fall back to a default)."""
-    unknown = sorted(set(given) - set(runbook.parameters))
+    return resolve_values(
+        runbook.parameters,
+        given,
+        from_text=from_text,
+        partial=partial,
+        owner=f"runbook {runbook.name}",
+    )
+
+
+def resolve_values(
+    declared: Mapping[str, Parameter],
+    given: Mapping[str, Any],
+    *,
+    from_text: bool = True,
+    partial: bool = False,
+    owner: str,
+    kind: str = "parameter",
+    how: str = "pass -p {name}=...",
+    error: type[ParameterError] = ParameterError,
+) -> dict[str, Any]:
+    """``resolve_params`` for any set of declarations (a runbook's parameters, an input
+    step's fields): ``owner`` and ``kind`` word the refusal of an unknown name ("runbook x has
+    no such parameter"), ``how`` says how to give a missing one, ``error`` is raised."""
+    unknown = sorted(set(given) - set(declared))
     if unknown:
         import difflib
 
         name = unknown[0]
-        hint = difflib.get_close_matches(name, list(runbook.parameters), n=1)
-        declared = ", ".join(runbook.parameters) or "none"
-        suggestion = f"; did you mean {hint[0]!r}?" if hint else f" (declared: {declared})"
-        raise ParameterError(name, f"runbook {runbook.name} has no such parameter{suggestion}")
+        hint = difflib.get_close_matches(name, list(declared), n=1)
+        names = ", ".join(declared) or "none"
+        suggestion = f"; did you mean {hint[0]!r}?" if hint else f" (declared: {names})"
+        raise error(name, f"{owner} has no such {kind}{suggestion}")
     values: dict[str, Any] = {}
-    for name, param in runbook.parameters.items():
+    for name, param in declared.items():
         if name in given:
             try:
                 values[name] = coerce_value(param, given[name], from_text=from_text)
             except ValueError as exc:
-                raise ParameterError(name, str(exc)) from None
+                raise error(name, str(exc)) from None
         elif partial:
             continue
         elif "default" in param.model_fields_set:
             values[name] = param.default
         elif param.is_required:
             what = param.description or param.type
-            raise ParameterError(name, f"is required ({what}); pass -p {name}=...")
+            raise error(name, f"is required ({what}); {how.format(name=name)}")
         else:
             values[name] = None
     return values
@@ -228,6 +251,26 @@ class SecretMissing(ParameterError):
             f"{again}` to be asked for {'them' if plural else 'it'}"
         )
         super().__init__(names[0], self.reason)
+
+
+class InputSecretMissing(SecretMissing):
+    """A run cannot go on here: secret values of its input steps (``names``: ``step.field``)
+    were given to another process, which is gone (they are never stored)."""
+
+    def __init__(self, run_id: str, names: list[str]) -> None:
+        self.run_id = run_id
+        self.names = names
+        sets = " ".join(f"--set {n.partition('.')[2]}=-" for n in names)
+        plural = "s" if len(names) > 1 else ""
+        self.reason = (
+            f"run {run_id} needs the secret input{plural} {', '.join(names)} again, which "
+            f"{'are' if plural else 'is'} never stored and went with the process "
+            f"{'they were' if plural else 'it was'} given to: run `runbook input {run_id} "
+            f"{sets}` to give {'them' if plural else 'it'} again (or `runbook resume "
+            f"{run_id}` on a terminal, which asks)"
+        )
+        self.name = names[0]
+        RunbookError.__init__(self, self.reason)
 
 
 def redact_text(text: str, secrets: tuple[str, ...]) -> str:

@@ -47,7 +47,7 @@ def status_class(status: str | None) -> str:
     if status in {"running", "rolling_back", "retry_wait"}:
         return "busy"
     # a rolled-back run failed, but left things as they were: a warning, not an error
-    if status in {"waiting_approval", "waiting", "interrupted", "rolled_back"}:
+    if status in {"waiting_approval", "waiting_input", "waiting", "interrupted", "rolled_back"}:
         return "wait"
     return "quiet"
 

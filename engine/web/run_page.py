@@ -15,7 +15,7 @@ from runbook_engine.api.context import context_of
 from runbook_engine.api.runs import visible_run
 from runbook_engine.auth.principal import Principal
 from runbook_engine.core.events import EventType
-from runbook_engine.core.statuses import NEEDS_ATTENTION, TERMINAL, WAITING_APPROVAL
+from runbook_engine.core.statuses import NEEDS_ATTENTION, TERMINAL, WAITING
 from runbook_engine.lease import is_driven
 from runbook_engine.service import LoadedRun
 from runbook_engine.web.errors import error_page
@@ -38,7 +38,7 @@ def _resumable(request: Request, run: LoadedRun) -> bool:
     """A run that is active, not stopped for a person and driven by no engine: its engine
     stopped (a crash, a restart), and a resume picks it up where it was."""
     record = run.record
-    if record.status in TERMINAL or record.status in (WAITING_APPROVAL, NEEDS_ATTENTION):
+    if record.status in TERMINAL or record.status in (*WAITING, NEEDS_ATTENTION):
         return False
     return record.id not in context_of(request).executor.driving() and not is_driven(record)
 
@@ -57,6 +57,8 @@ def live_context(request: Request, user: Principal, run_id: str) -> dict[str, An
         "hosts": hosts,
         # a child run of a call step: the run and step that started it
         "parent": context_of(request).engine.parent_of(run.record),
+        # the input the run waits for (its form), given with `runbook input` or the API
+        "waiting_input": context_of(request).engine.input_request(run),
     }
 
 

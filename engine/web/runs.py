@@ -26,6 +26,7 @@ from runbook_engine.core.statuses import (
     RUNNING,
     SUCCEEDED,
     WAITING_APPROVAL,
+    WAITING_INPUT,
 )
 from runbook_engine.durations import parse_duration
 from runbook_engine.store import RunRecord
@@ -42,6 +43,7 @@ STATUSES: tuple[str, ...] = (
     PENDING,
     RUNNING,
     WAITING_APPROVAL,
+    WAITING_INPUT,
     NEEDS_ATTENTION,
     ROLLING_BACK,
     SUCCEEDED,

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from runbook_engine.catalog import Catalog
 from runbook_engine.core.events import EventType
-from runbook_engine.core.statuses import PENDING, ROLLING_BACK, RUNNING, WAITING_APPROVAL
+from runbook_engine.core.statuses import PENDING, ROLLING_BACK, RUNNING, WAITING
 from runbook_engine.lease import STALE_AFTER, is_driven
 from runbook_engine.runtime.loading import published_until
 from runbook_engine.schedule import Scheduler, Tick
@@ -59,7 +59,9 @@ MAX_BACKOFF = 60.0
 """A run whose jobs keep failing (a missing secret, a missing plugin) is retried at most this
 often, instead of every second."""
 
-_WAKING_EVENTS = frozenset({EventType.APPROVAL_DECIDED, EventType.RUN_CANCEL_REQUESTED})
+_WAKING_EVENTS = frozenset(
+    {EventType.APPROVAL_DECIDED, EventType.RUN_CANCEL_REQUESTED, EventType.INPUT_GIVEN}
+)
 
 _FAILURES_SQL = """
 SELECT queueing_lock AS run_id, count(*) AS failures
@@ -149,7 +151,7 @@ class Housekeeper:
             if record.status == PENDING and record.owner is None and young:
                 continue
             wake.append(record.id)
-        waiting = self.store.list_runs(status=WAITING_APPROVAL, limit=SCAN_LIMIT)
+        waiting = self.store.list_runs(status=sorted(WAITING), limit=SCAN_LIMIT)
         for record in reversed(waiting):
             if not is_driven(record, now) and self._approval_woken(record, now):
                 wake.append(record.id)

@@ -18,6 +18,7 @@ PATHS = {
     "/runs/{run_id}/events": {"get"},
     "/runs/{run_id}/logs": {"get"},
     "/runs/{run_id}/approve": {"post"},
+    "/runs/{run_id}/input": {"post"},
     "/runs/{run_id}/reject": {"post"},
     "/runs/{run_id}/cancel": {"post"},
     "/runs/{run_id}/resume": {"post"},

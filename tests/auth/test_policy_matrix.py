@@ -35,6 +35,14 @@ steps:
   - {id: after, action: log, with: {message: after}}
 """
 
+#: the same permissions, and an input step that names no `from`: the run list gives it
+ASKED = RUNBOOK.replace(
+    """  - id: gate
+    approval: {message: "go on?"}""",
+    """  - id: gate
+    input: {message: "how many?", fields: {n: {type: integer}}}""",
+)
+
 POLICY = """\
 admins: ["@admins"]
 defaults:
@@ -55,10 +63,10 @@ REQUESTER = "rita@example.com"
 EXPECTED: dict[str, set[str]] = {
     "nobody@example.com": set(),
     "viewer@example.com": {"view"},
-    "runner@example.com": {"view", "run", "cancel", "resume"},
+    "runner@example.com": {"view", "run", "cancel", "resume", "input"},
     "approver@example.com": {"view", "approve", "reject"},
     # admins hold everything but the second pair of eyes: that is a person the runbook names
-    "admin@example.com": {"view", "run", "cancel", "resume", "admin"},
+    "admin@example.com": {"view", "run", "cancel", "resume", "admin", "input"},
 }
 
 #: Slack user ids of the same people (spelt in another case: one person all the same)
@@ -66,6 +74,7 @@ SLACK_IDS = {f"U0{name.split('@')[0].upper()}": name.upper() for name in EXPECTE
 SLACK_IDS["U0RITA"] = REQUESTER.title()
 
 LOADED = load_text(RUNBOOK, "guarded.yaml")
+LOADED_ASKED = load_text(ASKED, "guarded.yaml")
 
 
 @pytest.fixture
@@ -82,9 +91,12 @@ def engine(tmp_path: Path, policy_file: Path) -> Iterator[Engine]:
         yield Engine(store=store, directory=DIRECTORY)
 
 
-def waiting_run(engine: Engine) -> str:
-    outcome = engine.start(LOADED, {}, requester=REQUESTER, wait_for_approval=False)
-    assert outcome.status == "waiting_approval"
+def waiting_run(engine: Engine, action: str = "") -> str:
+    """A run another runner started, waiting for what ``action`` answers (an input, else an
+    approval)."""
+    loaded = LOADED_ASKED if action == "input" else LOADED
+    outcome = engine.start(loaded, {}, requester=REQUESTER, wait_for_approval=False)
+    assert outcome.status == ("waiting_input" if action == "input" else "waiting_approval")
     return outcome.run_id
 
 
@@ -104,8 +116,10 @@ def via_engine(engine: Engine, name: str, groups: frozenset[str], action: Action
         trigger = {"index": 0, "alert": {}}
         engine.check(LOADED, {}, requester=name, extra_groups=groups, trigger=trigger)
         return
-    run_id = waiting_run(engine)
-    if action in {"approve", "reject"}:
+    run_id = waiting_run(engine, action)
+    if action == "input":
+        engine.give_input(run_id, user=name, values={"n": 1}, extra_groups=groups)
+    elif action in {"approve", "reject"}:
         engine.decide(
             run_id, user=name, approve=action == "approve", reason="why", extra_groups=groups
         )
@@ -117,9 +131,10 @@ def via_engine(engine: Engine, name: str, groups: frozenset[str], action: Action
 
 def door_api(engine: Engine, name: str, action: Action) -> bool:
     principal = Principal(name, via="token:t1", source="10.0.0.1")
-    state = engine.load_run(waiting_run(engine)).state
+    state = engine.load_run(waiting_run(engine, action)).state
+    runbook = (LOADED_ASKED if action == "input" else LOADED).runbook
     answer = allowed(
-        principal, action, LOADED.runbook, directory=DIRECTORY, state=state, requester=REQUESTER
+        principal, action, runbook, directory=DIRECTORY, state=state, requester=REQUESTER
     )
     return answer.allowed
 
@@ -162,8 +177,8 @@ def test_every_door_gives_the_same_answer(
 #: a token's roles narrow what its user may do; the user here may do everything there is
 TOKEN_ALLOWS: dict[str, set[str]] = {
     "view": {"view"},
-    "run": {"view", "run", "resume", "cancel"},
-    "approve": {"view", "approve", "reject"},
+    "run": {"view", "run", "resume", "cancel", "input"},
+    "approve": {"view", "approve", "reject", "input"},
     "cancel": {"view", "cancel"},
     "trigger": {"trigger"},
     "admin": set(ACTIONS),
@@ -178,8 +193,9 @@ TRIGGERED = RUNBOOK.replace("steps:", "triggers:\n  - webhook: {name: guarded}\n
 def test_a_token_role_is_a_ceiling(engine: Engine, role: str, action: Action) -> None:
     boss = Directory({**DIRECTORY.groups, "bosses": frozenset({"boss@example.com"})})
     policy = Policy(admins=("@bosses",))
-    loaded = load_text(TRIGGERED.replace('["@approvers"]', '["@bosses"]'), "guarded.yaml")
-    state = engine.load_run(waiting_run(engine)).state
+    source = ASKED if action == "input" else TRIGGERED
+    loaded = load_text(source.replace('["@approvers"]', '["@bosses"]'), "guarded.yaml")
+    state = engine.load_run(waiting_run(engine, action)).state
     principal = Principal("boss@example.com", roles=frozenset({role}), via="token:t2")
     answer = allowed(
         principal,

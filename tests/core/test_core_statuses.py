@@ -26,6 +26,10 @@ def test_the_table_is_the_documented_one() -> None:
         (s.ROLLING_BACK, "run.needs_attention", s.NEEDS_ATTENTION),
         # the one move out of a terminal status: a child run undone with its parent
         (s.SUCCEEDED, "rollback.started", s.ROLLING_BACK),
+        (s.RUNNING, "input.requested", s.WAITING_INPUT),
+        (s.WAITING_INPUT, "step.succeeded", s.RUNNING),
+        (s.WAITING_INPUT, "step.failed", s.RUNNING),
+        (s.WAITING_INPUT, "rollback.started", s.ROLLING_BACK),
     }
 
 
@@ -76,6 +80,7 @@ def test_exit_codes() -> None:
         s.CANCELLED: 4,
         s.REJECTED: 4,
         s.WAITING_APPROVAL: 5,
+        s.WAITING_INPUT: 5,
     }
     assert set(TERMINAL) <= set(EXIT_CODES)
     assert (s.EXIT_INVALID, s.EXIT_LOCKED) == (2, 6)

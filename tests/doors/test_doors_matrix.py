@@ -23,6 +23,7 @@ refusals share one run (a refusal changes nothing).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -39,12 +40,14 @@ from runbook_engine.auth.policy import ROLE_ACTIONS, Role
 from runbook_engine.auth.tokens import create_token
 from runbook_engine.catalog import Catalog
 from runbook_engine.cli import main
+from runbook_engine.core.statuses import WAITING
 from runbook_engine.errors import ApprovalError
 from runbook_engine.identity import Directory
 from runbook_engine.schedule import SCHEDULE_REQUESTER, Tick
 from runbook_engine.server.scheduling import create_scheduled_run
 from runbook_engine.server.serve import ServeOptions, Server
 from runbook_engine.service import Engine, new_run_id
+from runbook_engine.slack.messages import INPUT_BUTTON
 from runbook_engine.slack.prompts import APPROVE
 from runbook_engine.slack.settings import SlackSettings
 from runbook_engine.spec.loader import LoadedRunbook
@@ -63,10 +66,10 @@ from tests.slack.slack_helpers import (
 T = TypeVar("T")
 
 Door = Literal["api", "cli", "slack", "worker", "schedule"]
-Verb = Literal["start", "approve", "reject", "cancel", "resume"]
+Verb = Literal["start", "approve", "reject", "cancel", "resume", "input"]
 
 DOORS: tuple[Door, ...] = ("api", "cli", "slack", "worker", "schedule")
-VERBS: tuple[Verb, ...] = ("start", "approve", "reject", "cancel", "resume")
+VERBS: tuple[Verb, ...] = ("start", "approve", "reject", "cancel", "resume", "input")
 ROLES: tuple[Role, ...] = ("view", "run", "approve", "cancel", "admin")
 
 GUARDED = """\
@@ -98,6 +101,21 @@ steps:
   - id: gate
     approval: {message: "both of you?", required: 2}
   - {id: after, action: log, with: {message: after}}
+"""
+
+# an input step that names no `from`: whoever may run the runbook gives it
+ASKED = """\
+apiVersion: runbook/v1
+name: asked
+version: 1
+notify: {channel: "#ops"}
+permissions:
+  run: ["@runners"]
+  approve: ["@approvers"]
+steps:
+  - id: ask
+    input: {message: "how many?", fields: {count: {type: integer}}}
+  - {id: after, action: log, with: {message: "count {{ steps.ask.outputs.count }}"}}
 """
 
 #: who holds each role (through the groups file's groups the runbook and the policy name)
@@ -161,14 +179,24 @@ EXPECTED: dict[Role, dict[Verb, str | None]] = {
         "reject": APPROVERS,
         "cancel": RUN_LIST,
         "resume": RUN_LIST,
+        "input": RUN_LIST,
     },
-    "run": {"start": OK, "approve": APPROVERS, "reject": APPROVERS, "cancel": OK, "resume": OK},
+    "run": {
+        "start": OK,
+        "approve": APPROVERS,
+        "reject": APPROVERS,
+        "cancel": OK,
+        "resume": OK,
+        "input": OK,
+    },
     "approve": {
         "start": RUN_LIST,
         "approve": OK,
         "reject": OK,
         "cancel": RUN_LIST,
         "resume": RUN_LIST,
+        # the role holds it (a person answering the run's question), the rule does not
+        "input": RUN_LIST,
     },
     "cancel": {
         "start": CEILING,
@@ -176,8 +204,16 @@ EXPECTED: dict[Role, dict[Verb, str | None]] = {
         "reject": CEILING,
         "cancel": OK,
         "resume": CEILING,
+        "input": CEILING,
     },
-    "admin": {"start": OK, "approve": APPROVERS, "reject": APPROVERS, "cancel": OK, "resume": OK},
+    "admin": {
+        "start": OK,
+        "approve": APPROVERS,
+        "reject": APPROVERS,
+        "cancel": OK,
+        "resume": OK,
+        "input": OK,
+    },
 }
 
 #: what the policy calls each action in its refusals
@@ -187,6 +223,7 @@ WHAT: dict[Verb, str] = {
     "reject": "reject runs of guarded",
     "cancel": "cancel runs of guarded",
     "resume": "resume runs of guarded",
+    "input": "give input to runs of asked",
 }
 
 #: the policy's name of each door action
@@ -196,6 +233,7 @@ POLICY_ACTION = {
     "reject": "reject",
     "cancel": "cancel",
     "resume": "resume",
+    "input": "input",
 }
 
 
@@ -266,8 +304,8 @@ class World:
         return Catalog().resolve(name)
 
     def served_run(self, name: str = "guarded", requester: str = REQUESTER) -> str:
-        """A run of the server, waiting for approval and driven by nobody (a decision made now
-        finds it where it stopped)."""
+        """A run of the server, waiting for approval (or input) and driven by nobody (a
+        decision made now finds it where it stopped)."""
         run_id = self.server.executor.start(
             self.server.engine.catalog.resolve(name, self.server.store),
             {},
@@ -280,27 +318,30 @@ class World:
     def settled(self, run_id: str) -> None:
         def probe() -> bool:
             record = self.server.store.get_run(run_id)
-            waiting = record is not None and record.status == "waiting_approval"
+            waiting = record is not None and record.status in WAITING
             return waiting and run_id not in self.server.executor.driving()
 
-        wait_for(f"run {run_id} to wait for approval", probe)
+        wait_for(f"run {run_id} to wait for a person", probe)
 
-    def local_run(self, engine: Engine, requester: str = REQUESTER) -> str:
-        outcome = engine.start(self.loaded(), {}, requester=requester, wait_for_approval=False)
-        assert outcome.status == "waiting_approval", outcome
+    def local_run(self, engine: Engine, requester: str = REQUESTER, name: str = "guarded") -> str:
+        loaded = self.loaded(name)
+        outcome = engine.start(loaded, {}, requester=requester, wait_for_approval=False)
+        assert outcome.status in WAITING, outcome
         return outcome.run_id
 
-    def run_for(self, door: Door, fresh: bool) -> str:
-        """A run for ``door`` to act on: a new one when the action will change it."""
+    def run_for(self, door: Door, fresh: bool, name: str = "guarded") -> str:
+        """A run of ``name`` for ``door`` to act on: a new one when the action will change
+        it."""
         where = "server" if door in ("api", "slack") else door
-        if not fresh and where in self.idle:
-            return self.idle[where]
+        key = f"{where}:{name}"
+        if not fresh and key in self.idle:
+            return self.idle[key]
         if where == "server":
-            run_id = self.served_run()
+            run_id = self.served_run(name)
         else:
-            run_id = self.local_run(self.cli if door == "cli" else self.worker)
+            run_id = self.local_run(self.cli if door == "cli" else self.worker, name=name)
         if not fresh:
-            self.idle[where] = run_id
+            self.idle[key] = run_id
         return run_id
 
     # ---------------------------------------------------------------- the API
@@ -317,6 +358,9 @@ class World:
         headers = {"Authorization": f"Bearer {secret}"}
         if verb == "start":
             return self.http.post("/runs", json={"runbook": "guarded"}, headers=headers)
+        if verb == "input":
+            values = {"values": {"count": 3}}
+            return self.http.post(f"/runs/{run_id}/input", json=values, headers=headers)
         body = {"reason": "not today"} if verb == "reject" else {}
         return self.http.post(f"/runs/{run_id}/{verb}", json=body, headers=headers)
 
@@ -359,6 +403,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     books.mkdir()
     (books / "guarded.yaml").write_text(GUARDED, encoding="utf-8")
     (books / "pair.yaml").write_text(PAIR, encoding="utf-8")
+    (books / "asked.yaml").write_text(ASKED, encoding="utf-8")
     (root / "groups.yaml").write_text(GROUPS, encoding="utf-8")
     (root / "policy.yaml").write_text(POLICY, encoding="utf-8")
     mapping = "".join(f"{slack_id}: {name}\n" for slack_id, name in MAPPED.items())
@@ -424,7 +469,7 @@ SLACK_DONE: dict[Verb, str] = {
 REFUSED = ":no_entry: "
 
 #: the exit codes of an action done on the CLI: waiting, succeeded, rejected or cancelled
-CLI_DONE = {"start": 5, "approve": 0, "reject": 4, "cancel": 4, "resume": 5}
+CLI_DONE = {"start": 5, "approve": 0, "reject": 4, "cancel": 4, "resume": 5, "input": 0}
 
 
 def door_api(world: World, role: Role, verb: Verb, run_id: str) -> tuple[str | None, str]:
@@ -450,6 +495,7 @@ def door_cli(world: World, role: Role, verb: Verb, run_id: str) -> tuple[str | N
         "reject": ["reject", run_id, "--reason", "not today"],
         "cancel": ["cancel", run_id],
         "resume": ["resume", run_id, "--no-wait"],
+        "input": ["input", run_id, "--set", "count=3"],
     }[verb]
     code, error = cli(world, PEOPLE[role], *args)
     if code == 2:
@@ -458,8 +504,43 @@ def door_cli(world: World, role: Role, verb: Verb, run_id: str) -> tuple[str | N
     return None, ""
 
 
+def slack_input(world: World, user: str, run_id: str) -> str | None:
+    """The "Provide input" button on the run message, then the form it opens, submitted."""
+    message = wait_for(
+        "the input button",
+        lambda: (m := run_message_of(world.fake, run_id)) and INPUT_BUTTON in str(m.blocks) and m,
+    )
+    before = len(ephemerals(world.fake, user)), len(world.fake.calls("views.open"))
+    value = button_value(message, INPUT_BUTTON)
+    status, _, _ = world.player.click(message.channel, message.ts, INPUT_BUTTON, value, user=user)
+    assert status == 200
+
+    def answered() -> str | None:
+        refused = [t for t in ephemerals(world.fake, user)[before[0] :] if t.startswith(REFUSED)]
+        if refused:
+            return refused[0]
+        opened = world.fake.calls("views.open")[before[1] :]
+        return "opened" if opened else None
+
+    told = wait_for("the form or a refusal", answered)
+    if told != "opened":
+        return told[len(REFUSED) :]
+    view = world.fake.calls("views.open")[before[1]].params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    field = {"value": {"type": "plain_text_input", "value": "3"}}
+    status, body, _ = world.player.submit(view, {"param:count": field}, user=user)
+    assert status == 200 and not body, body  # accepted: the form closes
+    return None
+
+
 def door_slack(world: World, role: Role, verb: Verb, run_id: str) -> tuple[str | None, str]:
     user = SLACK_IDS[role]
+    if verb == "input":
+        reason = slack_input(world, user, run_id)
+        entry = world.audit_of(f"slack:{user}", verb)
+        assert entry.principal == PEOPLE[role]
+        assert entry.outcome == ("refused" if reason else "ok")
+        return reason, ""
     text = {
         "start": "run guarded",
         "approve": f"approve {run_id}",
@@ -484,6 +565,8 @@ def door_worker(world: World, role: Role, verb: Verb, run_id: str) -> tuple[str 
             engine.decide(run_id, user=who, approve=verb == "approve", reason="not today")
         elif verb == "cancel":
             engine.cancel(run_id, by=who)
+        elif verb == "input":
+            engine.give_input(run_id, user=who, values={"count": 3}, from_text=False)
         else:
             engine.resume(run_id, by=who, wait_for_approval=False)
     except ApprovalError as exc:
@@ -527,7 +610,8 @@ def test_every_door_answers_as_the_table_says(
     world: World, door: Door, role: Role, verb: Verb
 ) -> None:
     allowed = EXPECTED[role][verb] is OK
-    run_id = "" if verb == "start" else world.run_for(door, fresh=allowed)
+    name = "asked" if verb == "input" else "guarded"
+    run_id = "" if verb == "start" else world.run_for(door, fresh=allowed, name=name)
     reason, via = ASK[door](world, role, verb, run_id)
     assert reason == expected(door, role, verb, via)
 

@@ -406,3 +406,41 @@ def test_a_call_per_item_and_the_rollback_of_a_loop_of_children(
     assert undone == ["drain c", "drain b", "drain a", "parent-prep"]
     error = (state.step("each").error or {})["message"]
     assert "1 of 4 items failed" in error and "each[2]" in error and "c is unhealthy" in error
+
+
+def test_an_input_inside_the_child_is_given_on_the_child_and_the_parent_goes_on(
+    engine: Engine, store: Store, books: Path
+) -> None:
+    write(
+        books,
+        "asks",
+        """
+        steps:
+          - id: which
+            input:
+              message: "which zone?"
+              fields: {zone: {type: enum, choices: [a, b]}}
+          - {id: act, action: test.undoable, with: {name: "zone {{ steps.which.outputs.zone }}"}}
+        """,
+    )
+    write(
+        books,
+        "parent",
+        """
+        steps:
+          - id: call
+            call: {runbook: asks}
+          - id: after
+            action: test.undoable
+            with: {name: "after {{ steps.call.outputs.which.zone }}"}
+        """,
+    )
+    run_id, status = start(engine, "parent", wait_for_approval=False)
+    assert status == "waiting_input"
+    _, _, state = engine.state_of(run_id)
+    child = str(state.step("call").child)
+    given = engine.give_input(child, user="alice", values={"zone": "b"})
+    engine.continue_after_input(given, by="alice")
+    parent = store.get_run(run_id)
+    assert parent is not None and parent.status == "succeeded"
+    assert [n for w, n, _ in BOARD.journal if w == "do"] == ["zone b", "after b"]

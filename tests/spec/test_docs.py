@@ -31,6 +31,8 @@ MODELS: list[type[BaseModel]] = [
     m.BranchStep,
     m.Case,
     m.ParallelStep,
+    m.InputStep,
+    m.InputSpec,
     m.Retry,
     m.Call,
 ]
@@ -54,7 +56,14 @@ def test_complete_examples_load(block: str) -> None:
 def test_the_complete_example_uses_every_step_kind() -> None:
     last = load_text(COMPLETE[-1]).runbook
     kinds = {type(step).__name__ for step in last.steps}
-    assert kinds == {"ActionStep", "GotoStep", "ApprovalStep", "ParallelStep", "BranchStep"}
+    assert kinds == {
+        "ActionStep",
+        "GotoStep",
+        "ApprovalStep",
+        "ParallelStep",
+        "BranchStep",
+        "InputStep",
+    }
 
 
 def _aliases(model: type[BaseModel]) -> list[str]:

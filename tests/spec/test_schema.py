@@ -30,6 +30,7 @@ STEP_KINDS = {
     "branch": "BranchStep",
     "parallel": "ParallelStep",
     "call": "CallStep",
+    "input": "InputStep",
 }
 #: keywords yaml-language-server (JSON Schema draft-07) understands; $defs is only a location
 EDITOR_KEYWORDS = frozenset(

@@ -22,7 +22,7 @@ from runbook_engine.client.transport import ApiClient, ServerUnreachable
 from runbook_engine.core.apply import Layout, apply
 from runbook_engine.core.events import EventType
 from runbook_engine.core.state import RunState
-from runbook_engine.core.statuses import EXIT_WAITING, TERMINAL, WAITING_APPROVAL
+from runbook_engine.core.statuses import EXIT_WAITING, TERMINAL, WAITING
 from runbook_engine.runtime.bus import RunInfo, Subscriber
 
 #: a stream lost after it worked (a proxy's idle cut, a server restart) is opened again after
@@ -112,7 +112,7 @@ def follow(api: ApiClient, watcher: Watcher, *, wait_for_approval: bool) -> dict
             detail: dict[str, Any] = api.get(run_path(run_id))
             if (
                 wait_for_approval
-                and detail["status"] == WAITING_APPROVAL
+                and detail["status"] in WAITING
                 and not isinstance(detail.get("blocked"), dict)
             ):
                 # the run waits for a person: its next event (a decision, a timeout) ends the
@@ -146,6 +146,8 @@ def finish(
         reason = str(blocked.get("reason") or "it needs secret parameters")
         if output == "json":
             emit_json({**(decided or {"run_id": run_id, "status": status}), "blocked": reason})
+        elif any("." in str(n) for n in blocked.get("needs", [])):
+            echo_error(f"the run cannot go on: {reason}")  # says how: runbook input
         else:
             echo_error(f"the run cannot go on: {reason}; give them with runbook resume {run_id}")
         sys.exit(EXIT_WAITING)
