@@ -56,6 +56,25 @@ def output_option(f: F) -> F:
     )(f)
 
 
+def inventory_option(f: F) -> F:
+    """``--inventory FILE``: the hosts a run's SSH steps reach (see ``use_inventory``)."""
+    return click.option(
+        "--inventory",
+        "-i",
+        type=click.Path(exists=True, dir_okay=False),
+        help="hosts inventory (YAML or Ansible INI); default RUNBOOK_INVENTORY or ./inventory.*",
+    )(f)
+
+
+def use_inventory(path: str | None) -> None:
+    """Point this process's actions at ``path`` (``--inventory``), if given: they find the
+    inventory through the environment, like every other setting."""
+    if path:
+        import os
+
+        os.environ["RUNBOOK_INVENTORY"] = os.path.abspath(path)
+
+
 def params_option(f: F) -> F:
     """``-p key=value``, repeatable: a runbook parameter."""
     return click.option(

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 import click
 
 from runbook_engine.auth.local import server_mode
-from runbook_engine.cli._common import make_engine, open_store, output_option, user_errors
+from runbook_engine.cli._common import (
+    inventory_option,
+    make_engine,
+    open_store,
+    output_option,
+    use_inventory,
+    user_errors,
+)
 from runbook_engine.cli.secret_input import ask_secrets, secret_inputs
 
 if TYPE_CHECKING:
@@ -53,12 +60,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="with RUNBOOK_SERVER: print the new run's id and leave it to the server",
 )
-@click.option(
-    "--inventory",
-    "-i",
-    type=click.Path(exists=True, dir_okay=False),
-    help="hosts inventory (YAML or Ansible INI); default RUNBOOK_INVENTORY or ./inventory.*",
-)
+@inventory_option
 @output_option
 @user_errors
 def rerun(
@@ -102,11 +104,7 @@ def rerun(
         raise InputRefused(
             "--no-follow needs RUNBOOK_SERVER: without a server, this command drives the re-run"
         )
-    if inventory:
-        import os
-
-        # actions find the inventory through the environment, like every other setting
-        os.environ["RUNBOOK_INVENTORY"] = os.path.abspath(inventory)
+    use_inventory(inventory)
     with open_store(create=False) as store:
         engine = make_engine(store, progress=output == "text", json_logs=False)
         original = engine.load_run(run_id)

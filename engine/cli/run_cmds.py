@@ -12,11 +12,13 @@ from runbook_engine.auth.local import server_mode
 from runbook_engine.cli._common import (
     echo_error,
     emit_json,
+    inventory_option,
     make_engine,
     open_store,
     output_option,
     params_option,
     resolve_refs,
+    use_inventory,
     user_errors,
 )
 from runbook_engine.cli.secret_input import ask_secrets, secret_inputs
@@ -118,12 +120,7 @@ def _order(loaded: LoadedRunbook) -> list[str]:
     envvar="RUNBOOK_LOG_FORMAT",
     help="json: one JSON event per line on stderr",
 )
-@click.option(
-    "--inventory",
-    "-i",
-    type=click.Path(exists=True, dir_okay=False),
-    help="hosts inventory (YAML or Ansible INI); default RUNBOOK_INVENTORY or ./inventory.*",
-)
+@inventory_option
 @output_option
 @user_errors
 def run(
@@ -159,11 +156,7 @@ def run(
     from runbook_engine.spec.params import parse_assignments
 
     given = parse_assignments(params)
-    if inventory:
-        import os
-
-        # actions find the inventory through the environment, like every other setting
-        os.environ["RUNBOOK_INVENTORY"] = os.path.abspath(inventory)
+    use_inventory(inventory)
     if dry_run:
         from runbook_engine.plan import build_plan, print_plan
         from runbook_engine.plugin import default_registry
@@ -217,12 +210,7 @@ def run(
     "RUNBOOK_SECRET_<NAME>)",
 )
 @click.option("--no-wait", is_flag=True, help="do not wait at an approval step")
-@click.option(
-    "--inventory",
-    "-i",
-    type=click.Path(exists=True, dir_okay=False),
-    help="hosts inventory (YAML or Ansible INI); default RUNBOOK_INVENTORY or ./inventory.*",
-)
+@inventory_option
 @output_option
 @user_errors
 def resume(
@@ -247,10 +235,7 @@ def resume(
     from runbook_engine.auth.local import acting_user
     from runbook_engine.spec.params import parse_assignments
 
-    if inventory:
-        import os
-
-        os.environ["RUNBOOK_INVENTORY"] = os.path.abspath(inventory)
+    use_inventory(inventory)
 
     with open_store(create=False) as store:
         engine = make_engine(store, progress=output == "text", json_logs=False)

@@ -9,11 +9,9 @@ from typing import Any
 
 import click
 
-from runbook_engine.cli._common import emit_json
 from runbook_engine.cli.input_cmd import ask_fields, set_values, shown_values
-from runbook_engine.cli.remote.follow import Watcher, current_seq, finish, follow
-from runbook_engine.cli.remote.records import run_info, run_path
-from runbook_engine.cli.remote.runs import _subscribers
+from runbook_engine.cli.remote.records import run_path
+from runbook_engine.cli.remote.runs import follow_after
 from runbook_engine.client.transport import ApiClient
 from runbook_engine.errors import NotWaitingForInput
 
@@ -50,16 +48,4 @@ def give(
                 f"gave input to step {answer['step']} of run {answer['run_id']} as "
                 f"{printable(answer['user'])}: {shown_values(answer['values'])}"
             )
-        if no_resume:
-            if output == "json":
-                emit_json(gave)
-            else:
-                click.echo(
-                    f"note: the server continues run {answer['run_id']} "
-                    "(--no-resume only stops this command from following it)",
-                    err=True,
-                )
-            return
-        watcher = Watcher(run_info(before), _subscribers(output), after=current_seq(before))
-        detail = follow(api, watcher, wait_for_approval=False)
-    finish(detail, output, message=watcher.reason, decided=gave)
+        follow_after(api, before, gave, no_resume=no_resume, output=output)

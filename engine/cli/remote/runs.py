@@ -203,19 +203,32 @@ def decide(
                 f"{verb} step {answer['step']} of run {answer['run_id']} as "
                 f"{printable(answer['user'])}"
             )
-        if no_resume:
-            if output == "json":
-                emit_json(decided)
-            else:
-                click.echo(
-                    f"note: the server continues run {answer['run_id']} "
-                    "(--no-resume only stops this command from following it)",
-                    err=True,
-                )
-            return
-        watcher = Watcher(run_info(before), _subscribers(output), after=current_seq(before))
-        detail = follow(api, watcher, wait_for_approval=False)
-    finish(detail, output, message=watcher.reason, decided=decided)
+        follow_after(api, before, decided, no_resume=no_resume, output=output)
+
+
+def follow_after(
+    api: ApiClient,
+    before: dict[str, Any],
+    done: dict[str, Any],
+    *,
+    no_resume: bool,
+    output: str,
+) -> None:
+    """After a decision or an input the server recorded (``done``): follow the run the server
+    drives on, until it ends or stops for a person again (``no_resume``: not at all)."""
+    if no_resume:
+        if output == "json":
+            emit_json(done)
+        else:
+            click.echo(
+                f"note: the server continues run {done['run_id']} "
+                "(--no-resume only stops this command from following it)",
+                err=True,
+            )
+        return
+    watcher = Watcher(run_info(before), _subscribers(output), after=current_seq(before))
+    detail = follow(api, watcher, wait_for_approval=False)
+    finish(detail, output, message=watcher.reason, decided=done)
 
 
 def cancel(run_id: str, reason: str, output: str) -> None:
