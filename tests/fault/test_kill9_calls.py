@@ -160,3 +160,59 @@ def test_killed_inside_a_childs_shell_step_asks_on_the_child_then_carries_the_pa
     assert world.lines() == CLEAN
     record = world.store.get_run(parent)
     assert record is not None and record.status == "succeeded"
+
+
+LOOPED = """\
+apiVersion: runbook/v1
+name: k9-looped
+version: 1
+parameters:
+  out: {type: string}
+steps:
+  - id: each
+    for_each: "{{ ['x', 'y', 'z'] }}"
+    as: tag
+    call: {runbook: k9-item, with: {out: "{{ params.out }}", tag: "{{ tag }}"}}
+  - id: done
+    action: shell.command
+    with: {command: "echo done >> {{ params.out | quote }}"}
+"""
+
+ITEM = """\
+apiVersion: runbook/v1
+name: k9-item
+version: 1
+parameters:
+  out: {type: string}
+  tag: {type: string}
+steps:
+  - id: mark
+    action: shell.command
+    with: {command: "echo {{ params.tag }} >> {{ params.out | quote }}"}
+  - id: rest
+    action: sleep
+    with: {duration: 1}
+"""
+
+
+def test_killed_inside_the_second_child_of_a_loop_resumes_it_and_redoes_nothing(
+    world: World,
+) -> None:
+    (world.tmp / "runbooks" / "looped.yaml").write_text(LOOPED)
+    (world.tmp / "runbooks" / "item.yaml").write_text(ITEM)
+    proc = world.spawn("run", "k9-looped", "--yes", "-o", "json", "-p", f"out={world.out}")
+
+    def second_resting() -> bool:
+        second = [r for r in world.store.list_runs(runbook="k9-item") if r.params.get("tag") == "y"]
+        return bool(second) and any(
+            e.type == "step.started" and e.data.get("step") == "rest"
+            for e in world.store.events(second[0].id)
+        )
+
+    world.kill_when(proc, second_resting)
+    [parent] = world.runs("k9-looped")
+    assert len(world.runs("k9-item")) == 2
+    done = world.run("resume", parent)
+    assert done["status"] == "succeeded", done
+    assert world.lines() == ["x", "y", "z", "done"]  # each child's mark once
+    assert len(world.runs("k9-item")) == 3  # the second child driven on, not started again
