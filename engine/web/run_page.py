@@ -57,6 +57,9 @@ def live_context(request: Request, user: Principal, run_id: str) -> dict[str, An
         "hosts": hosts,
         # a child run of a call step: the run and step that started it
         "parent": context_of(request).engine.parent_of(run.record),
+        # a re-run: the run it re-runs; and the runs that re-ran this one
+        "rerun_of": context_of(request).engine.rerun_of(run.record),
+        "reruns": context_of(request).engine.reruns_of(run.record),
         # the input the run waits for (its form), given with `runbook input` or the API
         "waiting_input": context_of(request).engine.input_request(run),
     }
