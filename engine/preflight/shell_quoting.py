@@ -180,11 +180,13 @@ def shell_warnings(
 
 
 def _names(expression: str) -> set[str]:
+    # an unknown filter is found only when the tree is walked: a broken template is reported
+    # by the template checks, with its line, not here
     try:
         tree = environment().parse("{{ " + expression + " }}")
+        return set(meta.find_undeclared_variables(tree))
     except (jinja2.TemplateSyntaxError, RecursionError):
         return set()
-    return set(meta.find_undeclared_variables(tree))
 
 
 def loop_item_sources(step: Mapping[str, Any], declared: Mapping[str, Any]) -> dict[str, str]:

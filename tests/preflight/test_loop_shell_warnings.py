@@ -38,3 +38,11 @@ def test_items_of_numbers_are_not_warned_about(tmp_path: Path) -> None:
     result = run_validate(tmp_path, ITEMS_OF_NUMBERS, "-o", "json")
     assert result.exit_code == 0, result.output
     assert warnings_of(result) == []
+
+
+def test_an_unknown_filter_in_a_command_is_a_located_error_not_a_crash(tmp_path: Path) -> None:
+    broken = ITEMS_OF_A_PARAMETER.replace("{{ word | quote }}", "{{ word | q }}")
+    result = run_validate(tmp_path, broken, "-o", "json")
+    assert result.exit_code == 2, result.output
+    assert "No filter named 'q'" in result.output
+    assert "Traceback" not in result.output
