@@ -299,15 +299,17 @@ def migrate(engine: Engine, *, schema: str | None = None) -> None:
     BEGIN IMMEDIATE transaction; either way the loser waits, then finds the
     schema current (the DDL is transactional on both, so never half-applied).
     """
-    if current_revision(engine) == SCHEMA_REVISION:
-        return  # the fast path, read-only: every open after the first
     from alembic import command
     from alembic.util import CommandError
 
     writer = engine.execution_options(**{WRITE_OPTION: True})
-    attempts = 5
+    attempts = 8
     for attempt in range(1, attempts + 1):
         try:
+            # inside the retries: the first connection switches a new file to WAL, which
+            # another opener's first connection may be doing at the same moment
+            if current_revision(engine) == SCHEMA_REVISION:
+                return  # the fast path, read-only: every open after the first
             with writer.begin() as conn:
                 if engine.dialect.name == "postgresql":
                     conn.execute(
