@@ -289,7 +289,7 @@ class Engine:
             except RunbookError:
                 return None
 
-        findings = check_calls(loaded.runbook, lookup)
+        findings = check_calls(loaded.runbook, lookup, loaded.document)
         if findings:
             raise RunbookInvalid(locate(findings, load_marked(loaded.source), loaded.file))
 

@@ -52,7 +52,7 @@ def _check_calls(
     lookup = catalog_lookup(versions)
     out: list[Problem] = []
     for loaded, place in checked:
-        findings = check_calls(loaded.runbook, lookup)
+        findings = check_calls(loaded.runbook, lookup, loaded.document)
         if not findings:
             continue
         found = locate(findings, load_marked(loaded.source), loaded.file)

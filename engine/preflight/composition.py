@@ -12,8 +12,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from runbook_engine.preflight.findings import Finding
-from runbook_engine.spec.models import CallStep, Runbook
+from runbook_engine.spec.models import ActionStep, ApprovalStep, CallStep, InputStep, Runbook
 from runbook_engine.spec.params import coerce_value
+from runbook_engine.spec.yamlmarks import Path
+from runbook_engine.templating import is_template, references
 
 #: the runbook a call names, in the version it would run (None: the newest), or None if none
 Lookup = Callable[[str, int | None], Runbook | None]
@@ -29,9 +31,13 @@ def call_steps(runbook: Runbook) -> Iterator[tuple[int, CallStep]]:
             yield index, step
 
 
-def check_calls(runbook: Runbook, lookup: Lookup) -> list[Finding]:
-    """Findings about the calls of one runbook, each at the place in the file it concerns."""
+def check_calls(
+    runbook: Runbook, lookup: Lookup, document: dict[str, Any] | None = None
+) -> list[Finding]:
+    """Findings about the calls of one runbook, each at the place in the file it concerns
+    (``document``: the runbook as data, for the templates that read a call's outputs)."""
     findings: list[Finding] = []
+    children: dict[str, Runbook] = {}
     for index, step in call_steps(runbook):
         where = ("steps", index, "call")
         call = step.call
@@ -46,7 +52,11 @@ def check_calls(runbook: Runbook, lookup: Lookup) -> list[Finding]:
                 )
             )
             continue
+        if not step.outputs and not step.looped:
+            children[step.id] = child
         findings.extend(_check_with(runbook, step, child, where))
+    if children and document is not None:
+        findings.extend(_check_reads(document, children))
     cycle = find_cycle(runbook, lookup)
     if cycle is not None:
         index, path = cycle
@@ -103,6 +113,67 @@ def _check_with(
             )
         )
     return out
+
+
+def _declared_outputs(child: Runbook) -> dict[str, set[str] | None]:
+    """What each step of ``child`` gives a caller as outputs (None: anything, a call of its
+    own that passes its child's on)."""
+    out: dict[str, set[str] | None] = {}
+    for step in child.steps:
+        if isinstance(step, ActionStep | CallStep) and step.outputs:
+            out[step.id] = set(step.outputs)
+        elif isinstance(step, CallStep):
+            out[step.id] = None
+        elif isinstance(step, ApprovalStep):
+            out[step.id] = {"approved_by", "timed_out"}
+        elif isinstance(step, InputStep):
+            out[step.id] = set(step.input.fields)
+    return out
+
+
+def _check_reads(document: dict[str, Any], children: dict[str, Runbook]) -> list[Finding]:
+    """A template reading ``steps.CALL.outputs.STEP.NAME`` of a call step without ``outputs:``
+    names a step of the child that gives outputs, and one of them."""
+    out: list[Finding] = []
+    declared = {sid: _declared_outputs(child) for sid, child in children.items()}
+    for path, text in _strings(document.get("steps"), ("steps",)):
+        if not is_template(text):
+            continue
+        for chain in references(text, "steps"):
+            if len(chain) < 3 or chain[0] not in declared or chain[1] != "outputs":
+                continue
+            child, gives = children[chain[0]], declared[chain[0]]
+            if chain[2] not in gives:
+                have = ", ".join(sorted(gives)) or "none"
+                out.append(
+                    Finding(
+                        path,
+                        f"reads steps.{chain[0]}.outputs.{chain[2]}, but {child.name} has no "
+                        f"step {chain[2]!r} with outputs (its steps with outputs: {have})",
+                    )
+                )
+                continue
+            names = gives[chain[2]]
+            if len(chain) > 3 and names is not None and chain[3] not in names:
+                out.append(
+                    Finding(
+                        path,
+                        f"reads steps.{chain[0]}.outputs.{chain[2]}.{chain[3]}, but step "
+                        f"{chain[2]!r} of {child.name} declares: {', '.join(sorted(names))}",
+                    )
+                )
+    return out
+
+
+def _strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, (*path, i))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, (*path, key))
 
 
 def find_cycle(runbook: Runbook, lookup: Lookup) -> tuple[int, list[str]] | None:

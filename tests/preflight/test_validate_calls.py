@@ -117,3 +117,22 @@ def test_the_called_runbook_may_come_from_the_catalog(tmp_path: Path) -> None:
     (tmp_path / "fine.yaml").write_text(FINE_CALLER)
     result = validate(tmp_path / "fine.yaml")
     assert result.exit_code == 0, result.output
+
+
+def test_reading_a_childs_outputs_names_a_step_and_an_output_it_declares(tmp_path: Path) -> None:
+    wrong = FINE_CALLER.replace(
+        '{message: "{{ steps.one.outputs.work.done }}"}',
+        '{message: "{{ steps.one.outputs.wrok.done }} {{ steps.one.outputs.work.nope }}"}',
+    )
+    (tmp_path / "fine.yaml").write_text(wrong)
+    (tmp_path / "leaf.yaml").write_text(LEAF)
+    result = validate(tmp_path / "fine.yaml", tmp_path / "leaf.yaml")
+    assert result.exit_code == 2, result.output
+    files = {Path(f["file"]).name: f for f in json.loads(result.stdout)["files"]}
+    messages = sorted(p["message"] for p in files["fine.yaml"]["problems"])
+    assert messages == [
+        "reads steps.one.outputs.work.nope, but step 'work' of leaf declares: done",
+        "reads steps.one.outputs.wrok, but leaf has no step 'wrok' with outputs "
+        "(its steps with outputs: work)",
+    ]
+    assert {p["line"] for p in files["fine.yaml"]["problems"]} == {11}
