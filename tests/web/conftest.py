@@ -6,7 +6,8 @@ One server serves a whole module (as in tests/api); each module starts with an e
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,11 +114,14 @@ class Console:
             made.close()
 
 
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    root = tmp_path_factory.mktemp("web")
+@contextmanager
+def serving(root: Path, extra: Mapping[str, str] | None = None) -> Iterator[Console]:
+    """A server with tests/api's runbooks and ``extra`` ones (file name -> YAML) beside them,
+    its console signed in with tokens (no OIDC), stopped at the end."""
     with pytest.MonkeyPatch.context() as mp:
         write_env(root, mp)
+        for name, text in (extra or {}).items():
+            (root / "runbooks" / name).write_text(text, encoding="utf-8")
         for var in ("RUNBOOK_SESSION_KEY", "RUNBOOK_TRUST_PROXY", "RUNBOOK_OIDC_ISSUER"):
             mp.delenv(var, raising=False)
         server = Server(None, OPTIONS)
@@ -128,3 +132,9 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         finally:
             made.close()
             server.stop()
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    with serving(tmp_path_factory.mktemp("web")) as made:
+        yield made

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from runbook_engine.server.serve import Server
-from tests.api.conftest import ALICE, write_env
-from tests.web.conftest import OPTIONS, Console
+from tests.api.conftest import ALICE
+from tests.web.conftest import Console, serving
 
 LOOP = """\
 apiVersion: runbook/v1
@@ -32,20 +31,8 @@ steps:
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    root = tmp_path_factory.mktemp("web-loop")
-    with pytest.MonkeyPatch.context() as mp:
-        write_env(root, mp)
-        (root / "runbooks" / "loop.yaml").write_text(LOOP, encoding="utf-8")
-        for var in ("RUNBOOK_SESSION_KEY", "RUNBOOK_TRUST_PROXY", "RUNBOOK_OIDC_ISSUER"):
-            mp.delenv(var, raising=False)
-        server = Server(None, OPTIONS)
-        server.start()
-        made = Console(root, server, server.store)
-        try:
-            yield made
-        finally:
-            made.close()
-            server.stop()
+    with serving(tmp_path_factory.mktemp("web-loop"), {"loop.yaml": LOOP}) as made:
+        yield made
 
 
 def test_the_api_and_the_run_page_summarise_a_loop(console: Console) -> None:

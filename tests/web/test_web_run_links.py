@@ -7,9 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from runbook_engine.server.serve import Server
-from tests.api.conftest import ALICE, write_env
-from tests.web.conftest import OPTIONS, Console
+from tests.api.conftest import ALICE
+from tests.web.conftest import Console, serving
 
 PARENT = """\
 apiVersion: runbook/v1
@@ -31,21 +30,10 @@ steps:
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    root = tmp_path_factory.mktemp("web-links")
-    with pytest.MonkeyPatch.context() as mp:
-        write_env(root, mp)
-        (root / "runbooks" / "parent.yaml").write_text(PARENT, encoding="utf-8")
-        (root / "runbooks" / "child.yaml").write_text(CHILD, encoding="utf-8")
-        for var in ("RUNBOOK_SESSION_KEY", "RUNBOOK_TRUST_PROXY", "RUNBOOK_OIDC_ISSUER"):
-            mp.delenv(var, raising=False)
-        server = Server(None, OPTIONS)
-        server.start()
-        made = Console(root, server, server.store)
-        try:
-            yield made
-        finally:
-            made.close()
-            server.stop()
+    with serving(
+        tmp_path_factory.mktemp("web-links"), {"parent.yaml": PARENT, "child.yaml": CHILD}
+    ) as made:
+        yield made
 
 
 def test_a_parent_and_its_child_link_each_other(console: Console) -> None:

@@ -7,9 +7,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from html import unescape
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,11 +16,10 @@ from click.testing import CliRunner
 from runbook_engine.auth.principal import Principal
 from runbook_engine.cli import main
 from runbook_engine.errors import RunbookError
-from runbook_engine.server.serve import Server
 from runbook_engine.store import RunRecord
 from runbook_engine.web.runbooks import Plan, Plans
-from tests.api.conftest import ALICE, BOB, CAROL, DAVE, OUTSIDER, wait_for, write_env
-from tests.web.conftest import OPTIONS, Console, csrf_of
+from tests.api.conftest import ALICE, BOB, CAROL, DAVE, OUTSIDER, wait_for
+from tests.web.conftest import Console, csrf_of, serving
 
 SECRET = "s3cr3t-Token-42"
 
@@ -97,25 +94,6 @@ EXTRA = {
     "carols.yaml": CAROLS,
     "release.yaml": RELEASE,
 }
-
-
-@contextmanager
-def serving(root: Path, extra: dict[str, str]) -> Iterator[Console]:
-    """The conftest's server, with ``extra`` runbooks beside tests/api's."""
-    with pytest.MonkeyPatch.context() as mp:
-        write_env(root, mp)
-        for name, text in extra.items():
-            (root / "runbooks" / name).write_text(text, encoding="utf-8")
-        for var in ("RUNBOOK_SESSION_KEY", "RUNBOOK_TRUST_PROXY", "RUNBOOK_OIDC_ISSUER"):
-            mp.delenv(var, raising=False)
-        server = Server(None, OPTIONS)
-        server.start()
-        made = Console(root, server, server.store)
-        try:
-            yield made
-        finally:
-            made.close()
-            server.stop()
 
 
 @pytest.fixture(scope="module")

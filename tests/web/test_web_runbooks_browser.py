@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import ALICE, BOB
-from tests.web.conftest import Console
-from tests.web.test_web_runbooks import EXTRA, SECRET, run_in, serving
+from tests.web.conftest import Console, serving
+from tests.web.test_web_runbooks import EXTRA, SECRET, run_in
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
