@@ -96,23 +96,22 @@ def build_app(
         )
         _later(jobs, interactions.command, asker, str(body.get("text", "")))
 
-    @app.action(APPROVE)
-    def on_approve(ack: Ack, body: Body) -> None:
-        ack()
-        value = str(body["actions"][0]["value"])
-        _later(jobs, interactions.approve_clicked, _action_asker(body), value)
+    def clicked(handle: Callable[[Asker, str], None]) -> Callable[[Ack, Body], None]:
+        """A button's listener: acknowledged at once, handled on the jobs pool."""
 
-    @app.action(REJECT)
-    def on_reject(ack: Ack, body: Body) -> None:
-        ack()
-        value = str(body["actions"][0]["value"])
-        _later(jobs, interactions.reject_clicked, _action_asker(body), value)
+        def on_click(ack: Ack, body: Body) -> None:
+            ack()
+            _later(jobs, handle, _action_asker(body), str(body["actions"][0]["value"]))
 
-    @app.action(RERUN)
-    def on_rerun(ack: Ack, body: Body) -> None:
-        ack()
-        value = str(body["actions"][0]["value"])
-        _later(jobs, interactions.rerun_clicked, _action_asker(body), value)
+        return on_click
+
+    for action_id, handle in (
+        (APPROVE, interactions.approve_clicked),
+        (REJECT, interactions.reject_clicked),
+        (RERUN, interactions.rerun_clicked),
+        (INPUT_BUTTON, interactions.input_clicked),
+    ):
+        app.action(action_id)(clicked(handle))
 
     @app.view(RUN_VIEW)
     def on_run_form(ack: Ack, body: Body) -> None:
@@ -125,12 +124,6 @@ def build_app(
         ack()
         asker = Asker(user=str(body["user"]["id"]), channel=request.channel)
         _later(jobs, interactions.run_submitted, asker, request, view)
-
-    @app.action(INPUT_BUTTON)
-    def on_input(ack: Ack, body: Body) -> None:
-        ack()
-        value = str(body["actions"][0]["value"])
-        _later(jobs, interactions.input_clicked, _action_asker(body), value)
 
     @app.view(INPUT_VIEW)
     def on_input_form(ack: Ack, body: Body) -> None:
