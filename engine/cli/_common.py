@@ -56,6 +56,16 @@ def output_option(f: F) -> F:
     )(f)
 
 
+def as_user_option(f: F) -> F:
+    """``--as USER``: who decides or gives input, on a local store (a server knows who)."""
+    return click.option(
+        "--as",
+        "as_user",
+        help="act as this user (default: RUNBOOK_USER or login name); a local store only: "
+        "refused with RUNBOOK_SERVER",
+    )(f)
+
+
 def inventory_option(f: F) -> F:
     """``--inventory FILE``: the hosts a run's SSH steps reach (see ``use_inventory``)."""
     return click.option(

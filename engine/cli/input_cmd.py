@@ -18,6 +18,7 @@ import click
 
 from runbook_engine.auth.local import server_mode
 from runbook_engine.cli._common import (
+    as_user_option,
     echo_error,
     emit_json,
     make_engine,
@@ -104,12 +105,7 @@ def shown_values(values: Mapping[str, Any]) -> str:
     help="a field's value (repeatable); a secret field: - to be asked, @FILE; without --set on "
     "a terminal, each field is asked for",
 )
-@click.option(
-    "--as",
-    "as_user",
-    help="act as this user (default: RUNBOOK_USER or login name); a local store only: "
-    "refused with RUNBOOK_SERVER",
-)
+@as_user_option
 @click.option("--no-resume", is_flag=True, help="only record the input")
 @output_option
 @user_errors

@@ -10,6 +10,7 @@ import click
 
 from runbook_engine.auth.local import server_mode
 from runbook_engine.cli._common import (
+    as_user_option,
     echo_error,
     emit_json,
     inventory_option,
@@ -309,12 +310,7 @@ def _report(
 @click.command()
 @click.argument("run_id")
 @click.option("--reason", default="", help="why (shown in the run log)")
-@click.option(
-    "--as",
-    "as_user",
-    help="act as this user (default: RUNBOOK_USER or login name); a local store only: "
-    "refused with RUNBOOK_SERVER",
-)
+@as_user_option
 @click.option("--no-resume", is_flag=True, help="only record the decision")
 @output_option
 @user_errors
@@ -327,12 +323,7 @@ def approve(run_id: str, reason: str, as_user: str | None, no_resume: bool, outp
 @click.command()
 @click.argument("run_id")
 @click.option("--reason", required=True, help="why (required; shown in the run log)")
-@click.option(
-    "--as",
-    "as_user",
-    help="act as this user (default: RUNBOOK_USER or login name); a local store only: "
-    "refused with RUNBOOK_SERVER",
-)
+@as_user_option
 @click.option("--no-resume", is_flag=True, help="only record the decision")
 @output_option
 @user_errors
