@@ -694,6 +694,23 @@ class Runner:
         )
         self._log_lines(step, dropped.kept_tail)
 
+    def _outputs(self, step: ActionStep | CallStep, sid: str, result: Any) -> dict[str, Any]:
+        """The outputs of ``sid`` (the step, or one of its loop's items) rendered from its
+        ``result``; what they derive from secrets, and those marked secret, are masked from
+        now on. A template that fails raises ``TemplateError``."""
+        if not step.outputs:
+            return {}
+        env = self.env()
+        extra = item_vars(step, self.state, sid, env) if step.looped else {}
+        ctx = template_context(self.state, env, result=result, **extra)
+        with watch() as derived:
+            outputs = {
+                k: render(v, ctx, field=f"{sid}.outputs.{k}")
+                for k, v in step.output_templates().items()
+            }
+        self._learn(derived, secret=[outputs[k] for k in step.secret_outputs])
+        return outputs
+
     def _finish(self, cmd: Invoke, outcome: Outcome) -> None:
         duration = round(outcome.duration, 3)
         if not outcome.ok:
@@ -704,16 +721,9 @@ class Runner:
             return
         step = self._steps[split_item(cmd.step)[0]]  # a loop item's: its step's
         outputs: dict[str, Any] = {}
-        if isinstance(step, ActionStep) and step.outputs:
-            env = self.env()
-            extra = item_vars(step, self.state, cmd.step, env) if step.looped else {}
-            ctx = template_context(self.state, env, result=outcome.result, **extra)
+        if isinstance(step, ActionStep):
             try:
-                with watch() as derived:
-                    outputs = {
-                        k: render(v, ctx, field=f"{cmd.step}.outputs.{k}")
-                        for k, v in step.output_templates().items()
-                    }
+                outputs = self._outputs(step, cmd.step, outcome.result)
             except TemplateError as exc:
                 self._release_lines(cmd.step)
                 message = f"the action succeeded but its outputs failed: {exc}"
@@ -725,7 +735,6 @@ class Runner:
                 )
                 self.record(failed, durable=False)
                 return
-            self._learn(derived, secret=[outputs[k] for k in step.secret_outputs])
         self._release_lines(cmd.step)
         succeeded = StepSucceeded(
             step=cmd.step,
@@ -842,17 +851,10 @@ class Runner:
             return
         step = self._steps[split_item(cmd.step)[0]]  # a loop item's: its step's
         result = calls.result(outcome)
-        outputs: dict[str, Any] = dict(outcome.outputs)
+        outputs: dict[str, Any] = dict(outcome.outputs)  # without its own: the child's
         if isinstance(step, CallStep) and step.outputs:
-            env = self.env()
-            extra = item_vars(step, self.state, cmd.step, env) if step.looped else {}
-            ctx = template_context(self.state, env, result=result, **extra)
             try:
-                with watch() as derived:
-                    outputs = {
-                        k: render(v, ctx, field=f"{cmd.step}.outputs.{k}")
-                        for k, v in step.output_templates().items()
-                    }
+                outputs = self._outputs(step, cmd.step, result)
             except TemplateError as exc:
                 message = f"the child run succeeded but the step's outputs failed: {exc}"
                 error = StepError(message, kind="template")
@@ -861,7 +863,6 @@ class Runner:
                     durable=False,
                 )
                 return
-            self._learn(derived, secret=[outputs[k] for k in step.secret_outputs])
         succeeded = StepSucceeded(
             step=cmd.step,
             attempt=attempt,
