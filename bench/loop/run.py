@@ -9,7 +9,9 @@ cost growing with the items done would show as a ratio of several), the whole ru
 events written and the store's size. Then the loop once more with a failure after it, and the
 same figures for its rollback, which undoes every item (the first undone is the last item).
 Also the core alone: ``decide`` + ``apply`` for one item at the start and at the end, with no
-store at all. Prints a table on stderr and one JSON document on stdout. Not run in CI.
+store at all; and the peer in the same run, Ansible's ``loop:`` over a ``debug`` task with the
+same items (ansible-core of the dev extra, local connection), per item against ours. Prints a
+table on stderr and one JSON document on stdout. Not run in CI.
 
     .venv/bin/python bench/loop/run.py
     .venv/bin/python bench/loop/run.py --items 2000 --window 200   # quick
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -162,6 +166,49 @@ def core_case(items: int, window: int) -> dict[str, Any]:
     }
 
 
+PLAYBOOK = """\
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: each
+      ansible.builtin.debug:
+        msg: "item {{ item }}"
+      loop: "{{ range(%d) | list }}"
+"""
+
+
+def ansible_case(items: int) -> dict[str, Any] | None:
+    """The peer: Ansible's own loop (``loop:`` over a ``debug`` task, local connection), the
+    same items. Per item: the playbook's time less the same playbook over no item (start-up
+    and the play), over the items. None when ansible-playbook is not installed."""
+    playbook_bin = Path(sys.executable).parent / "ansible-playbook"
+    if not playbook_bin.exists():
+        return None
+
+    def timed(n: int) -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            book = Path(tmp) / "loop.yml"
+            book.write_text(PLAYBOOK % n)
+            env = {**os.environ, "ANSIBLE_LOCALHOST_WARNING": "false", "ANSIBLE_NOCOLOR": "1"}
+            t0 = time.perf_counter()
+            subprocess.run(
+                [str(playbook_bin), "-i", "localhost,", str(book)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                env=env,
+            )
+            return time.perf_counter() - t0
+
+    empty, full = timed(0), timed(items)
+    return {
+        "case": "ansible loop",
+        "items": items,
+        "wall_s": round(full, 2),
+        "ms_per_item": round((full - empty) / items * 1000, 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=10_000)
@@ -177,6 +224,13 @@ def main() -> None:
     case = engine_case(args.items, 1, args.window, rollback=True)
     report["engine"].append(case)
     print(f"engine: {case}", file=sys.stderr)
+    peer = ansible_case(args.items)
+    report["ansible"] = peer
+    if peer is not None:
+        ours = report["engine"][0]
+        ms_ours = ours["wall_s"] / ours["items"] * 1000
+        report["ansible_over_engine"] = round(peer["ms_per_item"] / ms_ours, 2)
+        print(f"ansible: {peer}; per item {report['ansible_over_engine']}x ours", file=sys.stderr)
     json.dump(report, sys.stdout, indent=2)
     print()
 
